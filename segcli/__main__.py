@@ -1,0 +1,5 @@
+"""Allow ``python -m segcli``."""
+
+from segcli.cli.main import main
+
+main()

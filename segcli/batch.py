@@ -1,0 +1,121 @@
+"""A batch of same-shaped pairs and the intermediate results its scores share.
+
+Every intermediate (confusion counts, per-pixel loss terms, border distances, weight maps) is a
+cached property: computed the first time a score asks for it, then reused by every other score.
+A run that asks only for dice never computes a distance transform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from segcli.distance import kervadec_sdf
+from segcli.inputs import BinaryPair, MulticlassPair
+from segcli.maps import boundary_weight_map, connected_instances, distance_weight_map, unet_weight_map
+from segcli.scores.losses import LossInputs
+from segcli.scores.surface import SurfaceDistances, surface_distances
+from segcli.stats import ConfusionCounts, confusion_counts
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """Every parameter a score takes, with the defaults of SPEC.md."""
+
+    spacing: tuple[float, ...] | None = None
+    nsd_tolerance: float = 1.0
+    focal_alpha: float = 0.25
+    focal_gamma: float = 2.0
+    tversky_alpha: float = 0.3
+    tversky_beta: float = 0.7
+    focal_tversky_gamma: float = 0.75
+    pos_weight: float | None = None
+    combo_alpha: float = 0.5
+    unet_w0: float = 10.0
+    unet_sigma: float = 5.0
+    boundary_weight: float = 5.0
+    boundary_width: int = 3
+    distmap_tau: float = 5.0
+    boundary_iou_width: int = 2
+
+
+class BinaryBatch:
+    """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first."""
+
+    def __init__(self, pairs: list[BinaryPair], options: ScoreOptions, valid: np.ndarray | None = None) -> None:
+        self.prob = np.stack([p.prob for p in pairs])
+        self.hard = np.stack([p.hard for p in pairs])
+        self.target = np.stack([p.target for p in pairs])
+        self.valid = valid
+        self.options = options
+
+    def __len__(self) -> int:
+        return self.hard.shape[0]
+
+    @cached_property
+    def counts(self) -> ConfusionCounts:
+        return confusion_counts(self.hard, self.target, self.valid)
+
+    @cached_property
+    def loss_inputs(self) -> LossInputs:
+        return LossInputs(self.prob, self.target)
+
+    @cached_property
+    def surface(self) -> list[SurfaceDistances]:
+        spacing = self.options.spacing
+        return [surface_distances(p, g, spacing) for p, g in zip(self.hard, self.target, strict=True)]
+
+    @cached_property
+    def unet_weights(self) -> np.ndarray:
+        o = self.options
+        return np.stack(
+            [
+                unet_weight_map(connected_instances(g), w0=o.unet_w0, sigma=o.unet_sigma, spacing=o.spacing)
+                for g in self.target
+            ]
+        )
+
+    @cached_property
+    def boundary_weights(self) -> np.ndarray:
+        o = self.options
+        return np.stack([boundary_weight_map(g, weight=o.boundary_weight, width=o.boundary_width) for g in self.target])
+
+    @cached_property
+    def distance_weights(self) -> np.ndarray:
+        o = self.options
+        return np.stack([distance_weight_map(g, tau=o.distmap_tau, spacing=o.spacing) for g in self.target])
+
+    @cached_property
+    def kervadec_phi(self) -> np.ndarray:
+        return np.stack([kervadec_sdf(g, self.options.spacing, warn=False) for g in self.target])
+
+
+class MulticlassBatch:
+    """B multi-class pairs of one shape: K-channel ``prob`` (one-hot for label-map predictions),
+    ``target`` labels and the ``valid`` mask, batch-first; ``classes`` are the scored classes."""
+
+    def __init__(
+        self,
+        pairs: list[MulticlassPair],
+        options: ScoreOptions,
+        *,
+        num_classes: int,
+        classes: tuple[int, ...],
+        class_weights: tuple[float, ...] | None = None,
+    ) -> None:
+        self.prob = np.stack([p.prob if p.prob is not None else one_hot(p.labels, num_classes) for p in pairs])
+        self.target = np.stack([p.target for p in pairs])
+        self.valid = np.stack([p.valid for p in pairs])
+        self.options = options
+        self.classes = classes
+        self.class_weights = class_weights
+
+    def __len__(self) -> int:
+        return self.target.shape[0]
+
+
+def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K, ...) float32 one-hot encoding of a label map."""
+    return (np.arange(num_classes).reshape((-1,) + (1,) * labels.ndim) == labels[None]).astype(np.float32)

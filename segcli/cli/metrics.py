@@ -1,0 +1,20 @@
+"""``segcli metrics``: every score with its formula, defaults and the peers it agrees with."""
+
+from __future__ import annotations
+
+
+def metrics() -> None:
+    """List every score: name, group, mode, formula, defaults and the peers it agrees with."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from segcli.registry import SCORES
+
+    table = Table(title="segcli scores (binary; region and surface scores also per class with --num-classes)")
+    for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better"):
+        table.add_column(column, overflow="fold")
+    for s in SCORES:
+        table.add_row(
+            s.name, s.group, s.mode, s.formula, s.defaults, s.peers, "higher" if s.higher_is_better else "lower"
+        )
+    Console(width=200).print(table)

@@ -1,0 +1,41 @@
+"""The library's typed errors.
+
+The CLI turns each into one line on stderr and an exit code: input that cannot be scored
+(``InputError`` and its children) is exit 1, a usage mistake (``UsageError``) is exit 2.
+"""
+
+
+class SegcliError(Exception):
+    """Base of every error segcli raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(SegcliError):
+    """One input file cannot be used; the message names the file."""
+
+
+class ReadError(InputError):
+    """A file could not be read or decoded."""
+
+
+class ShapeError(InputError):
+    """A prediction and its ground truth, or an array and its expectation, disagree in shape."""
+
+
+class ValueRangeError(InputError):
+    """Values outside what the chosen interpretation allows (NaN, labels >= K, ...)."""
+
+
+class UsageError(SegcliError):
+    """A bad option value, an unmatched file set, a missing directory."""
+
+    exit_code = 2
+
+
+class PairingError(UsageError):
+    """Prediction and ground-truth files do not match up."""
+
+
+class OutputExistsError(UsageError):
+    """An output file exists and ``--overwrite`` was not given."""

@@ -1,0 +1,182 @@
+"""Turning raw prediction and ground-truth arrays into what the scores consume.
+
+Binary mode: the ground truth is ``gt > 0``; the prediction becomes a probability map and a hard
+mask according to ``pred_kind``. Multi-class mode: the ground truth is a label map; the prediction
+a label map or K-channel probabilities / logits, channel-first. Checks raise ``InputError``s whose
+message names the file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from segcli.errors import ShapeError, ValueRangeError
+
+PredKind = Literal["auto", "prob", "logits", "mask", "labels"]
+PRED_KINDS: tuple[str, ...] = ("auto", "prob", "logits", "mask", "labels")
+
+
+@dataclass(frozen=True)
+class BinaryPair:
+    """A prediction as probabilities and hard mask, with its boolean ground truth."""
+
+    prob: np.ndarray  # float32
+    hard: np.ndarray  # bool
+    target: np.ndarray  # bool
+
+
+def resolve_kind(pred: np.ndarray, pred_kind: PredKind, *, multiclass: bool) -> str:
+    """What ``auto`` means for this array: mask / labels for integer or bool, prob for floats in
+    [0, 1], logits for other floats."""
+    if pred_kind not in PRED_KINDS:
+        raise ValueError(f"pred_kind: expected one of {PRED_KINDS}, got {pred_kind!r}")
+    if pred_kind != "auto":
+        return pred_kind
+    if pred.dtype.kind in "biu":
+        return "labels" if multiclass else "mask"
+    low, high = float(np.min(pred)), float(np.max(pred))
+    return "prob" if low >= 0.0 and high <= 1.0 else "logits"
+
+
+def _squeeze_channel(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Accept a singleton channel axis at either end: (1, H, W) or (H, W, 1) for (H, W)."""
+    if array.shape == shape:
+        return array
+    if array.ndim == len(shape) + 1:
+        if array.shape[0] == 1 and array.shape[1:] == shape:
+            return array[0]
+        if array.shape[-1] == 1 and array.shape[:-1] == shape:
+            return array[..., 0]
+    return array
+
+
+def _check_finite(pred: np.ndarray, path: Path | str) -> None:
+    if pred.dtype.kind == "f" and not np.isfinite(pred).all():
+        raise ValueRangeError(f"{path}: prediction holds NaN or infinite values")
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Numerically stable logistic function, float32."""
+    logits = logits.astype(np.float32, copy=False)
+    return np.where(
+        logits >= 0, 1.0 / (1.0 + np.exp(-np.abs(logits))), np.exp(-np.abs(logits)) / (1.0 + np.exp(-np.abs(logits)))
+    ).astype(np.float32)
+
+
+def binary_pair(
+    pred: np.ndarray | None,
+    gt: np.ndarray,
+    *,
+    pred_kind: PredKind = "auto",
+    threshold: float = 0.5,
+    pred_path: Path | str = "prediction",
+    gt_path: Path | str = "ground truth",
+) -> BinaryPair:
+    """Interpret one binary pair. ``pred=None`` stands for an empty prediction (``--missing empty``)."""
+    target = gt > 0
+    if pred is None:
+        empty = np.zeros(target.shape, bool)
+        return BinaryPair(prob=empty.astype(np.float32), hard=empty, target=target)
+    pred = _squeeze_channel(pred, target.shape)
+    if pred.shape != target.shape:
+        raise ShapeError(f"{pred_path}: shape {pred.shape} does not match {gt_path} shape {target.shape}")
+    _check_finite(pred, pred_path)
+    kind = resolve_kind(pred, pred_kind, multiclass=False)
+    if kind == "mask":
+        hard = pred > 0
+        return BinaryPair(prob=hard.astype(np.float32), hard=hard, target=target)
+    if kind == "prob":
+        if pred.min() < 0 or pred.max() > 1:
+            raise ValueRangeError(
+                f"{pred_path}: --pred-kind prob needs values in [0, 1], found [{pred.min():g}, {pred.max():g}]"
+            )
+        prob = pred.astype(np.float32, copy=False)
+    elif kind == "logits":
+        prob = sigmoid(pred)
+    else:
+        raise ValueRangeError(f"{pred_path}: --pred-kind {kind} needs --num-classes (multi-class mode)")
+    return BinaryPair(prob=prob, hard=prob >= threshold, target=target)
+
+
+@dataclass(frozen=True)
+class MulticlassPair:
+    """Prediction as labels (and K-channel probabilities when given), target labels, valid mask."""
+
+    labels: np.ndarray  # int, spatial
+    prob: np.ndarray | None  # float32 (K, ...spatial), None for a label-map prediction
+    target: np.ndarray  # int, spatial, ignore pixels set to 0
+    valid: np.ndarray  # bool, spatial: False on ignore pixels
+
+
+def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Softmax along ``axis``, float32."""
+    shifted = logits.astype(np.float32) - logits.max(axis=axis, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def multiclass_pair(
+    pred: np.ndarray | None,
+    gt: np.ndarray,
+    *,
+    num_classes: int,
+    ignore_index: int | None = 255,
+    pred_kind: PredKind = "auto",
+    pred_path: Path | str = "prediction",
+    gt_path: Path | str = "ground truth",
+) -> MulticlassPair:
+    """Interpret one multi-class pair; labels >= K (other than the ignore label) are an error."""
+    if gt.dtype.kind == "f":
+        if not np.array_equal(gt, np.round(gt)):
+            raise ValueRangeError(f"{gt_path}: ground truth label map holds non-integer values")
+        gt = gt.astype(np.int64)
+    valid = gt != ignore_index if ignore_index is not None else np.ones(gt.shape, bool)
+    _check_labels(gt[valid], num_classes, gt_path)
+    target = np.where(valid, gt, 0).astype(np.int64)
+    if pred is None:
+        return MulticlassPair(labels=np.zeros(gt.shape, np.int64), prob=None, target=target, valid=valid)
+    _check_finite(pred, pred_path)
+    pred = (
+        _squeeze_channel(pred, gt.shape)
+        if pred.ndim == gt.ndim + 1 and pred.shape[0] == 1 and num_classes != 1
+        else pred
+    )
+    if pred.shape == gt.shape:
+        kind = resolve_kind(pred, pred_kind, multiclass=True)
+        if kind not in ("labels", "mask"):
+            raise ShapeError(
+                f"{pred_path}: a {kind} prediction needs {num_classes} channels first, got shape {pred.shape}"
+            )
+        if pred.dtype.kind == "f" and not np.array_equal(pred, np.round(pred)):
+            raise ValueRangeError(f"{pred_path}: label map holds non-integer values")
+        labels = pred.astype(np.int64)
+        _check_labels(labels[valid], num_classes, pred_path)
+        return MulticlassPair(labels=np.where(valid, labels, 0), prob=None, target=target, valid=valid)
+    if pred.ndim != gt.ndim + 1 or pred.shape[1:] != gt.shape:
+        raise ShapeError(f"{pred_path}: shape {pred.shape} does not match {gt_path} shape {gt.shape}")
+    if pred.shape[0] != num_classes:
+        raise ShapeError(f"{pred_path}: {pred.shape[0]} channels, expected --num-classes {num_classes}")
+    kind = resolve_kind(pred, pred_kind, multiclass=True)
+    if kind == "prob":
+        if pred.min() < 0 or pred.max() > 1:
+            raise ValueRangeError(f"{pred_path}: --pred-kind prob needs values in [0, 1]")
+        prob = pred.astype(np.float32, copy=False)
+    elif kind == "logits":
+        prob = softmax(pred, axis=0)
+    else:
+        raise ShapeError(f"{pred_path}: a channel-first prediction must be prob or logits, not {kind}")
+    labels = np.argmax(prob, axis=0)
+    return MulticlassPair(labels=np.where(valid, labels, 0), prob=prob, target=target, valid=valid)
+
+
+def _check_labels(labels: np.ndarray, num_classes: int, path: Path | str) -> None:
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)]
+        raise ValueRangeError(
+            f"{path}: label {bad.flat[0]} outside 0..{num_classes - 1} (--num-classes {num_classes}) "
+            "and not the ignore index"
+        )

@@ -1,0 +1,195 @@
+"""Reading and writing image files.
+
+Every format detail lives here: TIFF (multi-page = 3D, spacing from ImageJ / resolution tags),
+PNG/BMP/JPEG (Pillow), NPY/NPZ. Reads return the array and the spacing the file states (or None);
+writes go to a temporary name in the target folder and are renamed, so an interrupted run never
+leaves a partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from segcli.errors import OutputExistsError, ReadError
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+PILLOW_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg")
+NUMPY_SUFFIXES = (".npy", ".npz")
+IMAGE_SUFFIXES = TIFF_SUFFIXES + PILLOW_SUFFIXES + NUMPY_SUFFIXES
+
+
+class LossyFormatWarning(UserWarning):
+    """A mask was read from a lossy format (JPEG) whose values may be altered."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """An array read from a file, with the voxel spacing the file states (array axis order)."""
+
+    array: np.ndarray
+    spacing: tuple[float, ...] | None
+    path: Path
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a visible file with one of the supported extensions."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+
+
+def read_image(path: str | Path) -> Image:
+    """Read one 2D or 3D image.
+
+    Raises ``ReadError`` naming the file for anything that is not a readable image: a missing
+    file, a corrupt or truncated one, a colour image, an array of unsupported rank or dtype.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in TIFF_SUFFIXES:
+            array, spacing = _read_tiff(path)
+        elif suffix in PILLOW_SUFFIXES:
+            array, spacing = _read_pillow(path), None
+        elif suffix == ".npy":
+            array, spacing = np.load(path, allow_pickle=False), None
+        elif suffix == ".npz":
+            array, spacing = _read_npz(path), None
+        else:
+            raise ReadError(f"{path}: unsupported file type '{suffix}'")
+    except ReadError:
+        raise
+    except FileNotFoundError:
+        raise ReadError(f"{path}: no such file") from None
+    except Exception as exc:  # every decoder has its own exception zoo
+        raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
+    array = _check_array(path, np.asarray(array))
+    return Image(array=array, spacing=spacing, path=path)
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
+    if array.dtype.kind not in "biuf":
+        raise ReadError(f"{path}: unsupported dtype {array.dtype}")
+    if array.ndim < 2 or array.ndim > 4:
+        raise ReadError(f"{path}: expected a 2D or 3D image, got shape {array.shape}")
+    if array.size == 0:
+        raise ReadError(f"{path}: empty array of shape {array.shape}")
+    return array
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        array = tif.asarray()
+        spacing = _tiff_spacing(tif, array.ndim)
+    return array, spacing
+
+
+def _tiff_spacing(tif, ndim: int) -> tuple[float, ...] | None:
+    """Spacing from the resolution tags (pixels per unit) and ImageJ's z 'spacing'."""
+    page = tif.pages[0]
+    tags = page.tags
+    if "XResolution" not in tags or "YResolution" not in tags:
+        return None
+    unit = tags.get("ResolutionUnit")
+    imagej = tif.imagej_metadata or {}
+    if (unit is None or int(unit.value) == 1) and "unit" not in imagej:
+        return None  # no physical unit stated: the tags are placeholders
+    xnum, xden = tags["XResolution"].value
+    ynum, yden = tags["YResolution"].value
+    if not xnum or not ynum:
+        return None
+    spacing_xy = (yden / ynum, xden / xnum)
+    if ndim == 2:
+        return spacing_xy
+    if ndim == 3 and "spacing" in imagej:
+        return (float(imagej["spacing"]), *spacing_xy)
+    return None
+
+
+def _read_pillow(path: Path) -> np.ndarray:
+    from PIL import Image as PILImage
+
+    with PILImage.open(path) as img:
+        img.load()
+        if img.mode in ("P", "PA"):
+            # Palette PNGs (VOC-style label maps) carry their labels as palette indices.
+            array = np.asarray(img.convert("P") if img.mode == "PA" else img)
+        else:
+            array = np.asarray(img)
+    if path.suffix.lower() in (".jpg", ".jpeg"):
+        warnings.warn(f"{path}: JPEG is lossy; mask values may be altered", LossyFormatWarning, stacklevel=3)
+    if array.ndim == 3:
+        array = _collapse_grey_channels(path, array)
+    return array
+
+
+def _collapse_grey_channels(path: Path, array: np.ndarray) -> np.ndarray:
+    """Accept RGB(A) files whose colour channels are equal (a grey mask saved as colour)."""
+    colour = array[..., :3]
+    if np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2]):
+        return np.ascontiguousarray(colour[..., 0])
+    raise ReadError(f"{path}: colour image; expected a single-channel mask or label map")
+
+
+def _read_npz(path: Path) -> np.ndarray:
+    with np.load(path, allow_pickle=False) as archive:
+        names = list(archive.files)
+        if len(names) != 1:
+            raise ReadError(f"{path}: expected exactly one array in the .npz, found {names}")
+        return archive[names[0]]
+
+
+@contextlib.contextmanager
+def atomic_path(target: Path, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On any error (or Ctrl-C) the temporary file is removed and ``target`` is left untouched.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target}: exists; pass --overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def write_tiff(target: Path, array: np.ndarray, *, overwrite: bool) -> None:
+    """Write a float32 TIFF atomically (multi-page for 3D)."""
+    import tifffile
+
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        tifffile.imwrite(tmp, np.asarray(array, dtype=np.float32))
+
+
+def write_png(target: Path, rgb: np.ndarray, *, overwrite: bool) -> None:
+    """Write an 8-bit RGB PNG atomically."""
+    from PIL import Image as PILImage
+
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        PILImage.fromarray(rgb).save(tmp, format="PNG")
+
+
+def write_text(target: Path, text: str, *, overwrite: bool) -> None:
+    """Write a text file atomically."""
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")

@@ -1,0 +1,219 @@
+"""Training weight maps: U-Net border weights, boundary band weights, distance weights.
+
+One implementation serves both ``segcli weightmap`` (which writes the maps) and the losses of
+``segcli score`` that use them (unet_wce, boundary_bce, distmap_bce, boundary_loss).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from segcli.distance import Spacing, distance_to, signed_distance
+
+# exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
+BORDER_TERM_CUTOFF = 1e-6
+
+Connectivity = Literal[1, 2]
+
+
+def connected_instances(mask: np.ndarray, *, connectivity: Connectivity = 1) -> np.ndarray:
+    """Label the connected components of a binary mask (1 = face neighbours, 2 = all neighbours).
+
+    >>> connected_instances(np.array([[1, 0, 1], [0, 0, 1]], bool)).tolist()
+    [[1, 0, 2], [0, 0, 2]]
+    """
+    from scipy import ndimage
+
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity: expected 1 or 2, got {connectivity!r}")
+    rank = mask.ndim if connectivity == 2 else 1
+    labels, _ = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, rank))
+    return labels
+
+
+def nearest_two_instance_distances(
+    instances: np.ndarray, *, max_distance: float, spacing: Spacing | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Distances d1 <= d2 from every pixel to its nearest and second-nearest instance.
+
+    Exact wherever the true distance is at most ``max_distance``; ``inf`` may stand for larger
+    values. Each instance's transform runs only on its bounding box grown by ``max_distance``,
+    which is what makes this fast for many small cells.
+    """
+    from scipy import ndimage
+
+    spacing = tuple(spacing) if spacing is not None else (1.0,) * instances.ndim
+    pad = tuple(math.ceil(max_distance / s) + 1 for s in spacing)
+    nearest = np.full(instances.shape, np.inf, np.float32)
+    second = np.full(instances.shape, np.inf, np.float32)
+    for label, box in enumerate(ndimage.find_objects(instances), start=1):
+        if box is None:
+            continue
+        grown = tuple(
+            slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, instances.shape, strict=True)
+        )
+        distance = distance_to(instances[grown] == label, spacing)
+        near, sec = nearest[grown], second[grown]
+        second[grown] = np.minimum(sec, np.maximum(near, distance))
+        nearest[grown] = np.minimum(near, distance)
+    return nearest, second
+
+
+def unet_weight_map(
+    instances: np.ndarray,
+    *,
+    w0: float = 10.0,
+    sigma: float = 5.0,
+    class_weights: np.ndarray | None = None,
+    spacing: Spacing | None = None,
+) -> np.ndarray:
+    """U-Net weight map (Ronneberger et al. 2015), float32.
+
+    ``w = w_c + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))`` on background pixels, ``w_c`` on instance
+    pixels; d1, d2 the distances to the nearest and second-nearest instance, in spacing units.
+    No border term with fewer than two instances. ``class_weights`` = (w_background,
+    w_foreground); default 1 everywhere. Exact to ``1e-6 * w0`` (terms below that are dropped).
+
+    >>> m = unet_weight_map(np.array([[1, 0, 2]]), w0=10, sigma=1)
+    >>> round(float(m[0, 1]), 4)  # d1 = d2 = 1: 1 + 10 exp(-2)
+    2.3534
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma: expected > 0, got {sigma}")
+    background = instances == 0
+    if class_weights is None:
+        weights = np.ones(instances.shape, np.float32)
+    else:
+        weights = np.where(background, class_weights[0], class_weights[1]).astype(np.float32)
+    if len(np.unique(instances[~background])) < 2:
+        return weights
+    cutoff = sigma * math.sqrt(2.0 * math.log(1.0 / BORDER_TERM_CUTOFF))
+    nearest, second = nearest_two_instance_distances(instances, max_distance=cutoff, spacing=spacing)
+    total = nearest[background] + second[background]
+    weights[background] += (w0 * np.exp(-(total * total) / (2.0 * sigma * sigma))).astype(np.float32)
+    return weights
+
+
+def balanced_class_weights(mask: np.ndarray) -> np.ndarray:
+    """(w_background, w_foreground) = N / (2 n_c) for the classes present (scikit-learn 'balanced');
+    an absent class gets 0.
+
+    >>> balanced_class_weights(np.array([1, 0, 0, 0], bool)).tolist()
+    [0.6666666666666666, 2.0]
+    """
+    counts = np.array([mask.size - np.count_nonzero(mask), np.count_nonzero(mask)], np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(counts > 0, mask.size / (2.0 * counts), 0.0)
+
+
+def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
+    """Pixels within ``width`` cross-steps of the GT border: ``dilate(dilate(G) - erode(G), width)``."""
+    from scipy import ndimage
+
+    cross = ndimage.generate_binary_structure(target.ndim, 1)
+    ring = ndimage.binary_dilation(target, cross) & ~ndimage.binary_erosion(target, cross, border_value=0)
+    if not ring.any():
+        return ring
+    return ndimage.binary_dilation(ring, cross, iterations=width)
+
+
+def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int = 3) -> np.ndarray:
+    """``weight`` inside the band of ``width`` px around the GT border, 1 elsewhere (float32).
+
+    >>> boundary_weight_map(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]], bool), width=1).tolist()
+    [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0]]
+    """
+    return np.where(boundary_band(target, width=width), np.float32(weight), np.float32(1.0))
+
+
+def distance_weight_map(target: np.ndarray, *, tau: float = 5.0, spacing: Spacing | None = None) -> np.ndarray:
+    """``exp(-|sdf| / tau)`` with ``sdf = EDT(G) - EDT(not G)``; 1 everywhere for an empty or full G.
+
+    >>> distance_weight_map(np.array([[0, 1, 0]], bool), tau=1.0).astype(float).round(4).tolist()
+    [[0.3679, 0.3679, 0.3679]]
+    """
+    return np.exp(-np.abs(signed_distance(target, spacing)) / np.float32(tau)).astype(np.float32)
+
+
+MapKind = Literal["unet", "sdf", "boundary", "distance"]
+MAP_KINDS: tuple[str, ...] = ("unet", "sdf", "boundary", "distance")
+
+
+class MergedCellsWarning(UserWarning):
+    """A binary mask was split into connected components: touching cells become one instance."""
+
+
+def is_binary_mask(array: np.ndarray) -> bool:
+    """True when the image holds at most one non-zero value (a binary mask, not instance labels)."""
+    return np.unique(array[array != 0]).size <= 1
+
+
+def map_for_image(
+    array: np.ndarray,
+    kind: MapKind,
+    *,
+    w0: float = 10.0,
+    sigma: float = 5.0,
+    class_weights: np.ndarray | Literal["uniform", "balanced"] = "uniform",
+    connectivity: Connectivity = 1,
+    spacing: Spacing | None = None,
+) -> np.ndarray:
+    """The map ``segcli weightmap`` writes for one mask / label / instance image, float32.
+
+    unet: instance images as they are, binary masks split into connected components (with a
+    ``MergedCellsWarning``); sdf: the Kervadec signed distance of a binary mask, or one channel
+    per class 1..max for a label map; boundary / distance: the weight maps of boundary_bce and
+    distmap_bce on ``array > 0``.
+    """
+    import warnings
+
+    from segcli.distance import kervadec_sdf
+
+    if kind == "unet":
+        if is_binary_mask(array):
+            warnings.warn(
+                "binary mask split into connected components: touching cells merge into one instance",
+                MergedCellsWarning,
+                stacklevel=2,
+            )
+            instances = connected_instances(array != 0, connectivity=connectivity)
+        else:
+            instances = array.astype(np.int64, copy=False)
+        if isinstance(class_weights, str):
+            if class_weights not in ("uniform", "balanced"):
+                raise ValueError(f"class_weights: expected uniform, balanced or a vector, got {class_weights!r}")
+            weights = None if class_weights == "uniform" else balanced_class_weights(instances != 0)
+        else:
+            weights = np.asarray(class_weights, dtype=np.float64)
+        return unet_weight_map(instances, w0=w0, sigma=sigma, class_weights=weights, spacing=spacing)
+    if kind == "sdf":
+        if is_binary_mask(array):
+            return kervadec_sdf(array != 0, spacing)
+        classes = range(1, int(array.max()) + 1)
+        return np.stack([kervadec_sdf(array == c, spacing, warn=False) for c in classes])
+    if kind == "boundary":
+        return boundary_weight_map(array != 0)
+    if kind == "distance":
+        return distance_weight_map(array != 0, spacing=spacing)
+    raise ValueError(f"kind: expected one of {MAP_KINDS}, got {kind!r}")
+
+
+# Five anchor colours of matplotlib's viridis, interpolated linearly: enough for a quick look.
+_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
+
+
+def preview_rgb(weight_map: np.ndarray) -> np.ndarray:
+    """An 8-bit RGB picture of a map (middle slice of 3D, first channel of a stack), min-max scaled."""
+    image = weight_map
+    while image.ndim > 2:
+        image = image[image.shape[0] // 2] if image.ndim == 3 and weight_map.ndim == 3 else image[0]
+    low, high = float(image.min()), float(image.max())
+    scaled = (image - low) / (high - low) if high > low else np.zeros(image.shape)
+    position = scaled * (len(_VIRIDIS) - 1)
+    index = np.clip(position.astype(int), 0, len(_VIRIDIS) - 2)
+    fraction = (position - index)[..., None]
+    rgb = _VIRIDIS[index] * (1 - fraction) + _VIRIDIS[index + 1] * fraction
+    return np.round(rgb).astype(np.uint8)

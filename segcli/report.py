@@ -1,0 +1,136 @@
+"""Writing score records and their summary: table, csv, tsv, json, jsonl.
+
+Records stream out as they arrive for csv, tsv and jsonl; json and the table need the whole run.
+The summary keeps every value (the median needs them) and counts non-finite ones: an infinite
+distance makes the mean infinite rather than disappearing from it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from typing import IO, Literal
+
+import numpy as np
+
+Format = Literal["table", "csv", "tsv", "json", "jsonl"]
+FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
+STATISTICS = ("mean", "std", "median", "min", "max", "n_nonfinite")
+
+
+def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per column: mean, std (population), median, min, max over all images, and how many
+    images had a non-finite value. Non-finite values take part (an inf makes the mean inf).
+
+    >>> summarize(["hd"], [{"hd": 1.0}, {"hd": 3.0}])["hd"]["mean"]
+    2.0
+    """
+    summary: dict[str, dict[str, float]] = {}
+    for column in columns:
+        values = np.array([row[column] for row in rows if column in row], dtype=np.float64)
+        if values.size == 0:
+            summary[column] = {name: math.nan for name in STATISTICS[:-1]} | {"n_nonfinite": 0}
+            continue
+        with np.errstate(invalid="ignore", over="ignore"):
+            summary[column] = {
+                "mean": float(np.mean(values)),
+                "std": float(np.std(values)),
+                "median": float(np.median(values)),
+                "min": float(np.min(values)),
+                "max": float(np.max(values)),
+                "n_nonfinite": int(np.count_nonzero(~np.isfinite(values))),
+            }
+    return summary
+
+
+def json_value(value: float | int | str | None) -> float | int | str | None:
+    """Strict JSON: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _json_clean(obj):
+    if isinstance(obj, dict):
+        return {k: _json_clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_clean(v) for v in obj]
+    return json_value(obj)
+
+
+def format_number(value: float) -> str:
+    """Text formats write ``inf`` / ``nan`` and up to 10 significant digits."""
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.10g}"
+
+
+class ReportWriter:
+    """Writes records as they come and the summary at the end, in one format, to one stream."""
+
+    def __init__(self, stream: IO[str], fmt: Format, columns: Sequence[str], *, settings: dict | None = None) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
+        self.stream = stream
+        self.fmt = fmt
+        self.columns = list(columns)
+        self.settings = settings or {}
+        self.rows: list[dict[str, float]] = []
+        self.names: list[str] = []
+        self._csv = None
+        if fmt in ("csv", "tsv"):
+            self._csv = csv.writer(stream, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+            self._csv.writerow(["name", *self.columns])
+
+    def write(self, name: str, values: dict[str, float]) -> None:
+        self.rows.append(values)
+        self.names.append(name)
+        if self._csv is not None:
+            self._csv.writerow([name, *(format_number(values.get(c, math.nan)) for c in self.columns)])
+        elif self.fmt == "jsonl":
+            record = {"name": name} | {c: json_value(values.get(c, math.nan)) for c in self.columns}
+            self.stream.write(json.dumps(record, allow_nan=False) + "\n")
+
+    def finish(self, failed: Sequence[str] = ()) -> dict[str, dict[str, float]]:
+        summary = summarize(self.columns, self.rows)
+        if self._csv is not None:
+            for statistic in STATISTICS:
+                self._csv.writerow(
+                    [f"summary:{statistic}", *(format_number(summary[c][statistic]) for c in self.columns)]
+                )
+        elif self.fmt == "jsonl":
+            tail = {"summary": summary, "failed": list(failed), "settings": self.settings}
+            self.stream.write(json.dumps(_json_clean(tail), allow_nan=False) + "\n")
+        elif self.fmt == "json":
+            images = [
+                {"name": n} | {c: row.get(c, math.nan) for c in self.columns}
+                for n, row in zip(self.names, self.rows, strict=True)
+            ]
+            document = {"images": images, "summary": summary, "failed": list(failed), "settings": self.settings}
+            self.stream.write(json.dumps(_json_clean(document), allow_nan=False, indent=1) + "\n")
+        else:
+            self._table(summary)
+        self.stream.flush()
+        return summary
+
+    def _table(self, summary: dict[str, dict[str, float]]) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=self.stream, width=max(120, 12 * (len(self.columns) + 1)))
+        images = Table(title="per image", show_lines=False)
+        images.add_column("name")
+        for column in self.columns:
+            images.add_column(column, justify="right")
+        for name, row in zip(self.names, self.rows, strict=True):
+            images.add_row(name, *(format_number(row.get(c, math.nan)) for c in self.columns))
+        console.print(images)
+        table = Table(title="summary")
+        table.add_column("score")
+        for statistic in STATISTICS:
+            table.add_column(statistic, justify="right")
+        for column in self.columns:
+            table.add_row(column, *(f"{summary[column][s]:.6g}" for s in STATISTICS))
+        console.print(table)

@@ -1,0 +1,1 @@
+"""One pure function per score, grouped by kind: region, losses, surface, multiclass."""

@@ -1,0 +1,208 @@
+"""Binary losses on probabilities, one value per image.
+
+Inputs are batch-first: ``prob`` float (B, ...) in [0, 1], ``target`` bool (B, ...). A hard mask
+is a probability in {0, 1}. Inside logs p is clamped to [1e-7, 1 - 1e-7]. The per-pixel terms
+every loss shares (log p, log(1 - p), the pixel BCE, soft counts) live in ``LossInputs`` and are
+computed once per batch, whichever losses are asked for.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+EPSILON = 1e-7
+SMOOTH = 1e-6
+
+
+class LossInputs:
+    """Shared per-pixel terms of a batch of (probability, target) pairs.
+
+    >>> x = LossInputs(np.array([[0.9, 0.2]]), np.array([[1, 0]], bool))
+    >>> x.pixel_bce.astype(float).round(4).tolist()
+    [[0.1054, 0.2231]]
+    """
+
+    def __init__(self, prob: np.ndarray, target: np.ndarray) -> None:
+        self.prob = np.asarray(prob, dtype=np.float32)
+        self.target = np.asarray(target, dtype=bool)
+        self.batch = self.prob.shape[0]
+
+    def flat(self, array: np.ndarray) -> np.ndarray:
+        return array.reshape(self.batch, -1)
+
+    @cached_property
+    def log_p(self) -> np.ndarray:
+        return np.log(np.clip(self.prob, EPSILON, None))
+
+    @cached_property
+    def log_1mp(self) -> np.ndarray:
+        # Clamping 1 - p (rather than p) keeps log(1e-7) exact in float32 for p = 1.
+        return np.log(np.clip(1.0 - self.prob, EPSILON, None))
+
+    @cached_property
+    def pixel_bce(self) -> np.ndarray:
+        return -np.where(self.target, self.log_p, self.log_1mp)
+
+    @cached_property
+    def n_positive(self) -> np.ndarray:
+        return np.count_nonzero(self.flat(self.target), axis=1).astype(np.float64)
+
+    @cached_property
+    def n_pixels(self) -> int:
+        return self.flat(self.target).shape[1]
+
+    @cached_property
+    def soft_tp(self) -> np.ndarray:
+        return np.sum(self.flat(np.where(self.target, self.prob, 0.0)), axis=1, dtype=np.float64)
+
+    @cached_property
+    def soft_sum_p(self) -> np.ndarray:
+        return np.sum(self.flat(self.prob), axis=1, dtype=np.float64)
+
+    def mean(self, pixel_values: np.ndarray) -> np.ndarray:
+        return np.mean(self.flat(pixel_values), axis=1, dtype=np.float64)
+
+
+def bce(x: LossInputs) -> np.ndarray:
+    """Binary cross-entropy, ``mean(-(g log p + (1 - g) log(1 - p)))``.
+
+    >>> bce(LossInputs(np.array([[0.9, 0.2]]), np.array([[1, 0]], bool))).round(4)
+    array([0.1643])
+    """
+    return x.mean(x.pixel_bce)
+
+
+def balanced_bce(x: LossInputs) -> np.ndarray:
+    """``mean(-(b g log p + (1 - b)(1 - g) log(1 - p)))``, b = share of negatives in the image.
+
+    >>> balanced_bce(LossInputs(np.array([[0.9, 0.2, 0.1, 0.3]]), np.array([[1, 0, 0, 0]], bool))).round(4)
+    array([0.0626])
+    """
+    share_negative = (1.0 - x.n_positive / x.n_pixels).astype(np.float32)
+    b = share_negative.reshape((-1,) + (1,) * (x.prob.ndim - 1))
+    return x.mean(x.pixel_bce * np.where(x.target, b, 1.0 - b))
+
+
+def default_pos_weight(x: LossInputs) -> np.ndarray:
+    """negatives / positives per image; 1 where either count is zero (the weight then has no
+    meaningful value: with no positives it multiplies nothing)."""
+    negatives = x.n_pixels - x.n_positive
+    valid = (x.n_positive > 0) & (negatives > 0)
+    return np.where(valid, negatives / np.where(valid, x.n_positive, 1.0), 1.0)
+
+
+def wbce(x: LossInputs, *, pos_weight: float | None = None) -> np.ndarray:
+    """BCE with positives weighted: ``mean(-(w g log p + (1 - g) log(1 - p)))``.
+
+    ``pos_weight`` default: negatives / positives of each image (as torch's ``pos_weight``).
+
+    >>> wbce(LossInputs(np.array([[0.9, 0.2, 0.1, 0.3]]), np.array([[1, 0, 0, 0]], bool))).round(4)
+    array([0.2503])
+    """
+    weight = default_pos_weight(x) if pos_weight is None else np.full(x.batch, float(pos_weight))
+    w = weight.astype(np.float32).reshape((-1,) + (1,) * (x.prob.ndim - 1))
+    return x.mean(x.pixel_bce * np.where(x.target, w, np.float32(1.0)))
+
+
+def focal_loss(x: LossInputs, *, alpha: float = 0.25, gamma: float = 2.0) -> np.ndarray:
+    """Focal loss (Lin et al. 2017), ``mean(a_t (1 - p_t)^gamma * bce)``, a_t = alpha on positives,
+    1 - alpha on negatives; alpha < 0 turns the class weighting off.
+
+    >>> focal_loss(LossInputs(np.array([[0.5]]), np.array([[1]], bool))).round(5)
+    array([0.04332])
+    """
+    miss = np.where(x.target, 1.0 - x.prob, x.prob)
+    modulating = miss**gamma if gamma != 2.0 else miss * miss
+    if alpha >= 0:
+        modulating = modulating * np.where(x.target, np.float32(alpha), np.float32(1.0 - alpha))
+    return x.mean(modulating * x.pixel_bce)
+
+
+def dice_loss(x: LossInputs, *, smooth: float = SMOOTH) -> np.ndarray:
+    """Soft Dice loss, ``1 - (2 sum(p g) + s) / (sum p + sum g + s)``.
+
+    >>> dice_loss(LossInputs(np.array([[1.0, 0.0]]), np.array([[1, 0]], bool))).round(6)
+    array([0.])
+    """
+    return 1.0 - (2.0 * x.soft_tp + smooth) / (x.soft_sum_p + x.n_positive + smooth)
+
+
+def tversky_loss(x: LossInputs, *, alpha: float = 0.3, beta: float = 0.7, smooth: float = SMOOTH) -> np.ndarray:
+    """Tversky loss (Salehi et al. 2017), ``1 - (TP + s) / (TP + alpha FP + beta FN + s)`` on soft
+    counts TP = sum(p g), FP = sum(p (1 - g)), FN = sum((1 - p) g).
+
+    >>> tversky_loss(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool))).round(4)
+    array([0.5])
+    """
+    fp = x.soft_sum_p - x.soft_tp
+    fn = x.n_positive - x.soft_tp
+    return 1.0 - (x.soft_tp + smooth) / (x.soft_tp + alpha * fp + beta * fn + smooth)
+
+
+def focal_tversky_loss(
+    x: LossInputs, *, alpha: float = 0.3, beta: float = 0.7, gamma: float = 0.75, smooth: float = SMOOTH
+) -> np.ndarray:
+    """Focal Tversky loss (Abraham & Khan 2019), ``tversky_loss ** gamma``.
+
+    >>> focal_tversky_loss(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool))).round(4)
+    array([0.5946])
+    """
+    return tversky_loss(x, alpha=alpha, beta=beta, smooth=smooth) ** gamma
+
+
+def lovasz_grad(sorted_target: np.ndarray) -> np.ndarray:
+    """Gradient of the Lovász extension of the Jaccard loss at a sorted ground truth (1-D)."""
+    total = sorted_target.sum(dtype=np.float64)
+    intersection = total - np.cumsum(sorted_target, dtype=np.float64)
+    union = total + np.cumsum(1.0 - sorted_target, dtype=np.float64)
+    jaccard = 1.0 - intersection / union
+    jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    return jaccard
+
+
+def lovasz_hinge(x: LossInputs) -> np.ndarray:
+    """Lovász hinge (Berman et al. 2018) per image, on logits ``log(p) - log(1 - p)``.
+
+    errors = 1 - logit * (2g - 1), sorted decreasingly; loss = relu(errors) . lovasz_grad(g sorted).
+
+    >>> lovasz_hinge(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool))).round(4)
+    array([1.])
+    """
+    logits = x.flat(x.log_p - x.log_1mp).astype(np.float64)
+    target = x.flat(x.target)
+    losses = np.empty(x.batch)
+    for i in range(x.batch):
+        errors = 1.0 - logits[i] * np.where(target[i], 1.0, -1.0)
+        order = np.argsort(-errors, kind="stable")
+        losses[i] = np.dot(np.maximum(errors[order], 0.0), lovasz_grad(target[i][order].astype(np.float64)))
+    return losses
+
+
+def combo_loss(x: LossInputs, *, alpha: float = 0.5) -> np.ndarray:
+    """Combo loss (Taghanaki et al. 2019) as ``alpha bce + (1 - alpha) dice_loss``.
+
+    >>> combo_loss(LossInputs(np.array([[1.0, 0.0]]), np.array([[1, 0]], bool))).round(5)
+    array([0.])
+    """
+    return alpha * bce(x) + (1.0 - alpha) * dice_loss(x)
+
+
+def weighted_bce(x: LossInputs, weight_map: np.ndarray) -> np.ndarray:
+    """``mean(w * bce)`` for a per-pixel weight map of the batch's shape: the form of unet_wce
+    (U-Net weight map), boundary_bce (border band) and distmap_bce (distance weights).
+
+    >>> weighted_bce(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool)), np.array([[2.0, 0.0]])).round(4)
+    array([0.6931])
+    """
+    return x.mean(x.pixel_bce * weight_map)
+
+
+def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
+    """Boundary loss (Kervadec et al. 2019), ``mean(p * phi)``, phi the Kervadec signed distance.
+
+    >>> boundary_loss(LossInputs(np.array([[0.5, 1.0]]), np.array([[1, 0]], bool)), np.array([[0.0, 1.0]]))
+    array([0.5])
+    """
+    return x.mean(x.prob * phi)

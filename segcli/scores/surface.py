@@ -1,0 +1,160 @@
+"""Surface-distance scores, in spacing units.
+
+Borders are mask XOR its erosion by the cross element (outside the image is background).
+``surface_distances`` computes, once per pair, the distance from each border pixel of one mask
+to the nearest border pixel of the other, in both directions; every score below is a reduction
+of those two arrays. Both masks empty: distances 0 and nsd 1. Exactly one empty: distances inf
+and nsd 0, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from segcli.distance import Spacing, directed_border_distances
+from segcli.stats import border
+
+
+@dataclass(frozen=True)
+class SurfaceDistances:
+    """Directed border distances of one pair: prediction -> GT and GT -> prediction."""
+
+    pred_to_gt: np.ndarray
+    gt_to_pred: np.ndarray
+
+    @property
+    def pred_empty(self) -> bool:
+        return self.pred_to_gt.size == 0
+
+    @property
+    def gt_empty(self) -> bool:
+        return self.gt_to_pred.size == 0
+
+
+def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | None = None) -> SurfaceDistances:
+    """Both directed border-distance arrays for one pair of spatial boolean masks.
+
+    >>> d = surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 1, 1, 0]], bool))
+    >>> d.pred_to_gt.tolist(), d.gt_to_pred.tolist()
+    ([1.0, 0.0], [0.0, 1.0])
+    """
+    pred_border = border(pred)
+    gt_border = border(target)
+    if not pred_border.any() or not gt_border.any():
+        return SurfaceDistances(
+            pred_to_gt=_empty_or_inf(pred_border, gt_border), gt_to_pred=_empty_or_inf(gt_border, pred_border)
+        )
+    return SurfaceDistances(
+        pred_to_gt=directed_border_distances(pred_border, gt_border, spacing),
+        gt_to_pred=directed_border_distances(gt_border, pred_border, spacing),
+    )
+
+
+def _empty_or_inf(from_border: np.ndarray, to_border: np.ndarray) -> np.ndarray:
+    """With the other border empty, every distance from this border is infinite."""
+    return np.full(np.count_nonzero(from_border), np.inf, np.float32)
+
+
+def _reduce(distances: Sequence[SurfaceDistances], reduce_pair) -> np.ndarray:
+    """Apply the both-empty / one-empty conventions, then ``reduce_pair`` on the rest."""
+    out = np.empty(len(distances))
+    for i, d in enumerate(distances):
+        if d.pred_empty and d.gt_empty:
+            out[i] = 0.0
+        elif d.pred_empty or d.gt_empty:
+            out[i] = np.inf
+        else:
+            out[i] = reduce_pair(d.pred_to_gt.astype(np.float64), d.gt_to_pred.astype(np.float64))
+    return out
+
+
+def hd(distances: Sequence[SurfaceDistances]) -> np.ndarray:
+    """Hausdorff distance: the largest border distance in either direction.
+
+    >>> hd([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
+    array([3.])
+    """
+    return _reduce(distances, lambda a, b: max(a.max(), b.max()))
+
+
+def hd95(distances: Sequence[SurfaceDistances], *, percentile: float = 95.0) -> np.ndarray:
+    """Max of the two directed 95th percentiles, linear interpolation (MONAI, MetricsReloaded).
+
+    >>> hd95([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
+    array([2.95])
+    """
+    return _reduce(distances, lambda a, b: max(np.percentile(a, percentile), np.percentile(b, percentile)))
+
+
+def hd95_pooled(distances: Sequence[SurfaceDistances], *, percentile: float = 95.0) -> np.ndarray:
+    """95th percentile of both directions pooled, linear interpolation (MedPy, seg-metrics).
+
+    >>> hd95_pooled([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
+    array([2.9])
+    """
+    return _reduce(distances, lambda a, b: np.percentile(np.concatenate([a, b]), percentile))
+
+
+def assd(distances: Sequence[SurfaceDistances]) -> np.ndarray:
+    """Average symmetric surface distance: mean of both directions pooled (MONAI symmetric, MedPy).
+
+    >>> assd([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
+    array([2.33333333])
+    """
+    return _reduce(distances, lambda a, b: (a.sum() + b.sum()) / (a.size + b.size))
+
+
+def masd(distances: Sequence[SurfaceDistances]) -> np.ndarray:
+    """Mean average surface distance: mean of the two directed means (MetricsReloaded).
+
+    >>> masd([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
+    array([2.25])
+    """
+    return _reduce(distances, lambda a, b: 0.5 * (a.mean() + b.mean()))
+
+
+def nsd(distances: Sequence[SurfaceDistances], *, tolerance: float = 1.0) -> np.ndarray:
+    """Normalised surface distance (surface Dice, Nikolov et al. 2021): the share of border pixels
+    of both masks within ``tolerance`` of the other border (MONAI SurfaceDiceMetric).
+
+    >>> nsd([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))], tolerance=2)
+    array([0.66666667])
+    """
+    out = np.empty(len(distances))
+    for i, d in enumerate(distances):
+        if d.pred_empty and d.gt_empty:
+            out[i] = 1.0
+        elif d.pred_empty or d.gt_empty:
+            out[i] = 0.0
+        else:
+            within = np.count_nonzero(d.pred_to_gt <= tolerance) + np.count_nonzero(d.gt_to_pred <= tolerance)
+            out[i] = within / (d.pred_to_gt.size + d.gt_to_pred.size)
+    return out
+
+
+def boundary_region(mask: np.ndarray, *, width: int = 2) -> np.ndarray:
+    """Mask pixels within ``width`` px of its contour: mask minus its erosion by a 3x3(x3) square,
+    ``width`` times, outside the image counting as background (Cheng et al. 2021)."""
+    from scipy import ndimage
+
+    square = ndimage.generate_binary_structure(mask.ndim, mask.ndim)
+    return mask & ~ndimage.binary_erosion(mask, square, iterations=width, border_value=0)
+
+
+def boundary_iou(pred: np.ndarray, target: np.ndarray, *, width: int = 2) -> np.ndarray:
+    """Boundary IoU (Cheng et al. 2021): IoU of the two masks' boundary regions of ``width`` px;
+    1 when both are empty, 0 when one is.
+
+    >>> boundary_iou(np.ones((1, 6, 6), bool), np.pad(np.ones((1, 6, 5), bool), ((0, 0), (0, 0), (0, 1))))
+    array([0.76470588])
+    """
+    out = np.empty(pred.shape[0])
+    for i in range(pred.shape[0]):
+        a = boundary_region(pred[i], width=width)
+        b = boundary_region(target[i], width=width)
+        union = np.count_nonzero(a | b)
+        out[i] = np.count_nonzero(a & b) / union if union else 1.0
+    return out

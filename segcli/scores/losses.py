@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 
 EPSILON = 1e-7
+LOG_1M_EPSILON = np.float32(np.log1p(-EPSILON))
 SMOOTH = 1e-6
 
 
@@ -32,14 +33,15 @@ class LossInputs:
     def flat(self, array: np.ndarray) -> np.ndarray:
         return array.reshape(self.batch, -1)
 
+    # Clamping p to [1e-7, 1 - 1e-7] naively in float32 would round 1 - 1e-7 to 1 - 1.19e-7 and
+    # miss log(1e-7) by 1%; the two ends are handled separately instead, each exact.
     @cached_property
     def log_p(self) -> np.ndarray:
-        return np.log(np.clip(self.prob, EPSILON, None))
+        return np.where(self.prob >= 1.0 - EPSILON, LOG_1M_EPSILON, np.log(np.clip(self.prob, EPSILON, None)))
 
     @cached_property
     def log_1mp(self) -> np.ndarray:
-        # Clamping 1 - p (rather than p) keeps log(1e-7) exact in float32 for p = 1.
-        return np.log(np.clip(1.0 - self.prob, EPSILON, None))
+        return np.where(self.prob <= EPSILON, LOG_1M_EPSILON, np.log(np.clip(1.0 - self.prob, EPSILON, None)))
 
     @cached_property
     def pixel_bce(self) -> np.ndarray:

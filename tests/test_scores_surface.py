@@ -1,0 +1,126 @@
+"""Surface scores against MONAI (hd, hd95, assd, nsd) and MedPy (hd, hd95 pooled, assd) on random
+2D and 3D masks with anisotropic spacing; hand cases for the empty conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from segcli.scores import surface
+from segcli.scores.surface import surface_distances
+from tests.conftest import smooth_mask
+
+CASES = [((50, 64), (1.0, 1.0)), ((50, 64), (0.7, 1.9)), ((12, 30, 26), (2.5, 0.8, 0.6)), ((12, 30, 26), (1.0, 1.0, 1.0))]
+TOL = 1e-4
+
+
+def _monai(fn, pred, target, **kwargs):
+    as_batch = (lambda m: torch.from_numpy(m[None, None].astype(np.float32)))
+    return float(fn(as_batch(pred), as_batch(target), include_background=True, **kwargs).reshape(-1)[0])
+
+
+@pytest.fixture(params=CASES, ids=[f"{len(s)}d-{sp}" for s, sp in CASES])
+def pairs(request, rng):
+    shape, spacing = request.param
+    out = []
+    for fill in (0.2, 0.45):
+        pred = smooth_mask(rng, shape, fill=fill)
+        target = smooth_mask(rng, shape, fill=0.3)
+        target[0, 0] = True  # a mask touching the image edge has a border there
+        out.append((pred, target))
+    return out, spacing
+
+
+def test_against_monai(pairs):
+    from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
+
+    cases, spacing = pairs
+    for pred, target in cases:
+        d = [surface_distances(pred, target, spacing)]
+        assert surface.hd(d)[0] == pytest.approx(_monai(compute_hausdorff_distance, pred, target, spacing=spacing), rel=TOL)
+        assert surface.hd95(d)[0] == pytest.approx(
+            _monai(compute_hausdorff_distance, pred, target, percentile=95, spacing=spacing), rel=TOL)
+        assert surface.assd(d)[0] == pytest.approx(
+            _monai(compute_average_surface_distance, pred, target, symmetric=True, spacing=spacing), rel=TOL)
+        for tolerance in (1.0, 2.5):
+            assert surface.nsd(d, tolerance=tolerance)[0] == pytest.approx(
+                _monai(compute_surface_dice, pred, target, class_thresholds=[tolerance], spacing=spacing), rel=TOL)
+
+
+def test_against_medpy(pairs):
+    from medpy.metric import binary
+
+    cases, spacing = pairs
+    for pred, target in cases:
+        d = [surface_distances(pred, target, spacing)]
+        assert surface.hd(d)[0] == pytest.approx(binary.hd(pred, target, voxelspacing=spacing), rel=TOL)
+        assert surface.hd95_pooled(d)[0] == pytest.approx(binary.hd95(pred, target, voxelspacing=spacing), rel=TOL)
+        assert surface.assd(d)[0] == pytest.approx(binary.assd(pred, target, voxelspacing=spacing), rel=TOL)
+        masd = 0.5 * (binary.asd(pred, target, voxelspacing=spacing) + binary.asd(target, pred, voxelspacing=spacing))
+        assert surface.masd(d)[0] == pytest.approx(masd, rel=TOL)
+
+
+def test_cropping_does_not_change_distances(rng):
+    """Small objects far apart in a large image: the cropped transform equals scipy's full one."""
+    from scipy import ndimage
+
+    pred = np.zeros((300, 280), bool)
+    target = np.zeros((300, 280), bool)
+    pred[20:30, 40:47] = True
+    target[200:230, 150:155] = True
+    d = surface_distances(pred, target, (0.5, 1.5))
+    gt_border = target & ~ndimage.binary_erosion(target)
+    pred_border = pred & ~ndimage.binary_erosion(pred)
+    full = ndimage.distance_transform_edt(~gt_border, sampling=(0.5, 1.5))[pred_border]
+    np.testing.assert_allclose(np.sort(d.pred_to_gt), np.sort(full), rtol=1e-6)
+
+
+def test_hand_case_1d_row():
+    pred = np.array([[1, 1, 0, 0]], bool)
+    target = np.array([[0, 0, 0, 1]], bool)
+    d = [surface_distances(pred, target)]
+    # pred border {0, 1} -> gt border {3}: [3, 2]; gt -> pred: [2]
+    assert surface.hd(d)[0] == 3.0
+    assert surface.hd95(d)[0] == pytest.approx(2.95)  # directed: percentile of [2, 3] = 2.95
+    assert surface.hd95_pooled(d)[0] == pytest.approx(2.9)  # [2, 2, 3] -> 2.9
+    assert surface.assd(d)[0] == pytest.approx(7 / 3)
+    assert surface.masd(d)[0] == pytest.approx(2.25)
+    assert surface.nsd(d, tolerance=2.0)[0] == pytest.approx(2 / 3)
+
+
+def test_both_empty_distances_zero_nsd_one():
+    empty = np.zeros((6, 7), bool)
+    d = [surface_distances(empty, empty)]
+    for score in (surface.hd, surface.hd95, surface.hd95_pooled, surface.assd, surface.masd):
+        assert score(d)[0] == 0.0
+    assert surface.nsd(d)[0] == 1.0
+    assert surface.boundary_iou(empty[None], empty[None])[0] == 1.0
+
+
+@pytest.mark.parametrize("pred_empty", [True, False])
+def test_one_empty_distances_inf_nsd_zero(pred_empty):
+    empty = np.zeros((6, 7), bool)
+    some = empty.copy()
+    some[2:4, 2:5] = True
+    pred, target = (empty, some) if pred_empty else (some, empty)
+    d = [surface_distances(pred, target)]
+    for score in (surface.hd, surface.hd95, surface.hd95_pooled, surface.assd, surface.masd):
+        assert score(d)[0] == np.inf
+    assert surface.nsd(d)[0] == 0.0
+    assert surface.boundary_iou(pred[None], target[None])[0] == 0.0
+
+
+def test_boundary_iou_hand_case():
+    pred = np.ones((1, 6, 6), bool)
+    target = np.zeros((1, 6, 6), bool)
+    target[0, :, :5] = True
+    # width 2: pred boundary = 36 - 4 (2x2 core) = 32; target boundary = 30 - 2 = 28, of which the
+    # two pixels (2,3), (3,3) are pred's core: intersection 26, union 32 + 28 - 26 = 34
+    assert surface.boundary_iou(pred, target)[0] == pytest.approx(26 / 34)
+
+
+def test_boundary_iou_identical_is_one_and_symmetric(rng):
+    a, b = smooth_mask(rng, (40, 40)), smooth_mask(rng, (40, 40))
+    assert surface.boundary_iou(a[None], a[None])[0] == 1.0
+    assert surface.boundary_iou(a[None], b[None])[0] == surface.boundary_iou(b[None], a[None])[0]

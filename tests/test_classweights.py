@@ -1,0 +1,77 @@
+"""Class-weight schemes against scikit-learn's compute_class_weight('balanced') and hand-worked counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.utils.class_weight import compute_class_weight
+
+from segcli import classweights as cw
+from segcli.errors import ValueRangeError
+
+
+def _write(tmp_path, name, array):
+    path = tmp_path / name
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    a = np.array([[0, 0, 0, 1], [0, 0, 255, 1]])  # class 0: 5, class 1: 2, one ignore pixel
+    b = np.array([[0, 2, 2, 2], [0, 2, 2, 255]])  # class 0: 2, class 2: 5, one ignore pixel
+    return [_write(tmp_path, "a.png", a), _write(tmp_path, "b.png", b)], np.concatenate([a.ravel(), b.ravel()])
+
+
+def test_counts_and_balanced_match_scikit_learn(dataset):
+    paths, pixels = dataset
+    counts = cw.count_classes(paths, num_classes=3, ignore_index=255)
+    assert counts.counts.tolist() == [7, 2, 5]
+    assert counts.present_pixels.tolist() == [14, 7, 7]
+    labels = pixels[pixels != 255]
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=labels)
+    np.testing.assert_allclose(cw.balanced(counts), expected, rtol=1e-12)
+
+
+def test_parallel_counting_equals_serial(dataset):
+    paths, _ = dataset
+    serial = cw.count_classes(paths * 5, num_classes=3, workers=1)
+    parallel = cw.count_classes(paths * 5, num_classes=3, workers=2)
+    np.testing.assert_array_equal(serial.counts, parallel.counts)
+    np.testing.assert_array_equal(serial.present_pixels, parallel.present_pixels)
+
+
+def test_hand_worked_schemes(dataset):
+    paths, _ = dataset
+    counts = cw.count_classes(paths, num_classes=3)
+    n, k = 14, 3
+    raw = np.array([n / (k * 7), n / (k * 2), n / (k * 5)])
+    np.testing.assert_allclose(cw.inverse(counts), raw * 3 / raw.sum())
+    # median frequency: freq = 7/14, 2/7, 5/7 -> median 0.5
+    freq = np.array([0.5, 2 / 7, 5 / 7])
+    np.testing.assert_allclose(cw.median(counts), 0.5 / freq)
+    np.testing.assert_allclose(cw.enet(counts), 1 / np.log(1.02 + np.array([7, 2, 5]) / 14))
+    beta = 0.9
+    eff = (1 - beta) / (1 - beta ** np.array([7.0, 2.0, 5.0]))
+    np.testing.assert_allclose(cw.effective(counts, beta=beta), eff * 3 / eff.sum())
+
+
+def test_absent_class_gets_zero_weight(tmp_path):
+    paths = [_write(tmp_path, "a.png", [[0, 0, 2, 2, 2, 255]])]
+    counts = cw.count_classes(paths, num_classes=4)
+    assert counts.absent == [1, 3]
+    weights = cw.class_weights(counts, cw.SCHEMES, beta=0.99)
+    for name, vector in weights.items():
+        assert vector[1] == 0 and vector[3] == 0, name
+        assert vector[0] > 0 and vector[2] > 0, name
+    # balanced still uses K = 4 in N / (K n_c), as scikit-learn would for the classes it is given
+    assert weights["balanced"][0] == pytest.approx(5 / (4 * 2))
+    assert weights["inverse"].sum() == pytest.approx(4.0)
+
+
+def test_inferred_num_classes_and_label_out_of_range(tmp_path):
+    paths = [_write(tmp_path, "a.png", [[0, 5, 255]])]
+    assert cw.count_classes(paths).num_classes == 6
+    with pytest.raises(ValueRangeError, match="a.png: label 5 outside 0..2"):
+        cw.count_classes(paths, num_classes=3)

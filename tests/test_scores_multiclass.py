@@ -1,0 +1,132 @@
+"""Multi-class scoring against MONAI (per-class Dice / IoU with one-hot inputs and the ignore
+region masked out), torch's cross_entropy (ignore_index, weight), MONAI DiceLoss, Berman's
+Lovász-softmax written out, and hand cases for absent classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from benchmarks.synth import label_map
+from segcli.batch import ScoreOptions
+from segcli.errors import ShapeError, ValueRangeError
+from segcli.io import Image
+from segcli.multiclass import columns, score_multiclass_pair
+from segcli.pipeline import ScoreSettings
+from segcli.registry import MULTICLASS_BY_NAME
+
+K = 4
+
+
+def _settings(metrics=None, **kwargs):
+    names = tuple(metrics or MULTICLASS_BY_NAME)
+    return ScoreSettings(metrics=names, num_classes=kwargs.pop("num_classes", K), **kwargs)
+
+
+def _score(pred, gt, settings=None):
+    settings = settings or _settings()
+    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())
+
+
+def _one_hot(labels, valid):
+    onehot = F.one_hot(torch.from_numpy(labels.astype(np.int64)), K).movedim(-1, 0).float()
+    return (onehot * torch.from_numpy(valid)[None]).unsqueeze(0)
+
+
+def test_per_class_dice_and_iou_match_monai(rng):
+    from monai.metrics import compute_dice, compute_iou
+
+    gt = label_map(rng, (40, 50), num_classes=K)
+    logits = rng.standard_normal((K, 40, 50)).astype(np.float32) + 3 * np.eye(K)[np.where(gt == 255, 0, gt)].transpose(2, 0, 1)
+    values = _score(logits, gt)
+    valid = gt != 255
+    pred_labels = logits.argmax(0)
+    dice = compute_dice(_one_hot(pred_labels, valid), _one_hot(np.where(valid, gt, 0), valid), include_background=True, ignore_empty=False)[0]
+    iou = compute_iou(_one_hot(pred_labels, valid), _one_hot(np.where(valid, gt, 0), valid), include_background=True, ignore_empty=False)[0]
+    for c in range(1, K):
+        assert values[f"dice_{c}"] == pytest.approx(float(dice[c]), rel=1e-5)
+        assert values[f"iou_{c}"] == pytest.approx(float(iou[c]), rel=1e-5)
+    assert values["dice"] == pytest.approx(float(dice[1:].mean()), rel=1e-5)
+
+
+def test_cross_entropy_matches_torch_with_ignore_and_weights(rng):
+    gt = label_map(rng, (30, 33), num_classes=K)
+    logits = rng.standard_normal((K, 30, 33)).astype(np.float32) * 2
+    weights = (0.5, 2.0, 1.0, 3.0)
+    values = _score(logits, gt, _settings(["ce"], class_weights=weights))
+    ref = F.cross_entropy(torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None],
+                          weight=torch.tensor(weights, dtype=torch.float64), ignore_index=255)
+    assert values["ce"] == pytest.approx(ref.item(), rel=1e-5)
+    plain = F.cross_entropy(torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None], ignore_index=255)
+    assert _score(logits, gt, _settings(["ce"]))["ce"] == pytest.approx(plain.item(), rel=1e-5)
+
+
+def test_dice_loss_matches_monai_on_valid_pixels(rng):
+    from monai.losses import DiceLoss
+
+    gt = label_map(rng, (30, 33), num_classes=K, ignore_share=0.0)
+    logits = rng.standard_normal((K, 30, 33)).astype(np.float32)
+    values = _score(logits, gt, _settings(["dice_loss", "focal_loss"]))
+    ref = DiceLoss(include_background=False, softmax=True, to_onehot_y=True, smooth_nr=1e-6, smooth_dr=1e-6)(
+        torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None, None])
+    assert values["dice_loss"] == pytest.approx(ref.item(), rel=1e-5)
+    p = torch.softmax(torch.from_numpy(logits).double(), 0)
+    pt = p.gather(0, torch.from_numpy(gt.astype(np.int64))[None])[0]
+    assert values["focal_loss"] == pytest.approx((-(1 - pt) ** 2 * torch.log(pt)).mean().item(), rel=1e-5)
+
+
+def _lovasz_softmax_reference(probas, labels):
+    """Berman et al.'s lovasz_softmax_flat (classes='present'), written out in torch."""
+    losses = []
+    for c in range(probas.shape[1]):
+        fg = (labels == c).double()
+        if fg.sum() == 0:
+            continue
+        errors = (fg - probas[:, c]).abs()
+        errors_sorted, perm = torch.sort(errors, descending=True)
+        fg_sorted = fg[perm]
+        gts = fg_sorted.sum()
+        jaccard = 1 - (gts - fg_sorted.cumsum(0)) / (gts + (1 - fg_sorted).cumsum(0))
+        jaccard[1:] = jaccard[1:] - jaccard[:-1]
+        losses.append(torch.dot(errors_sorted, jaccard))
+    return torch.stack(losses).mean().item()
+
+
+def test_lovasz_softmax_matches_reference(rng):
+    gt = label_map(rng, (25, 30), num_classes=K)
+    logits = rng.standard_normal((K, 25, 30)).astype(np.float32)
+    valid = (gt != 255).ravel()
+    probas = torch.softmax(torch.from_numpy(logits).double(), 0).reshape(K, -1).T[valid]
+    ref = _lovasz_softmax_reference(probas, torch.from_numpy(gt.ravel()[valid].astype(np.int64)))
+    assert _score(logits, gt, _settings(["lovasz_softmax"]))["lovasz_softmax"] == pytest.approx(ref, rel=1e-5)
+
+
+def test_absent_classes_hand_case():
+    gt = np.array([[0, 1, 1, 255], [0, 0, 1, 255]], np.uint8)
+    pred = np.array([[0, 1, 2, 3], [0, 0, 1, 3]], np.uint8)  # class 2 only in pred; 3 only on ignore pixels
+    values = _score(pred, gt, _settings(["dice", "hd"]))
+    assert values["dice_1"] == pytest.approx(2 * 2 / (2 * 2 + 0 + 1))
+    assert values["dice_2"] == 0.0  # present in prediction only
+    assert values["dice_3"] == 1.0  # absent from both (its pixels are ignored): identical
+    assert values["hd_2"] == np.inf
+    assert values["hd_3"] == 0.0
+    # mean over foreground classes present in GT or prediction: 1 and 2, not 3
+    assert values["dice"] == pytest.approx((0.8 + 0.0) / 2)
+    assert values["hd"] == np.inf
+
+
+def test_columns_and_class_names():
+    settings = _settings(["dice", "ce"], class_names=("bg", "road", "car", "sky"), include_background=True)
+    assert columns(settings) == ["dice", "dice_bg", "dice_road", "dice_car", "dice_sky", "ce"]
+
+
+def test_errors_name_the_file():
+    gt = np.array([[0, 7]], np.uint8)
+    with pytest.raises(ValueRangeError, match="g: label 7 outside 0..3"):
+        _score(np.zeros((1, 2), np.uint8), gt)
+    with pytest.raises(ShapeError, match="p: 3 channels, expected --num-classes 4"):
+        _score(np.zeros((3, 1, 2), np.float32), np.zeros((1, 2), np.uint8))

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.distance import kervadec_sdf
+from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.inputs import BinaryPair, MulticlassPair
 from segcli.maps import boundary_weight_map, connected_instances, distance_weight_map, unet_weight_map
 from segcli.scores.losses import LossInputs
@@ -83,13 +83,17 @@ class BinaryBatch:
         return np.stack([boundary_weight_map(g, weight=o.boundary_weight, width=o.boundary_width) for g in self.target])
 
     @cached_property
+    def gt_edts(self) -> list[InsideOutside]:
+        """EDT(G) and EDT(not G) per image, shared by distmap_bce and boundary_loss."""
+        return [InsideOutside(g, self.options.spacing) for g in self.target]
+
+    @cached_property
     def distance_weights(self) -> np.ndarray:
-        o = self.options
-        return np.stack([distance_weight_map(g, tau=o.distmap_tau, spacing=o.spacing) for g in self.target])
+        return np.stack([distance_weight_map(e, tau=self.options.distmap_tau) for e in self.gt_edts])
 
     @cached_property
     def kervadec_phi(self) -> np.ndarray:
-        return np.stack([kervadec_sdf(g, self.options.spacing, warn=False) for g in self.target])
+        return np.stack([kervadec_sdf(e, warn=False) for e in self.gt_edts])
 
 
 class MulticlassBatch:

@@ -15,7 +15,12 @@ import numpy as np
 
 from segcli.stats import bounding_box
 
+
 Spacing = Sequence[float]
+
+# Relative costs, in pixels of distance transform, of one k-d tree query and one tree point.
+KDTREE_COST_PER_QUERY = 40
+KDTREE_COST_PER_POINT = 7
 
 
 class DegenerateMaskWarning(UserWarning):
@@ -42,18 +47,32 @@ def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
     return edt(~mask, spacing)
 
 
-def signed_distance(target: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
+class InsideOutside:
+    """``EDT(G)`` and ``EDT(not G)`` of one mask, computed once and shared by the signed distance
+    maps; both None for an all-empty or all-full mask (no boundary)."""
+
+    def __init__(self, target: np.ndarray, spacing: Spacing | None = None) -> None:
+        self.target = target
+        self.degenerate = not target.any() or target.all()
+        self.inside = None if self.degenerate else edt(target, spacing)
+        self.outside = None if self.degenerate else edt(~target, spacing)
+
+
+def signed_distance(target: np.ndarray | InsideOutside, spacing: Spacing | None = None) -> np.ndarray:
     """``EDT(G) - EDT(not G)``: positive inside, negative outside; zeros for an empty or full mask.
 
     >>> signed_distance(np.array([[0, 1, 1, 1, 0, 0]], bool)).tolist()
     [[-1.0, 1.0, 2.0, 1.0, -1.0, -2.0]]
     """
-    if not target.any() or target.all():
-        return np.zeros(target.shape, np.float32)
-    return edt(target, spacing) - edt(~target, spacing)
+    edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
+    if edts.degenerate:
+        return np.zeros(edts.target.shape, np.float32)
+    return edts.inside - edts.outside
 
 
-def kervadec_sdf(target: np.ndarray, spacing: Spacing | None = None, *, warn: bool = True) -> np.ndarray:
+def kervadec_sdf(
+    target: np.ndarray | InsideOutside, spacing: Spacing | None = None, *, warn: bool = True
+) -> np.ndarray:
     """Kervadec et al. (2019) signed distance: ``EDT(not G)`` outside, ``-(EDT(G) - 1)`` inside.
 
     Zero on the inner border, negative deeper inside, positive outside, in spacing units (the
@@ -63,17 +82,16 @@ def kervadec_sdf(target: np.ndarray, spacing: Spacing | None = None, *, warn: bo
     >>> kervadec_sdf(np.array([[0, 1, 1, 1, 0]], bool)).tolist()
     [[1.0, -0.0, -1.0, -0.0, 1.0]]
     """
-    if not target.any() or target.all():
+    edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
+    if edts.degenerate:
         if warn:
             warnings.warn(
                 "signed distance of an all-empty or all-full mask is taken as zeros",
                 DegenerateMaskWarning,
                 stacklevel=2,
             )
-        return np.zeros(target.shape, np.float32)
-    outside = edt(~target, spacing)
-    inside = edt(target, spacing)
-    return np.where(target, -(inside - 1.0), outside).astype(np.float32)
+        return np.zeros(edts.target.shape, np.float32)
+    return np.where(edts.target, -(edts.inside - 1.0), edts.outside).astype(np.float32)
 
 
 def directed_border_distances(
@@ -81,9 +99,20 @@ def directed_border_distances(
 ) -> np.ndarray:
     """Distances from each True pixel of ``from_border`` to the nearest of ``to_border``.
 
-    Both must be non-empty. The transform runs only on the bounding box of both borders: every
-    target pixel lies inside it, so the distances are exact.
+    Both must be non-empty. Two exact methods, whichever is cheaper for these borders: a k-d
+    tree over the border coordinates (in spacing units) when the borders are sparse in their
+    bounding box, else a distance transform over the bounding box of both borders (every target
+    pixel lies inside it, so the cropped transform is exact). The costs were measured here: about
+    1.2 us per query point and 0.2 us per tree point, against 30 ns per pixel of transform.
     """
     box = bounding_box(from_border | to_border)
-    field = distance_to(to_border[box], spacing)
-    return field[from_border[box]]
+    from_crop, to_crop = from_border[box], to_border[box]
+    n_from, n_to = np.count_nonzero(from_crop), np.count_nonzero(to_crop)
+    if KDTREE_COST_PER_QUERY * n_from + KDTREE_COST_PER_POINT * n_to < from_crop.size:
+        from scipy.spatial import cKDTree
+
+        scale = np.asarray(spacing if spacing is not None else (1.0,) * from_border.ndim, dtype=np.float64)
+        tree = cKDTree(np.argwhere(to_crop) * scale, balanced_tree=False, compact_nodes=False)
+        distances, _ = tree.query(np.argwhere(from_crop) * scale)
+        return distances
+    return distance_to(to_crop, spacing)[from_crop].astype(np.float64)

@@ -11,7 +11,8 @@ from typing import Literal
 
 import numpy as np
 
-from segcli.distance import Spacing, distance_to, signed_distance
+from segcli.distance import InsideOutside, Spacing, distance_to, signed_distance
+from segcli.stats import dilate_cross, erode_cross
 
 # exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
 BORDER_TERM_CUTOFF = 1e-6
@@ -111,13 +112,10 @@ def balanced_class_weights(mask: np.ndarray) -> np.ndarray:
 
 def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
     """Pixels within ``width`` cross-steps of the GT border: ``dilate(dilate(G) - erode(G), width)``."""
-    from scipy import ndimage
-
-    cross = ndimage.generate_binary_structure(target.ndim, 1)
-    ring = ndimage.binary_dilation(target, cross) & ~ndimage.binary_erosion(target, cross, border_value=0)
+    ring = dilate_cross(target) & ~erode_cross(target)
     if not ring.any():
         return ring
-    return ndimage.binary_dilation(ring, cross, iterations=width)
+    return dilate_cross(ring, width)
 
 
 def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int = 3) -> np.ndarray:
@@ -129,7 +127,9 @@ def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int =
     return np.where(boundary_band(target, width=width), np.float32(weight), np.float32(1.0))
 
 
-def distance_weight_map(target: np.ndarray, *, tau: float = 5.0, spacing: Spacing | None = None) -> np.ndarray:
+def distance_weight_map(
+    target: np.ndarray | InsideOutside, *, tau: float = 5.0, spacing: Spacing | None = None
+) -> np.ndarray:
     """``exp(-|sdf| / tau)`` with ``sdf = EDT(G) - EDT(not G)``; 1 everywhere for an empty or full G.
 
     >>> distance_weight_map(np.array([[0, 1, 0]], bool), tau=1.0).astype(float).round(4).tolist()

@@ -69,11 +69,59 @@ def confusion_counts(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | N
     return ConfusionCounts(*(np.asarray(x, dtype=np.int64) for x in (tp, fp, fn, tn)))
 
 
-def cross_structure(ndim: int) -> np.ndarray:
-    """The cross (face-connected) structuring element: 4-neighbourhood in 2D, 6 in 3D."""
-    from scipy import ndimage
+def _shifted(axis: int, ndim: int, start: int | None, stop: int | None) -> tuple[slice, ...]:
+    return tuple(slice(start, stop) if a == axis else slice(None) for a in range(ndim))
 
-    return ndimage.generate_binary_structure(ndim, 1)
+
+def erode_cross(mask: np.ndarray) -> np.ndarray:
+    """Erosion by the cross (face-connected) element, outside the image counting as background.
+
+    Equals ``scipy.ndimage.binary_erosion(mask, cross, border_value=0)``; written with slices,
+    which is several times faster on the large, mostly empty masks of segmentation.
+
+    >>> erode_cross(np.ones((3, 3), bool)).astype(int).tolist()
+    [[0, 0, 0], [0, 1, 0], [0, 0, 0]]
+    """
+    out = mask.copy()
+    for axis in range(mask.ndim):
+        if mask.shape[axis] < 3:
+            return np.zeros_like(mask)
+        out[_shifted(axis, mask.ndim, 1, None)] &= mask[_shifted(axis, mask.ndim, None, -1)]
+        out[_shifted(axis, mask.ndim, None, -1)] &= mask[_shifted(axis, mask.ndim, 1, None)]
+        out[_shifted(axis, mask.ndim, 0, 1)] = False
+        out[_shifted(axis, mask.ndim, -1, None)] = False
+    return out
+
+
+def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """Dilation by the cross element, ``iterations`` times (nothing grows in from outside).
+
+    >>> dilate_cross(np.array([[0, 0, 1, 0, 0]], bool), 2).astype(int).tolist()
+    [[1, 1, 1, 1, 1]]
+    """
+    out = mask.copy()
+    for _ in range(iterations):
+        previous = out.copy()
+        for axis in range(mask.ndim):
+            out[_shifted(axis, mask.ndim, 1, None)] |= previous[_shifted(axis, mask.ndim, None, -1)]
+            out[_shifted(axis, mask.ndim, None, -1)] |= previous[_shifted(axis, mask.ndim, 1, None)]
+    return out
+
+
+def erode_square(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """Erosion by the full 3x3(x3) square, ``iterations`` times, outside counting as background:
+    one 3-wide erosion per axis in turn (the square element is separable)."""
+    out = mask.copy()
+    for _ in range(iterations):
+        for axis in range(mask.ndim):
+            if mask.shape[axis] < 3:
+                return np.zeros_like(mask)
+            previous = out.copy()
+            out[_shifted(axis, mask.ndim, 1, None)] &= previous[_shifted(axis, mask.ndim, None, -1)]
+            out[_shifted(axis, mask.ndim, None, -1)] &= previous[_shifted(axis, mask.ndim, 1, None)]
+            out[_shifted(axis, mask.ndim, 0, 1)] = False
+            out[_shifted(axis, mask.ndim, -1, None)] = False
+    return out
 
 
 def border(mask: np.ndarray) -> np.ndarray:
@@ -87,9 +135,7 @@ def border(mask: np.ndarray) -> np.ndarray:
            [1, 0, 0, 1],
            [1, 1, 1, 1]])
     """
-    from scipy import ndimage
-
-    return mask & ~ndimage.binary_erosion(mask, structure=cross_structure(mask.ndim), border_value=0)
+    return mask & ~erode_cross(mask)
 
 
 def bounding_box(mask: np.ndarray, *, pad: int | tuple[int, ...] = 0) -> tuple[slice, ...] | None:

@@ -124,3 +124,27 @@ def test_boundary_iou_identical_is_one_and_symmetric(rng):
     a, b = smooth_mask(rng, (40, 40)), smooth_mask(rng, (40, 40))
     assert surface.boundary_iou(a[None], a[None])[0] == 1.0
     assert surface.boundary_iou(a[None], b[None])[0] == surface.boundary_iou(b[None], a[None])[0]
+
+
+@pytest.mark.parametrize("spacing", [None, (0.6, 0.8), (2.0, 0.5, 0.7)])
+def test_kdtree_and_distance_transform_paths_agree(rng, monkeypatch, spacing):
+    import segcli.distance as distance
+
+    shape = (40, 50) if spacing is None or len(spacing) == 2 else (8, 30, 20)
+    pred, target = smooth_mask(rng, shape), smooth_mask(rng, shape)
+    monkeypatch.setattr(distance, "KDTREE_COST_PER_QUERY", 0)
+    monkeypatch.setattr(distance, "KDTREE_COST_PER_POINT", 0)
+    by_tree = surface_distances(pred, target, spacing)
+    monkeypatch.setattr(distance, "KDTREE_COST_PER_QUERY", 10**9)
+    by_transform = surface_distances(pred, target, spacing)
+    np.testing.assert_allclose(by_tree.pred_to_gt, by_transform.pred_to_gt, rtol=1e-6)
+    np.testing.assert_allclose(by_tree.gt_to_pred, by_transform.gt_to_pred, rtol=1e-6)
+
+
+def test_nsd_counts_a_distance_equal_to_the_tolerance():
+    pred = np.zeros((6, 6), bool)
+    target = np.zeros((6, 6), bool)
+    pred[1, 1] = True
+    target[2, 2] = True  # diagonal neighbour: sqrt(0.6^2 + 0.8^2) = 1 exactly, in exact arithmetic
+    assert surface.nsd([surface_distances(pred, target, (0.6, 0.8))], tolerance=1.0)[0] == 1.0
+    assert surface.nsd([surface_distances(pred, target, (0.6, 0.8))], tolerance=0.99)[0] == 0.0

@@ -45,7 +45,9 @@ class LossInputs:
 
     @cached_property
     def pixel_bce(self) -> np.ndarray:
-        return -np.where(self.target, self.log_p, self.log_1mp)
+        # -log of the probability given to the true class: one log per pixel instead of two.
+        p_true = np.where(self.target, self.prob, 1.0 - self.prob)
+        return -np.where(p_true >= 1.0 - EPSILON, LOG_1M_EPSILON, np.log(np.clip(p_true, EPSILON, None)))
 
     @cached_property
     def n_positive(self) -> np.ndarray:
@@ -156,7 +158,13 @@ def focal_tversky_loss(
 
 def lovasz_grad(sorted_target: np.ndarray) -> np.ndarray:
     """Gradient of the Lovász extension of the Jaccard loss at a sorted ground truth (1-D)."""
-    total = sorted_target.sum(dtype=np.float64)
+    return lovasz_grad_with_total(sorted_target, float(sorted_target.sum(dtype=np.float64)))
+
+
+def lovasz_grad_with_total(sorted_target: np.ndarray, total: float) -> np.ndarray:
+    """``lovasz_grad`` of a prefix of the sorted ground truth, ``total`` positives in all of it."""
+    if sorted_target.size == 0:
+        return np.zeros(0)
     intersection = total - np.cumsum(sorted_target, dtype=np.float64)
     union = total + np.cumsum(1.0 - sorted_target, dtype=np.float64)
     jaccard = 1.0 - intersection / union
@@ -172,13 +180,19 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     >>> lovasz_hinge(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool))).round(4)
     array([1.])
     """
-    logits = x.flat(x.log_p - x.log_1mp).astype(np.float64)
+    # Sorted decreasingly, pixels with error <= 0 come last and add relu(error) = 0; the Jaccard
+    # gradient of a position depends only on the pixels before it. So only the pixels with a
+    # positive error need sorting: few of them for a good prediction.
+    logits = x.flat(x.log_p - x.log_1mp)
     target = x.flat(x.target)
     losses = np.empty(x.batch)
     for i in range(x.batch):
-        errors = 1.0 - logits[i] * np.where(target[i], 1.0, -1.0)
+        errors = 1.0 - logits[i].astype(np.float64) * np.where(target[i], 1.0, -1.0)
+        positive = errors > 0
+        errors, sorted_target = errors[positive], target[i][positive]
         order = np.argsort(-errors, kind="stable")
-        losses[i] = np.dot(np.maximum(errors[order], 0.0), lovasz_grad(target[i][order].astype(np.float64)))
+        grad = lovasz_grad_with_total(sorted_target[order].astype(np.float64), float(np.count_nonzero(target[i])))
+        losses[i] = np.dot(errors[order], grad)
     return losses
 
 

@@ -100,8 +100,14 @@ def main() -> None:
             (f"read files only, {cores} processes", run_timed(python(READ_ONLY) + [tmp, str(cores)], repeat=r)),
             (f"segcli score, every score ({cores} workers)", run_timed(segcli("score", pred, gt), repeat=r)),
             ("segcli score, every score (1 worker)", run_timed(segcli("score", pred, gt, "--workers", "1"), repeat=r)),
-            (f"segcli score {four} ({cores} workers)", run_timed(segcli("score", pred, gt, "--metrics", four), repeat=r)),
-            (f"segcli score {four} (1 worker)", run_timed(segcli("score", pred, gt, "--metrics", four, "--workers", "1"), repeat=r)),
+            (
+                f"segcli score {four} ({cores} workers)",
+                run_timed(segcli("score", pred, gt, "--metrics", four), repeat=r),
+            ),
+            (
+                f"segcli score {four} (1 worker)",
+                run_timed(segcli("score", pred, gt, "--metrics", four, "--workers", "1"), repeat=r),
+            ),
         ]
         peers = [
             (f"MONAI {four} (1 process)", run_timed(python(PEER) + [str(peer_root), "monai"], repeat=r)),
@@ -112,8 +118,13 @@ def main() -> None:
     scale = args.pairs / n_peer
     same_four = [(name, seconds) for name, seconds in rows if four in name]
     peer_rows = same_four + [(name + f" [{n_peer} pairs, scaled]", s * scale) for name, s in peers]
-    print_table(f"{four}: segcli against the peers (peer times scaled to {args.pairs} pairs)", peer_rows,
-                per=args.pairs, unit="pair", reference=f"segcli score {four} (1 worker)")
+    print_table(
+        f"{four}: segcli against the peers (peer times scaled to {args.pairs} pairs)",
+        peer_rows,
+        per=args.pairs,
+        unit="pair",
+        reference=f"segcli score {four} (1 worker)",
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import numpy as np
 
 from segcli.stats import bounding_box
 
-
 Spacing = Sequence[float]
 
 # Relative costs, in pixels of distance transform, of one k-d tree query and one tree point.

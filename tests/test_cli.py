@@ -52,7 +52,9 @@ def _csv(text):
 
 
 def test_score_csv_default_when_not_a_terminal(runner, pairs):
-    result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice,hd95", "--workers", "1"])
+    result = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice,hd95", "--workers", "1"]
+    )
     assert result.exit_code == 0, result.output
     rows = _csv(result.stdout)
     assert [r["name"] for r in rows[:3]] == ["sub/c0", "sub/c1", "sub/c2"]
@@ -66,7 +68,9 @@ def test_json_is_strict_and_non_finite_is_null(runner, tmp_path):
     full = np.zeros((8, 8))
     full[2:5, 2:5] = 1
     _png(tmp_path / "pred/a.png", full)
-    result = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--format", "json", "--metrics", "dice,hd"])
+    result = runner.invoke(
+        app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--format", "json", "--metrics", "dice,hd"]
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert doc["images"][0]["hd"] is None
@@ -78,10 +82,14 @@ def test_json_is_strict_and_non_finite_is_null(runner, tmp_path):
 
 
 def test_jsonl_and_tsv(runner, pairs):
-    result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "jsonl", "--metrics", "region"])
+    result = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "jsonl", "--metrics", "region"]
+    )
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(lines) == 4 and "summary" in lines[-1] and lines[0]["name"] == "sub/c0"
-    result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "tsv", "--metrics", "dice"])
+    result = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "tsv", "--metrics", "dice"]
+    )
     assert result.stdout.splitlines()[0] == "name\tdice"
 
 
@@ -90,21 +98,29 @@ def test_unmatched_files_exit_2_and_list_them(runner, pairs):
     result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt")])
     assert result.exit_code == 2
     assert "extra.png" in result.stderr and "ground truth without prediction" in result.stderr
-    skip = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--missing", "skip", "--metrics", "dice"])
+    skip = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--missing", "skip", "--metrics", "dice"]
+    )
     assert skip.exit_code == 0 and "extra" not in skip.stdout and "extra.png" in skip.stderr
-    empty = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--missing", "empty", "--metrics", "dice"])
+    empty = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--missing", "empty", "--metrics", "dice"]
+    )
     assert empty.exit_code == 0
     assert [r for r in _csv(empty.stdout) if r["name"] == "extra"][0]["dice"] == "1"  # empty vs empty
 
 
 def test_bad_file_is_named_others_scored_exit_1(runner, pairs):
     (pairs / "pred" / "sub" / "c1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice", "--workers", "2"])
+    result = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice", "--workers", "2"]
+    )
     assert result.exit_code == 1
     assert "c1.png" in result.stderr and "Traceback" not in result.stderr
     names = [r["name"] for r in _csv(result.stdout)]
     assert "sub/c0" in names and "sub/c2" in names and "sub/c1" not in names
-    fast = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice", "--fail-fast", "--workers", "1"])
+    fast = runner.invoke(
+        app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "dice", "--fail-fast", "--workers", "1"]
+    )
     assert fast.exit_code == 1 and "sub/c2" not in fast.stdout
 
 
@@ -117,20 +133,25 @@ def test_shape_mismatch_and_nan_are_named(runner, tmp_path):
     tifffile.imwrite(tmp_path / "pred/b.tif", nan)
     _png(tmp_path / "gt/c.png", np.zeros((4, 4)))
     np.save(tmp_path / "pred/c.npy", np.full((4, 4), 1.5, np.float32))
-    result = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--pred-kind", "prob", "--metrics", "dice"])
+    result = runner.invoke(
+        app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--pred-kind", "prob", "--metrics", "dice"]
+    )
     assert result.exit_code == 1
     assert "a.png: shape (8, 9) does not match" in result.stderr
     assert "b.tif: prediction holds NaN" in result.stderr
     assert "c.npy: --pred-kind prob needs values in [0, 1]" in result.stderr
 
 
-@pytest.mark.parametrize("args, hint", [
-    (["--threshold", "2"], "--threshold"),
-    (["--spacing", "1,x"], "--spacing"),
-    (["--metrics", "dcie"], "dcie"),
-    (["--device", "tpu"], "--device"),
-    (["--format", "xml"], "--format"),
-])
+@pytest.mark.parametrize(
+    "args, hint",
+    [
+        (["--threshold", "2"], "--threshold"),
+        (["--spacing", "1,x"], "--spacing"),
+        (["--metrics", "dcie"], "dcie"),
+        (["--device", "tpu"], "--device"),
+        (["--format", "xml"], "--format"),
+    ],
+)
 def test_bad_options_exit_2(runner, pairs, args, hint):
     result = runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), *args])
     assert result.exit_code == 2, result.output
@@ -167,7 +188,15 @@ def test_sample_data_all_scores(runner):
 
 
 def test_spacing_from_tiff_metadata_and_override(runner):
-    args = ["score", str(SAMPLE / "pred/volume01.tif"), str(SAMPLE / "gt/volume01.tif"), "--metrics", "hd", "--format", "json"]
+    args = [
+        "score",
+        str(SAMPLE / "pred/volume01.tif"),
+        str(SAMPLE / "gt/volume01.tif"),
+        "--metrics",
+        "hd",
+        "--format",
+        "json",
+    ]
     stated = json.loads(runner.invoke(app, args).stdout)["images"][0]["hd"]
     unit = json.loads(runner.invoke(app, [*args, "--spacing", "1"]).stdout)["images"][0]["hd"]
     assert stated != unit
@@ -179,14 +208,30 @@ def test_multiclass_cli(runner, tmp_path):
     gt = np.array([[0, 1, 1, 255], [2, 2, 1, 255]])
     _png(tmp_path / "gt/a.png", gt)
     _png(tmp_path / "pred/a.png", np.array([[0, 1, 2, 0], [2, 2, 1, 0]]))
-    result = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "3",
-                                 "--metrics", "dice,ce", "--class-names", "bg,a,b", "--format", "json"])
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "pred"),
+            str(tmp_path / "gt"),
+            "--num-classes",
+            "3",
+            "--metrics",
+            "dice,ce",
+            "--class-names",
+            "bg,a,b",
+            "--format",
+            "json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     image = json.loads(result.stdout)["images"][0]
     assert image["dice_a"] == pytest.approx(0.8) and image["dice_b"] == pytest.approx(0.8)
     bad = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "2"])
     assert bad.exit_code == 1 and "label 2 outside 0..1" in bad.stderr
-    wrong_metric = runner.invoke(app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "3", "--metrics", "bce"])
+    wrong_metric = runner.invoke(
+        app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "3", "--metrics", "bce"]
+    )
     assert wrong_metric.exit_code == 2
 
 
@@ -232,16 +277,32 @@ def test_weightmap_cli_writes_mirrored_tiffs(runner, tmp_path):
     assert again.exit_code == 1 and "--overwrite" in again.stderr
     resumed = runner.invoke(app, [*args, "--skip-existing"])
     assert resumed.exit_code == 0 and "skipped" in resumed.stderr
-    sdf = runner.invoke(app, ["weightmap", str(SAMPLE / "instances/cells01_binary.png"), "--out", str(tmp_path / "s"), "--kind", "sdf"])
+    sdf = runner.invoke(
+        app, ["weightmap", str(SAMPLE / "instances/cells01_binary.png"), "--out", str(tmp_path / "s"), "--kind", "sdf"]
+    )
     assert sdf.exit_code == 0 and tifffile.imread(tmp_path / "s/cells01_binary.tif").min() < 0
 
 
+def _run_segcli_in_fresh_python(*argv: str) -> None:
+    """Run the CLI in a new interpreter and fail if torch (or, for --help, scipy) was imported."""
+    forbidden = ["torch", "scipy"] if argv == ("--help",) else ["torch"]
+    code = (
+        "import sys\n"
+        "from segcli.cli.main import app\n"
+        f"sys.argv = ['segcli', *{list(argv)!r}]\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        f"loaded = [m for m in {forbidden!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ | {"COLUMNS": "100"}
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_help_does_not_import_torch():
-    code = "import sys; from segcli.cli.main import app; sys.argv=['segcli','--help'];\ntry: app()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules and 'scipy' not in sys.modules, sorted(sys.modules)"
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=os.environ | {"COLUMNS": "100"})
+    _run_segcli_in_fresh_python("--help")
 
 
-def test_score_cpu_run_does_not_import_torch(tmp_path):
-    code = ("import sys; from segcli.cli.main import app; sys.argv=['segcli','score',%r,%r,'--workers','1'];\n"
-            "try: app()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules" % (str(SAMPLE / "pred"), str(SAMPLE / "gt")))
-    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+def test_score_cpu_run_does_not_import_torch():
+    _run_segcli_in_fresh_python("score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--workers", "1")

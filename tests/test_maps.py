@@ -48,7 +48,9 @@ def random_instances_3d(rng, shape, n):
 def test_unet_map_equals_per_instance_reference_2d(rng, spacing, sigma):
     instances = cell_instances(rng, (120, 140), n_cells=25, radius=6)
     got = unet_weight_map(instances, w0=10, sigma=sigma, spacing=spacing)
-    np.testing.assert_allclose(got, unet_reference(instances, w0=10, sigma=sigma, spacing=spacing), atol=1e-5 * 10, rtol=1e-5)
+    np.testing.assert_allclose(
+        got, unet_reference(instances, w0=10, sigma=sigma, spacing=spacing), atol=1e-5 * 10, rtol=1e-5
+    )
 
 
 def test_unet_map_equals_reference_3d_anisotropic(rng):

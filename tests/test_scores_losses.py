@@ -57,7 +57,9 @@ def test_bce_matches_spec_and_torch(case):
     expected = _spec_bce_pixels(prob, target).mean()
     assert _score("bce", prob, target) == pytest.approx(expected, rel=REL)
     if prob.min() > 0 and prob.max() < 1:  # torch clamps logs at -100, not 1e-7
-        assert _score("bce", prob, target) == pytest.approx(F.binary_cross_entropy(_t(prob), _t(target)).item(), rel=REL)
+        assert _score("bce", prob, target) == pytest.approx(
+            F.binary_cross_entropy(_t(prob), _t(target)).item(), rel=REL
+        )
 
 
 def test_balanced_bce_matches_torch_weighted_bce(case):
@@ -176,8 +178,19 @@ def test_hard_mask_wrong_pixel_costs_log_1e7():
 def test_empty_target_losses_are_finite():
     target = np.zeros((8, 8), bool)
     prob = np.full((8, 8), 0.2, np.float32)
-    for name in ("bce", "balanced_bce", "wbce", "focal_loss", "dice_loss", "tversky_loss", "lovasz_hinge",
-                 "unet_wce", "boundary_bce", "distmap_bce", "boundary_loss"):
+    for name in (
+        "bce",
+        "balanced_bce",
+        "wbce",
+        "focal_loss",
+        "dice_loss",
+        "tversky_loss",
+        "lovasz_hinge",
+        "unet_wce",
+        "boundary_bce",
+        "distmap_bce",
+        "boundary_loss",
+    ):
         assert np.isfinite(_score(name, prob, target)), name
     # no GT border: weights 1, so distmap_bce is plain bce; boundary loss has phi = 0
     assert _score("distmap_bce", prob, target) == pytest.approx(_score("bce", prob, target), rel=1e-6)

@@ -41,12 +41,24 @@ def test_per_class_dice_and_iou_match_monai(rng):
     from monai.metrics import compute_dice, compute_iou
 
     gt = label_map(rng, (40, 50), num_classes=K)
-    logits = rng.standard_normal((K, 40, 50)).astype(np.float32) + 3 * np.eye(K)[np.where(gt == 255, 0, gt)].transpose(2, 0, 1)
+    logits = rng.standard_normal((K, 40, 50)).astype(np.float32) + 3 * np.eye(K)[np.where(gt == 255, 0, gt)].transpose(
+        2, 0, 1
+    )
     values = _score(logits, gt)
     valid = gt != 255
     pred_labels = logits.argmax(0)
-    dice = compute_dice(_one_hot(pred_labels, valid), _one_hot(np.where(valid, gt, 0), valid), include_background=True, ignore_empty=False)[0]
-    iou = compute_iou(_one_hot(pred_labels, valid), _one_hot(np.where(valid, gt, 0), valid), include_background=True, ignore_empty=False)[0]
+    dice = compute_dice(
+        _one_hot(pred_labels, valid),
+        _one_hot(np.where(valid, gt, 0), valid),
+        include_background=True,
+        ignore_empty=False,
+    )[0]
+    iou = compute_iou(
+        _one_hot(pred_labels, valid),
+        _one_hot(np.where(valid, gt, 0), valid),
+        include_background=True,
+        ignore_empty=False,
+    )[0]
     for c in range(1, K):
         assert values[f"dice_{c}"] == pytest.approx(float(dice[c]), rel=1e-5)
         assert values[f"iou_{c}"] == pytest.approx(float(iou[c]), rel=1e-5)
@@ -58,10 +70,16 @@ def test_cross_entropy_matches_torch_with_ignore_and_weights(rng):
     logits = rng.standard_normal((K, 30, 33)).astype(np.float32) * 2
     weights = (0.5, 2.0, 1.0, 3.0)
     values = _score(logits, gt, _settings(["ce"], class_weights=weights))
-    ref = F.cross_entropy(torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None],
-                          weight=torch.tensor(weights, dtype=torch.float64), ignore_index=255)
+    ref = F.cross_entropy(
+        torch.from_numpy(logits)[None].double(),
+        torch.from_numpy(gt.astype(np.int64))[None],
+        weight=torch.tensor(weights, dtype=torch.float64),
+        ignore_index=255,
+    )
     assert values["ce"] == pytest.approx(ref.item(), rel=1e-5)
-    plain = F.cross_entropy(torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None], ignore_index=255)
+    plain = F.cross_entropy(
+        torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None], ignore_index=255
+    )
     assert _score(logits, gt, _settings(["ce"]))["ce"] == pytest.approx(plain.item(), rel=1e-5)
 
 
@@ -72,11 +90,12 @@ def test_dice_loss_matches_monai_on_valid_pixels(rng):
     logits = rng.standard_normal((K, 30, 33)).astype(np.float32)
     values = _score(logits, gt, _settings(["dice_loss", "focal_loss"]))
     ref = DiceLoss(include_background=False, softmax=True, to_onehot_y=True, smooth_nr=1e-6, smooth_dr=1e-6)(
-        torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None, None])
+        torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None, None]
+    )
     assert values["dice_loss"] == pytest.approx(ref.item(), rel=1e-5)
     p = torch.softmax(torch.from_numpy(logits).double(), 0)
     pt = p.gather(0, torch.from_numpy(gt.astype(np.int64))[None])[0]
-    assert values["focal_loss"] == pytest.approx((-(1 - pt) ** 2 * torch.log(pt)).mean().item(), rel=1e-5)
+    assert values["focal_loss"] == pytest.approx((-((1 - pt) ** 2) * torch.log(pt)).mean().item(), rel=1e-5)
 
 
 def _lovasz_softmax_reference(probas, labels):

@@ -39,8 +39,16 @@ def test_volume_similarity_hand_case():
 def test_both_empty_is_perfect_agreement():
     empty = np.zeros((5, 5), bool)
     c = _counts(empty, empty)
-    for score in (region.dice, region.iou, region.precision, region.recall, region.specificity,
-                  region.accuracy, region.mcc, region.volume_similarity):
+    for score in (
+        region.dice,
+        region.iou,
+        region.precision,
+        region.recall,
+        region.specificity,
+        region.accuracy,
+        region.mcc,
+        region.volume_similarity,
+    ):
         assert score(c)[0] == 1.0, score.__name__
 
 

@@ -11,12 +11,19 @@ from segcli.scores import surface
 from segcli.scores.surface import surface_distances
 from tests.conftest import smooth_mask
 
-CASES = [((50, 64), (1.0, 1.0)), ((50, 64), (0.7, 1.9)), ((12, 30, 26), (2.5, 0.8, 0.6)), ((12, 30, 26), (1.0, 1.0, 1.0))]
+CASES = [
+    ((50, 64), (1.0, 1.0)),
+    ((50, 64), (0.7, 1.9)),
+    ((12, 30, 26), (2.5, 0.8, 0.6)),
+    ((12, 30, 26), (1.0, 1.0, 1.0)),
+]
 TOL = 1e-4
 
 
 def _monai(fn, pred, target, **kwargs):
-    as_batch = (lambda m: torch.from_numpy(m[None, None].astype(np.float32)))
+    def as_batch(mask):
+        return torch.from_numpy(mask[None, None].astype(np.float32))
+
     return float(fn(as_batch(pred), as_batch(target), include_background=True, **kwargs).reshape(-1)[0])
 
 
@@ -38,14 +45,19 @@ def test_against_monai(pairs):
     cases, spacing = pairs
     for pred, target in cases:
         d = [surface_distances(pred, target, spacing)]
-        assert surface.hd(d)[0] == pytest.approx(_monai(compute_hausdorff_distance, pred, target, spacing=spacing), rel=TOL)
+        assert surface.hd(d)[0] == pytest.approx(
+            _monai(compute_hausdorff_distance, pred, target, spacing=spacing), rel=TOL
+        )
         assert surface.hd95(d)[0] == pytest.approx(
-            _monai(compute_hausdorff_distance, pred, target, percentile=95, spacing=spacing), rel=TOL)
+            _monai(compute_hausdorff_distance, pred, target, percentile=95, spacing=spacing), rel=TOL
+        )
         assert surface.assd(d)[0] == pytest.approx(
-            _monai(compute_average_surface_distance, pred, target, symmetric=True, spacing=spacing), rel=TOL)
+            _monai(compute_average_surface_distance, pred, target, symmetric=True, spacing=spacing), rel=TOL
+        )
         for tolerance in (1.0, 2.5):
             assert surface.nsd(d, tolerance=tolerance)[0] == pytest.approx(
-                _monai(compute_surface_dice, pred, target, class_thresholds=[tolerance], spacing=spacing), rel=TOL)
+                _monai(compute_surface_dice, pred, target, class_thresholds=[tolerance], spacing=spacing), rel=TOL
+            )
 
 
 def test_against_medpy(pairs):

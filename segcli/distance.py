@@ -112,6 +112,10 @@ def directed_border_distances(
 
         scale = np.asarray(spacing if spacing is not None else (1.0,) * from_border.ndim, dtype=np.float64)
         tree = cKDTree(np.argwhere(to_crop) * scale, balanced_tree=False, compact_nodes=False)
-        distances, _ = tree.query(np.argwhere(from_crop) * scale)
+        # Pixels on both borders are at distance 0: only the others need a query (most of them,
+        # for a good prediction).
+        shared = to_crop[from_crop]
+        distances = np.zeros(n_from)
+        distances[~shared], _ = tree.query(np.argwhere(from_crop & ~to_crop) * scale)
         return distances
     return distance_to(to_crop, spacing)[from_crop].astype(np.float64)

@@ -63,7 +63,7 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "region",
         "TN / (TN + FP)",
         lambda b: region.specificity(b.counts),
-        peers="MONAI ConfusionMatrixMetric",
+        peers="scikit-learn recall_score of the negatives",
     ),
     Score(
         "accuracy", "region", "(TP + TN) / N", lambda b: region.accuracy(b.counts), peers="scikit-learn accuracy_score"
@@ -80,7 +80,7 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "region",
         "1 - |FN - FP| / (2TP + FP + FN)",
         lambda b: region.volume_similarity(b.counts),
-        peers="MedPy/Taha & Hanbury VS",
+        peers="Taha & Hanbury 2015",
     ),
     Score(
         "hd",
@@ -141,7 +141,7 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "IoU of the mask regions within 2 px of each contour",
         lambda b: surface.boundary_iou(b.hard, b.target, width=_o(b).boundary_iou_width),
         defaults="width 2 px",
-        peers="Cheng et al. 2021 boundary-iou-api",
+        peers="Cheng et al. 2021 (square erosion, as their API)",
     ),
     Score(
         "bce",
@@ -175,7 +175,7 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "mean(a_t (1-p_t)^gamma bce)",
         lambda b: losses.focal_loss(b.loss_inputs, alpha=_o(b).focal_alpha, gamma=_o(b).focal_gamma),
         defaults="--focal-alpha 0.25 --focal-gamma 2",
-        peers="MONAI FocalLoss, torchvision sigmoid_focal_loss",
+        peers="MONAI FocalLoss(alpha=0.25)",
         higher_is_better=False,
     ),
     Score(

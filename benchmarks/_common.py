@@ -37,6 +37,7 @@ def print_table(title: str, rows: list[tuple[str, float]], *, per: int, unit: st
     """Print each timing, its cost per item, and its ratio to the row named ``reference``."""
     base = dict(rows)[reference]
     print(f"\n{title}")
-    print(f"{'what':58s} {'total s':>9s} {'ms/' + unit:>9s} {'x ' + reference[:18]:>22s}")
+    print(f"reference: {reference}")
+    print(f"{'what':62s} {'total s':>9s} {'ms/' + unit:>10s} {'time/ref':>9s} {'ref/time':>9s}")
     for name, seconds in rows:
-        print(f"{name:58s} {seconds:9.2f} {1000 * seconds / per:9.2f} {seconds / base:22.2f}")
+        print(f"{name:62s} {seconds:9.2f} {1000 * seconds / per:10.2f} {seconds / base:9.3g} {base / seconds:9.3g}")

@@ -53,16 +53,23 @@ def count_file(path: Path, num_classes: int | None, ignore_index: int | None) ->
     if labels.dtype == bool:
         labels = labels.view(np.uint8)
     flat = labels.reshape(-1)
-    if ignore_index is not None:
-        flat = flat[flat != ignore_index]
-    if flat.size and flat.min() < 0:
-        raise ValueRangeError(f"{path}: negative label {flat.min()}")
-    if num_classes is not None and flat.size and flat.max() >= num_classes:
+    if flat.dtype.kind == "i":
+        if flat.size and flat.min() < 0 and (ignore_index is None or (flat[flat < 0] != ignore_index).any()):
+            raise ValueRangeError(f"{path}: negative label {flat[flat < 0][0]}")
+        flat = flat[flat >= 0]
+    # One bincount over every value, the ignore bin dropped afterwards: no filtered copy of the image.
+    counts = np.bincount(flat, minlength=num_classes or 0).astype(np.int64)
+    if ignore_index is not None and 0 <= ignore_index < counts.size:
+        counts[ignore_index] = 0
+    labelled = np.flatnonzero(counts)
+    highest = int(labelled[-1]) if labelled.size else -1
+    if num_classes is not None and highest >= num_classes:
         raise ValueRangeError(
-            f"{path}: label {flat.max()} outside 0..{num_classes - 1} (--num-classes {num_classes}) "
+            f"{path}: label {highest} outside 0..{num_classes - 1} (--num-classes {num_classes}) "
             "and not the ignore index"
         )
-    return np.bincount(flat, minlength=num_classes or 0).astype(np.int64), int(flat.size)
+    counts = counts[: max(highest + 1, num_classes or 0)]
+    return counts, int(counts.sum())
 
 
 def _count_task(args: tuple[Path, int | None, int | None]) -> tuple[np.ndarray, int]:

@@ -45,9 +45,9 @@ class BinaryBatch:
     """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first."""
 
     def __init__(self, pairs: list[BinaryPair], options: ScoreOptions, valid: np.ndarray | None = None) -> None:
-        self.prob = np.stack([p.prob for p in pairs])
-        self.hard = np.stack([p.hard for p in pairs])
-        self.target = np.stack([p.target for p in pairs])
+        self.prob = _stack([p.prob for p in pairs])
+        self.hard = _stack([p.hard for p in pairs])
+        self.target = _stack([p.target for p in pairs])
         self.valid = valid
         self.options = options
 
@@ -109,15 +109,20 @@ class MulticlassBatch:
         classes: tuple[int, ...],
         class_weights: tuple[float, ...] | None = None,
     ) -> None:
-        self.prob = np.stack([p.prob if p.prob is not None else one_hot(p.labels, num_classes) for p in pairs])
-        self.target = np.stack([p.target for p in pairs])
-        self.valid = np.stack([p.valid for p in pairs])
+        self.prob = _stack([p.prob if p.prob is not None else one_hot(p.labels, num_classes) for p in pairs])
+        self.target = _stack([p.target for p in pairs])
+        self.valid = _stack([p.valid for p in pairs])
         self.options = options
         self.classes = classes
         self.class_weights = class_weights
 
     def __len__(self) -> int:
         return self.target.shape[0]
+
+
+def _stack(arrays: list[np.ndarray]) -> np.ndarray:
+    """Batch-first stack; a single array becomes a view, not a copy (large volumes)."""
+    return arrays[0][None] if len(arrays) == 1 else np.stack(arrays)
 
 
 def one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:

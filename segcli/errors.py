@@ -27,6 +27,10 @@ class ValueRangeError(InputError):
     """Values outside what the chosen interpretation allows (NaN, labels >= K, ...)."""
 
 
+class ResourceError(InputError):
+    """An input too large for the memory allowed (``--max-memory``)."""
+
+
 class UsageError(SegcliError):
     """A bad option value, an unmatched file set, a missing directory."""
 

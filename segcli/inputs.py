@@ -24,7 +24,7 @@ PRED_KINDS: tuple[str, ...] = ("auto", "prob", "logits", "mask", "labels")
 class BinaryPair:
     """A prediction as probabilities and hard mask, with its boolean ground truth."""
 
-    prob: np.ndarray  # float32
+    prob: np.ndarray  # float32, or the bool mask itself for a hard prediction (converted only by losses)
     hard: np.ndarray  # bool
     target: np.ndarray  # bool
 
@@ -80,7 +80,7 @@ def binary_pair(
     target = gt > 0
     if pred is None:
         empty = np.zeros(target.shape, bool)
-        return BinaryPair(prob=empty.astype(np.float32), hard=empty, target=target)
+        return BinaryPair(prob=empty, hard=empty, target=target)
     pred = _squeeze_channel(pred, target.shape)
     if pred.shape != target.shape:
         raise ShapeError(f"{pred_path}: shape {pred.shape} does not match {gt_path} shape {target.shape}")
@@ -88,7 +88,7 @@ def binary_pair(
     kind = resolve_kind(pred, pred_kind, multiclass=False)
     if kind == "mask":
         hard = pred > 0
-        return BinaryPair(prob=hard.astype(np.float32), hard=hard, target=target)
+        return BinaryPair(prob=hard, hard=hard, target=target)
     if kind == "prob":
         if pred.min() < 0 or pred.max() > 1:
             raise ValueRangeError(

@@ -89,8 +89,12 @@ def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
+    import logging
+
     import tifffile
 
+    # tifffile logs each corrupt tag before raising; the one-line error we raise says it all.
+    logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     with tifffile.TiffFile(path) as tif:
         array = tif.asarray()
         spacing = _tiff_spacing(tif, array.ndim)
@@ -178,7 +182,7 @@ def write_tiff(target: Path, array: np.ndarray, *, overwrite: bool) -> None:
     import tifffile
 
     with atomic_path(target, overwrite=overwrite) as tmp:
-        tifffile.imwrite(tmp, np.asarray(array, dtype=np.float32))
+        tifffile.imwrite(tmp, np.asarray(array, dtype=np.float32), photometric="minisblack")
 
 
 def write_png(target: Path, rgb: np.ndarray, *, overwrite: bool) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.errors import InputError, ShapeError
+from segcli.errors import InputError, ResourceError, ShapeError
 from segcli.inputs import PredKind, binary_pair
 from segcli.io import read_image
 from segcli.pairing import Pair
@@ -36,6 +36,7 @@ class ScoreSettings:
     include_background: bool = False
     class_names: tuple[str, ...] | None = None
     class_weights: tuple[float, ...] | None = None
+    max_memory: float | None = None  # bytes one pair may use; None: no check
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,39 @@ def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
     return Record(pair.name, values, tuple(str(w.message) for w in caught))
 
 
+# Peak bytes per pixel beyond the decoded inputs, measured on a 4096x4096 pair (peak RSS of
+# `segcli score --metrics GROUP --workers 1`, rounded up).
+BYTES_PER_PIXEL = {"base": 6, "region": 2, "surface": 6, "losses": 48}
+
+
+def estimate_memory(n_pixels: int, input_bytes: int, metrics: Iterable[str], num_classes: int | None) -> int:
+    """Rough peak bytes to score one pair; the losses' float maps dominate."""
+    from segcli.registry import MULTICLASS_BY_NAME
+
+    groups = {MULTICLASS_BY_NAME[m].group if m in MULTICLASS_BY_NAME else "losses" for m in metrics}
+    per_pixel = BYTES_PER_PIXEL["base"] + sum(BYTES_PER_PIXEL[g] for g in groups)
+    if num_classes is not None and "losses" in groups:
+        per_pixel += 8 * num_classes
+    return input_bytes + n_pixels * per_pixel
+
+
+def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, pred: np.ndarray | None) -> None:
+    if settings.max_memory is None:
+        return
+    input_bytes = gt.nbytes + (pred.nbytes if pred is not None else 0)
+    needed = estimate_memory(gt.size, input_bytes, settings.metrics, settings.num_classes)
+    if needed > settings.max_memory:
+        raise ResourceError(
+            f"{pair.gt}: scoring {len(settings.metrics)} score(s) on shape {gt.shape} needs about "
+            f"{needed / 2**30:.1f} GiB, over the {settings.max_memory / 2**30:.1f} GiB each pair may use; "
+            "choose fewer scores (--metrics region,surface needs least), fewer --workers, or raise --max-memory"
+        )
+
+
 def _score_pair(pair: Pair, settings: ScoreSettings) -> dict[str, float]:
     gt_image = read_image(pair.gt)
     pred_image = read_image(pair.pred) if pair.pred is not None else None
+    _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
     spatial_ndim = gt_image.array.ndim
     spacing = resolve_spacing(
         settings.spacing_override,
@@ -122,6 +153,14 @@ def compute_scores(
 
     columns = {f"{prefix}{name}{suffix}": BY_NAME[name].compute(batch) for name in metrics}
     return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
+
+
+def total_memory() -> int | None:
+    """Physical memory in bytes, where the system says."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def default_workers() -> int:

@@ -306,3 +306,57 @@ def test_help_does_not_import_torch():
 
 def test_score_cpu_run_does_not_import_torch():
     _run_segcli_in_fresh_python("score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--workers", "1")
+
+
+def test_max_memory_reports_the_pair_and_scores_the_rest(runner, tmp_path):
+    _png(tmp_path / "gt/small.png", np.zeros((8, 8)))
+    _png(tmp_path / "pred/small.png", np.zeros((8, 8)))
+    _png(tmp_path / "gt/large.png", np.zeros((600, 600)))
+    _png(tmp_path / "pred/large.png", np.zeros((600, 600)))
+    # all scores on 600x600 need ~40 MB by the estimate; allow 10 MB
+    result = runner.invoke(
+        app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--max-memory", "0.01", "--workers", "1"]
+    )
+    assert result.exit_code == 1
+    assert "large.png: scoring 28 score(s) on shape (600, 600) needs about" in result.stderr
+    assert [r["name"] for r in _csv(result.stdout)][0] == "small"
+    light = runner.invoke(
+        app,
+        [
+            "score",
+            str(tmp_path / "pred"),
+            str(tmp_path / "gt"),
+            "--max-memory",
+            "0.01",
+            "--metrics",
+            "dice",
+            "--workers",
+            "1",
+        ],
+    )
+    assert light.exit_code == 0
+
+
+def test_weightmap_bad_inputs_named_others_written(runner, tmp_path):
+    _png(tmp_path / "m/good.png", np.pad(np.ones((4, 4)), 3) * 255)
+    (tmp_path / "m/broken.tif").write_text("this is not a tiff")
+    result = runner.invoke(app, ["weightmap", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--workers", "1"])
+    assert result.exit_code == 1
+    assert "broken.tif: cannot read" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "o/good.tif").exists() and not (tmp_path / "o/broken.tif").exists()
+    bad = runner.invoke(app, ["weightmap", str(tmp_path / "m"), "--out", str(tmp_path / "o"), "--sigma", "0"])
+    assert bad.exit_code == 2 and "--sigma" in bad.stderr
+    missing = runner.invoke(app, ["weightmap", str(tmp_path / "nothing"), "--out", str(tmp_path / "o")])
+    assert missing.exit_code == 2 and "nothing: no such file or directory" in missing.stderr
+
+
+def test_classweights_bad_inputs(runner, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["classweights", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no image files found" in result.stderr
+    _png(tmp_path / "d/a.png", [[0, 1]])
+    bad_scheme = runner.invoke(app, ["classweights", str(tmp_path / "d"), "--scheme", "inverse,nope"])
+    assert bad_scheme.exit_code == 2 and "nope" in bad_scheme.stderr
+    _png(tmp_path / "ignored/a.png", [[255, 255]])
+    all_ignored = runner.invoke(app, ["classweights", str(tmp_path / "ignored")])
+    assert all_ignored.exit_code == 1 and "no labelled pixel" in all_ignored.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -70,6 +71,13 @@ def score(
         Missing, typer.Option(help="Unmatched files: error (exit 2), skip, or empty (missing prediction = empty mask).")
     ] = Missing.error,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first pair that cannot be scored.")] = False,
+    max_memory: Annotated[
+        float | None,
+        typer.Option(
+            help="GiB the whole run may use; a pair that would need more is reported, not scored "
+            "[default: 80% of physical memory]."
+        ),
+    ] = None,
     num_classes: Annotated[
         int | None, typer.Option(help="Multi-class mode with K classes (GT is a label map).", rich_help_panel=MC_PANEL)
     ] = None,
@@ -167,6 +175,8 @@ def score(
             class_names=names,
             class_weights=weights,
         )
+        budget = _memory_budget(max_memory, workers)
+        settings = replace(settings, max_memory=budget)
         pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing.value)
         for path in pairing.unmatched_pred:
             warn(f"{path}: prediction without ground truth, skipped")
@@ -195,6 +205,16 @@ def score(
             writer.finish(failures)
         if failures:
             fail(f"{len(failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+def _memory_budget(max_memory: float | None, workers: int | None) -> float | None:
+    """Bytes one pair may use: the run's budget shared by the pairs in flight."""
+    from segcli.pipeline import default_workers, total_memory
+
+    if max_memory is not None and max_memory <= 0:
+        raise typer.BadParameter(f"expected > 0, got {max_memory}", param_hint="--max-memory")
+    total = max_memory * 2**30 if max_memory is not None else (0.8 * total_memory() if total_memory() else None)
+    return None if total is None else total / (workers or default_workers())
 
 
 def _choose_format(fmt, output: Path | None) -> str:

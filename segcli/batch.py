@@ -12,6 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
+from segcli.backend import NUMPY, NumpyOps, TorchOps
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.inputs import BinaryPair, MulticlassPair
 from segcli.maps import boundary_weight_map, connected_instances, distance_weight_map, unet_weight_map
@@ -42,9 +43,21 @@ class ScoreOptions:
 
 
 class BinaryBatch:
-    """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first."""
+    """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first.
 
-    def __init__(self, pairs: list[BinaryPair], options: ScoreOptions, valid: np.ndarray | None = None) -> None:
+    Counts and losses run on ``ops`` (numpy, or torch on a GPU); surface distances and weight
+    maps always run on the CPU (exact distance transforms and k-d trees).
+    """
+
+    def __init__(
+        self,
+        pairs: list[BinaryPair],
+        options: ScoreOptions,
+        valid: np.ndarray | None = None,
+        *,
+        ops: NumpyOps | TorchOps = NUMPY,
+    ) -> None:
+        self.ops = ops
         self.prob = _stack([p.prob for p in pairs])
         self.hard = _stack([p.hard for p in pairs])
         self.target = _stack([p.target for p in pairs])
@@ -56,11 +69,11 @@ class BinaryBatch:
 
     @cached_property
     def counts(self) -> ConfusionCounts:
-        return confusion_counts(self.hard, self.target, self.valid)
+        return confusion_counts(self.hard, self.target, self.valid, ops=self.ops)
 
     @cached_property
     def loss_inputs(self) -> LossInputs:
-        return LossInputs(self.prob, self.target)
+        return LossInputs(self.prob, self.target, self.ops)
 
     @cached_property
     def surface(self) -> list[SurfaceDistances]:

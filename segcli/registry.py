@@ -29,6 +29,7 @@ class Score:
     peers: str = ""
     higher_is_better: bool = True
     mode: str = "both"  # binary, multiclass, or both (region and surface scores run per class)
+    on_device: bool = False  # computed on the GPU in --device cuda runs (else by the CPU workers)
 
 
 def _o(batch: BinaryBatch):
@@ -300,9 +301,17 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
     ),
 )
 
-SCORES: tuple[Score, ...] = (
-    tuple(replace(s, mode="binary") if s.group == "losses" else s for s in _SINGLE_CLASS) + _MULTICLASS_LOSSES
-)
+# Weight-map losses need CPU distance transforms per pixel; the rest of the region scores and
+# losses are per-pixel arithmetic and reductions, which a GPU batch does well.
+_CPU_MAP_LOSSES = {"unet_wce", "boundary_bce", "distmap_bce", "boundary_loss"}
+
+
+def _binary_row(score: Score) -> Score:
+    on_device = score.group == "region" or (score.group == "losses" and score.name not in _CPU_MAP_LOSSES)
+    return replace(score, mode="binary" if score.group == "losses" else score.mode, on_device=on_device)
+
+
+SCORES: tuple[Score, ...] = tuple(_binary_row(s) for s in _SINGLE_CLASS) + _MULTICLASS_LOSSES
 
 BY_NAME: dict[str, Score] = {s.name: s for s in SCORES if s.mode != "multiclass"}
 MULTICLASS_BY_NAME: dict[str, Score] = {s.name: s for s in SCORES if s.mode != "binary"}

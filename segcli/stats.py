@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from segcli.backend import NUMPY, NumpyOps, TorchOps
+
 
 def safe_divide(numerator: np.ndarray, denominator: np.ndarray, identical: np.ndarray) -> np.ndarray:
     """``numerator / denominator``, with 0/0 = 1 where prediction and GT are identical, else 0.
@@ -40,29 +42,28 @@ class ConfusionCounts:
         return (self.fp == 0) & (self.fn == 0)
 
 
-def confusion_counts(pred: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None) -> ConfusionCounts:
+def confusion_counts(
+    pred: np.ndarray, target: np.ndarray, valid: np.ndarray | None = None, *, ops: NumpyOps | TorchOps = NUMPY
+) -> ConfusionCounts:
     """Count TP, FP, FN, TN per image for boolean ``pred`` and ``target`` of shape (B, ...).
 
     ``valid`` (same shape, optional) marks the pixels that take part; the rest are ignored.
+    ``ops`` picks the backend the counting runs on (numpy, or torch on a GPU).
 
     >>> c = confusion_counts(np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 1, 0]], bool))
     >>> int(c.tp[0]), int(c.fp[0]), int(c.fn[0]), int(c.tn[0])
     (1, 1, 1, 1)
     """
-    batch = pred.shape[0]
-    pred = pred.reshape(batch, -1)
-    target = target.reshape(batch, -1)
+    pred, target = ops.asarray(pred, "bool"), ops.asarray(target, "bool")
     if valid is None:
-        n = np.full(batch, pred.shape[1], dtype=np.int64)
-        tp = np.count_nonzero(pred & target, axis=1)
-        n_pred = np.count_nonzero(pred, axis=1)
-        n_target = np.count_nonzero(target, axis=1)
+        n = np.full(pred.shape[0], ops.flat(pred).shape[1], dtype=np.int64)
     else:
-        valid = valid.reshape(batch, -1)
-        n = np.count_nonzero(valid, axis=1)
-        tp = np.count_nonzero(pred & target & valid, axis=1)
-        n_pred = np.count_nonzero(pred & valid, axis=1)
-        n_target = np.count_nonzero(target & valid, axis=1)
+        valid = ops.asarray(valid, "bool")
+        n = ops.count(valid)
+        pred, target = pred & valid, target & valid
+    tp = ops.count(pred & target)
+    n_pred = ops.count(pred)
+    n_target = ops.count(target)
     fp = n_pred - tp
     fn = n_target - tp
     tn = n - tp - fp - fn

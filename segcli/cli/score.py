@@ -139,7 +139,9 @@ def score(
             raise typer.BadParameter(f"expected > 0, got {sigma}", param_hint="--sigma")
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
-        resolve_device(device)
+        resolved_device = resolve_device(device)
+        if resolved_device != "cpu" and num_classes is not None:
+            warn("multi-class scores run on the CPU; --device applies to binary scoring")
         if num_classes is None:
             chosen = [s.name for s in registry.select(metrics)]
         else:
@@ -188,9 +190,15 @@ def score(
         failures: list[str] = []
         seen_warnings: set[str] = set()
         with _open_output(output, overwrite) as stream:
-            writer = ReportWriter(stream, chosen_format, columns, settings=_settings_record(settings, device))
+            writer = ReportWriter(stream, chosen_format, columns, settings=_settings_record(settings, resolved_device))
             with progress(len(pairing.pairs), "scoring") as advance:
-                for outcome in score_pairs(pairing.pairs, settings, workers=workers, on_done=advance):
+                for outcome in score_pairs(
+                    pairing.pairs,
+                    settings,
+                    workers=workers,
+                    on_done=advance,
+                    torch_device=None if resolved_device == "cpu" else resolved_device,
+                ):
                     for message in outcome.warnings:
                         if message not in seen_warnings:
                             seen_warnings.add(message)

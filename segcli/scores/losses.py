@@ -12,61 +12,68 @@ from functools import cached_property
 
 import numpy as np
 
+from segcli.backend import NUMPY, NumpyOps, TorchOps
+
 EPSILON = 1e-7
 LOG_1M_EPSILON = np.float32(np.log1p(-EPSILON))
 SMOOTH = 1e-6
 
 
 class LossInputs:
-    """Shared per-pixel terms of a batch of (probability, target) pairs.
+    """Shared per-pixel terms of a batch of (probability, target) pairs, on one backend.
+
+    Per-pixel arrays live on the backend (numpy, or torch on a GPU); reductions come back as
+    float64 numpy arrays of one value per image.
 
     >>> x = LossInputs(np.array([[0.9, 0.2]]), np.array([[1, 0]], bool))
     >>> x.pixel_bce.astype(float).round(4).tolist()
     [[0.1054, 0.2231]]
     """
 
-    def __init__(self, prob: np.ndarray, target: np.ndarray) -> None:
-        self.prob = np.asarray(prob, dtype=np.float32)
-        self.target = np.asarray(target, dtype=bool)
+    def __init__(self, prob: np.ndarray, target: np.ndarray, ops: NumpyOps | TorchOps = NUMPY) -> None:
+        self.ops = ops
+        self.prob = ops.asarray(prob, "float32")
+        self.target = ops.asarray(target, "bool")
         self.batch = self.prob.shape[0]
 
-    def flat(self, array: np.ndarray) -> np.ndarray:
-        return array.reshape(self.batch, -1)
-
-    # Clamping p to [1e-7, 1 - 1e-7] naively in float32 would round 1 - 1e-7 to 1 - 1.19e-7 and
-    # miss log(1e-7) by 1%; the two ends are handled separately instead, each exact.
-    @cached_property
-    def log_p(self) -> np.ndarray:
-        return np.where(self.prob >= 1.0 - EPSILON, LOG_1M_EPSILON, np.log(np.clip(self.prob, EPSILON, None)))
+    def _clamped_log(self, p):
+        """log(p) with p clamped to [1e-7, 1 - 1e-7]. Clamping naively in float32 would round
+        1 - 1e-7 to 1 - 1.19e-7 and miss log(1 - 1e-7); the two ends are handled separately."""
+        ops = self.ops
+        return ops.where(p >= 1.0 - EPSILON, LOG_1M_EPSILON, ops.log(ops.clamp_min(p, EPSILON)))
 
     @cached_property
-    def log_1mp(self) -> np.ndarray:
-        return np.where(self.prob <= EPSILON, LOG_1M_EPSILON, np.log(np.clip(1.0 - self.prob, EPSILON, None)))
+    def logits(self):
+        """log(p) - log(1 - p), both clamped."""
+        return self._clamped_log(self.prob) - self._clamped_log(1.0 - self.prob)
 
     @cached_property
-    def pixel_bce(self) -> np.ndarray:
+    def pixel_bce(self):
         # -log of the probability given to the true class: one log per pixel instead of two.
-        p_true = np.where(self.target, self.prob, 1.0 - self.prob)
-        return -np.where(p_true >= 1.0 - EPSILON, LOG_1M_EPSILON, np.log(np.clip(p_true, EPSILON, None)))
+        return -self._clamped_log(self.ops.where(self.target, self.prob, 1.0 - self.prob))
 
     @cached_property
     def n_positive(self) -> np.ndarray:
-        return np.count_nonzero(self.flat(self.target), axis=1).astype(np.float64)
+        return self.ops.count(self.target).astype(np.float64)
 
     @cached_property
     def n_pixels(self) -> int:
-        return self.flat(self.target).shape[1]
+        return int(self.ops.flat(self.target).shape[1])
 
     @cached_property
     def soft_tp(self) -> np.ndarray:
-        return np.sum(self.flat(np.where(self.target, self.prob, 0.0)), axis=1, dtype=np.float64)
+        return self.ops.sum(self.ops.where(self.target, self.prob, 0.0))
 
     @cached_property
     def soft_sum_p(self) -> np.ndarray:
-        return np.sum(self.flat(self.prob), axis=1, dtype=np.float64)
+        return self.ops.sum(self.prob)
 
-    def mean(self, pixel_values: np.ndarray) -> np.ndarray:
-        return np.mean(self.flat(pixel_values), axis=1, dtype=np.float64)
+    def mean(self, pixel_values) -> np.ndarray:
+        return self.ops.mean(pixel_values)
+
+    def per_image(self, values: np.ndarray):
+        """(B,) values shaped to broadcast against the batch, on its backend."""
+        return self.ops.per_image(values, self.prob)
 
 
 def bce(x: LossInputs) -> np.ndarray:
@@ -84,9 +91,8 @@ def balanced_bce(x: LossInputs) -> np.ndarray:
     >>> balanced_bce(LossInputs(np.array([[0.9, 0.2, 0.1, 0.3]]), np.array([[1, 0, 0, 0]], bool))).round(4)
     array([0.0626])
     """
-    share_negative = (1.0 - x.n_positive / x.n_pixels).astype(np.float32)
-    b = share_negative.reshape((-1,) + (1,) * (x.prob.ndim - 1))
-    return x.mean(x.pixel_bce * np.where(x.target, b, 1.0 - b))
+    b = x.per_image(1.0 - x.n_positive / x.n_pixels)
+    return x.mean(x.pixel_bce * x.ops.where(x.target, b, 1.0 - b))
 
 
 def default_pos_weight(x: LossInputs) -> np.ndarray:
@@ -106,8 +112,7 @@ def wbce(x: LossInputs, *, pos_weight: float | None = None) -> np.ndarray:
     array([0.2503])
     """
     weight = default_pos_weight(x) if pos_weight is None else np.full(x.batch, float(pos_weight))
-    w = weight.astype(np.float32).reshape((-1,) + (1,) * (x.prob.ndim - 1))
-    return x.mean(x.pixel_bce * np.where(x.target, w, np.float32(1.0)))
+    return x.mean(x.pixel_bce * x.ops.where(x.target, x.per_image(weight), 1.0))
 
 
 def focal_loss(x: LossInputs, *, alpha: float = 0.25, gamma: float = 2.0) -> np.ndarray:
@@ -117,10 +122,10 @@ def focal_loss(x: LossInputs, *, alpha: float = 0.25, gamma: float = 2.0) -> np.
     >>> focal_loss(LossInputs(np.array([[0.5]]), np.array([[1]], bool))).round(5)
     array([0.04332])
     """
-    miss = np.where(x.target, 1.0 - x.prob, x.prob)
+    miss = x.ops.where(x.target, 1.0 - x.prob, x.prob)
     modulating = miss**gamma if gamma != 2.0 else miss * miss
     if alpha >= 0:
-        modulating = modulating * np.where(x.target, np.float32(alpha), np.float32(1.0 - alpha))
+        modulating = modulating * x.ops.where(x.target, alpha, 1.0 - alpha)
     return x.mean(modulating * x.pixel_bce)
 
 
@@ -161,12 +166,12 @@ def lovasz_grad(sorted_target: np.ndarray) -> np.ndarray:
     return lovasz_grad_with_total(sorted_target, float(sorted_target.sum(dtype=np.float64)))
 
 
-def lovasz_grad_with_total(sorted_target: np.ndarray, total: float) -> np.ndarray:
+def lovasz_grad_with_total(sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY):
     """``lovasz_grad`` of a prefix of the sorted ground truth, ``total`` positives in all of it."""
-    if sorted_target.size == 0:
-        return np.zeros(0)
-    intersection = total - np.cumsum(sorted_target, dtype=np.float64)
-    union = total + np.cumsum(1.0 - sorted_target, dtype=np.float64)
+    if sorted_target.shape[0] == 0:
+        return sorted_target
+    intersection = total - ops.cumsum(sorted_target)
+    union = total + ops.cumsum(1.0 - sorted_target)
     jaccard = 1.0 - intersection / union
     jaccard[1:] = jaccard[1:] - jaccard[:-1]
     return jaccard
@@ -183,16 +188,17 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     # Sorted decreasingly, pixels with error <= 0 come last and add relu(error) = 0; the Jaccard
     # gradient of a position depends only on the pixels before it. So only the pixels with a
     # positive error need sorting: few of them for a good prediction.
-    logits = x.flat(x.log_p - x.log_1mp)
-    target = x.flat(x.target)
+    ops = x.ops
+    logits = ops.flat(x.logits)
+    target = ops.flat(x.target)
     losses = np.empty(x.batch)
     for i in range(x.batch):
-        errors = 1.0 - logits[i].astype(np.float64) * np.where(target[i], 1.0, -1.0)
+        errors = 1.0 - ops.to_float64(logits[i]) * ops.to_float64(ops.where(target[i], 1.0, -1.0))
         positive = errors > 0
-        errors, sorted_target = errors[positive], target[i][positive]
-        order = np.argsort(-errors, kind="stable")
-        grad = lovasz_grad_with_total(sorted_target[order].astype(np.float64), float(np.count_nonzero(target[i])))
-        losses[i] = np.dot(errors[order], grad)
+        errors_sorted, order = ops.sort_descending(errors[positive])
+        sorted_target = ops.to_float64(target[i][positive][order])
+        grad = lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops)
+        losses[i] = ops.dot(errors_sorted, grad)
     return losses
 
 
@@ -212,7 +218,7 @@ def weighted_bce(x: LossInputs, weight_map: np.ndarray) -> np.ndarray:
     >>> weighted_bce(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool)), np.array([[2.0, 0.0]])).round(4)
     array([0.6931])
     """
-    return x.mean(x.pixel_bce * weight_map)
+    return x.mean(x.pixel_bce * x.ops.asarray(weight_map, "float32"))
 
 
 def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
@@ -221,4 +227,4 @@ def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
     >>> boundary_loss(LossInputs(np.array([[0.5, 1.0]]), np.array([[1, 0]], bool)), np.array([[0.0, 1.0]]))
     array([0.5])
     """
-    return x.mean(x.prob * phi)
+    return x.mean(x.prob * x.ops.asarray(phi, "float32"))

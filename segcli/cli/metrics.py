@@ -11,10 +11,9 @@ def metrics() -> None:
     from segcli.registry import SCORES
 
     table = Table(title="segcli scores (binary; region and surface scores also per class with --num-classes)")
-    for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better"):
+    for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better", "GPU"):
         table.add_column(column, overflow="fold")
     for s in SCORES:
-        table.add_row(
-            s.name, s.group, s.mode, s.formula, s.defaults, s.peers, "higher" if s.higher_is_better else "lower"
-        )
+        better = "higher" if s.higher_is_better else "lower"
+        table.add_row(s.name, s.group, s.mode, s.formula, s.defaults, s.peers, better, "yes" if s.on_device else "")
     Console(width=200).print(table)

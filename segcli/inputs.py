@@ -60,11 +60,9 @@ def _check_finite(pred: np.ndarray, path: Path | str) -> None:
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function, float32."""
-    logits = logits.astype(np.float32, copy=False)
-    return np.where(
-        logits >= 0, 1.0 / (1.0 + np.exp(-np.abs(logits))), np.exp(-np.abs(logits)) / (1.0 + np.exp(-np.abs(logits)))
-    ).astype(np.float32)
+    """Logistic function in float32; very negative logits give 0 (exp overflows to inf), not NaN."""
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-logits.astype(np.float32, copy=False)))).astype(np.float32)
 
 
 def binary_pair(
@@ -140,11 +138,8 @@ def multiclass_pair(
     if pred is None:
         return MulticlassPair(labels=np.zeros(gt.shape, np.int64), prob=None, target=target, valid=valid)
     _check_finite(pred, pred_path)
-    pred = (
-        _squeeze_channel(pred, gt.shape)
-        if pred.ndim == gt.ndim + 1 and pred.shape[0] == 1 and num_classes != 1
-        else pred
-    )
+    if num_classes > 1 and pred.ndim == gt.ndim + 1 and pred.shape[0] == 1:
+        pred = pred[0]  # a label map saved with a singleton channel axis
     if pred.shape == gt.shape:
         kind = resolve_kind(pred, pred_kind, multiclass=True)
         if kind not in ("labels", "mask"):

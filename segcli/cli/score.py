@@ -252,5 +252,3 @@ def _settings_record(settings, device: str) -> dict:
     record["device"] = device
     return record
 
-
-__all__ = ["score", "fail"]

@@ -20,7 +20,7 @@ for folder in ("pred", "gt", "instances", "labels"):
 # 2D: PNG 0/255 masks, float32 TIFF probability maps, NPY logits; 3D TIFF stacks.
 for i in range(1, 4):
     gt = blob_mask(rng, (128, 128))
-    prob = noisy_prediction(rng, gt)
+    prob = noisy_prediction(rng, gt, noise=4.0, smooth=9.0)
     Image.fromarray((gt * 255).astype(np.uint8)).save(root / "gt" / f"case{i:02d}.png")
     if i == 1:
         Image.fromarray(((prob >= 0.5) * 255).astype(np.uint8)).save(root / "pred" / f"case{i:02d}.png")
@@ -36,7 +36,7 @@ tifffile.imwrite(
     resolution=(1 / 0.5, 1 / 0.5),
     metadata={"spacing": 2.0, "unit": "um"},
 )
-tifffile.imwrite(root / "pred" / "volume01.tif", noisy_prediction(rng, gt3, smooth=3))
+tifffile.imwrite(root / "pred" / "volume01.tif", noisy_prediction(rng, gt3, smooth=4, noise=2.0))
 
 cells = cell_instances(rng, (192, 192), n_cells=40, radius=9)
 tifffile.imwrite(root / "instances" / "cells01.tif", cells.astype(np.uint16))

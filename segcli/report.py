@@ -116,17 +116,33 @@ class ReportWriter:
         return summary
 
     def _table(self, summary: dict[str, dict[str, float]]) -> None:
+        """Per-image scores and the summary as rich tables. Too many scores for one row per image
+        on this terminal: the per-image table is transposed (a row per score), a few images a table."""
         from rich.console import Console
         from rich.table import Table
 
-        console = Console(file=self.stream, width=max(120, 12 * (len(self.columns) + 1)))
-        images = Table(title="per image", show_lines=False)
-        images.add_column("name")
-        for column in self.columns:
-            images.add_column(column, justify="right")
-        for name, row in zip(self.names, self.rows, strict=True):
-            images.add_row(name, *(format_number(row.get(c, math.nan)) for c in self.columns))
-        console.print(images)
+        console = Console(file=self.stream)
+        cell = 12
+        if (len(self.columns) + 1) * cell <= console.width or not self.rows:
+            images = Table(title="per image")
+            images.add_column("name")
+            for column in self.columns:
+                images.add_column(column, justify="right")
+            for name, row in zip(self.names, self.rows, strict=True):
+                images.add_row(name, *(f"{row.get(c, math.nan):.6g}" for c in self.columns))
+            console.print(images)
+        else:
+            per_table = max(1, (console.width - 22) // cell)
+            for start in range(0, len(self.names), per_table):
+                names = self.names[start : start + per_table]
+                rows = self.rows[start : start + per_table]
+                images = Table(title="per image")
+                images.add_column("score")
+                for name in names:
+                    images.add_column(name, justify="right")
+                for column in self.columns:
+                    images.add_row(column, *(f"{row.get(column, math.nan):.6g}" for row in rows))
+                console.print(images)
         table = Table(title="summary")
         table.add_column("score")
         for statistic in STATISTICS:

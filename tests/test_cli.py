@@ -360,3 +360,23 @@ def test_classweights_bad_inputs(runner, tmp_path):
     _png(tmp_path / "ignored/a.png", [[255, 255]])
     all_ignored = runner.invoke(app, ["classweights", str(tmp_path / "ignored")])
     assert all_ignored.exit_code == 1 and "no labelled pixel" in all_ignored.stderr
+
+
+def test_usage_errors_are_one_line_through_main(tmp_path):
+    """The installed entry point (main) prints usage errors as one line, exit 2."""
+    for argv, expected in (
+        (["score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--threshold", "1.5"], "--threshold"),
+        (["score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--format", "xml"], "xml"),
+        (["score", str(SAMPLE / "pred")], "Missing argument"),
+        (["classweights", str(tmp_path / "none")], "no such file or directory"),
+    ):
+        done = subprocess.run([sys.executable, "-m", "segcli", *argv], capture_output=True, text=True)
+        assert done.returncode == 2, (argv, done.stderr)
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("segcli: error:") and expected in lines[0], done.stderr
+
+
+def test_output_file_has_the_usual_permissions(runner, pairs):
+    target = pairs / "r.csv"
+    assert runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "-o", str(target)]).exit_code == 0
+    assert target.stat().st_mode & 0o044  # readable by group/others under the usual umask

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -41,4 +42,17 @@ def _root(
 
 
 def main() -> None:
-    app()
+    """Run the CLI; usage errors (bad option values, unknown options) print one line, exit 2."""
+    # Click's UsageError (the parent of BadParameter, NoSuchOption, MissingParameter), whether
+    # typer vendors click or depends on it.
+    usage_error = typer.BadParameter.__mro__[1]
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as exc:
+        if exc.format_message():  # empty when the help was shown for a bare command
+            typer.echo(f"segcli: error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except typer.Abort:
+        typer.echo("segcli: error: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -52,7 +52,9 @@ def score(
             "--format", help="Output format [default: table on a terminal, else csv; from --output's extension]."
         ),
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write the report here (atomically) instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     pred_kind: Annotated[PredKindChoice, typer.Option(help="How to read predictions.")] = PredKindChoice.auto,
     threshold: Annotated[float, typer.Option(help="Hard prediction = probability >= threshold.")] = 0.5,
@@ -251,4 +253,3 @@ def _settings_record(settings, device: str) -> dict:
     record = asdict(settings)
     record["device"] = device
     return record
-

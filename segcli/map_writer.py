@@ -75,9 +75,10 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
                 connectivity=settings.connectivity,
                 spacing=spacing,
             )
-            write_tiff(job.target, result, overwrite=True)
+            # The preview first: an existing map then always has its preview (--skip-existing).
             if settings.preview:
                 write_png(preview_path, preview_rgb(result), overwrite=True)
+            write_tiff(job.target, result, overwrite=True)
         except (InputError, OutputExistsError) as exc:
             return MapResult(job, error=str(exc))
         except MemoryError:

@@ -17,9 +17,13 @@ from segcli.stats import bounding_box
 
 Spacing = Sequence[float]
 
-# Relative costs, in pixels of distance transform, of one k-d tree query and one tree point.
-KDTREE_COST_PER_QUERY = 40
-KDTREE_COST_PER_POINT = 7
+# Costs in nanoseconds, measured here (benchmarks/bench_surface.py shapes): a k-d tree query,
+# a tree point, listing a crop's coordinates (per pixel), and a distance transform per pixel in
+# 2D and 3D. Used only to pick the cheaper of two exact methods.
+KDTREE_NS_PER_QUERY = 1200
+KDTREE_NS_PER_POINT = 200
+COORDINATES_NS_PER_PIXEL = 10
+EDT_NS_PER_PIXEL = {2: 35, 3: 90}
 
 
 class DegenerateMaskWarning(UserWarning):
@@ -99,15 +103,16 @@ def directed_border_distances(
     """Distances from each True pixel of ``from_border`` to the nearest of ``to_border``.
 
     Both must be non-empty. Two exact methods, whichever is cheaper for these borders: a k-d
-    tree over the border coordinates (in spacing units) when the borders are sparse in their
-    bounding box, else a distance transform over the bounding box of both borders (every target
-    pixel lies inside it, so the cropped transform is exact). The costs were measured here: about
-    1.2 us per query point and 0.2 us per tree point, against 30 ns per pixel of transform.
+    tree over the border coordinates (in spacing units), querying only the pixels not on both
+    borders, or a distance transform over the bounding box of both borders (every target pixel
+    lies inside it, so the cropped transform is exact).
     """
     box = bounding_box(from_border | to_border)
     from_crop, to_crop = from_border[box], to_border[box]
     n_from, n_to = np.count_nonzero(from_crop), np.count_nonzero(to_crop)
-    if KDTREE_COST_PER_QUERY * n_from + KDTREE_COST_PER_POINT * n_to < from_crop.size:
+    n_query = n_from - np.count_nonzero(from_crop & to_crop)
+    tree_ns = KDTREE_NS_PER_QUERY * n_query + KDTREE_NS_PER_POINT * n_to + COORDINATES_NS_PER_PIXEL * from_crop.size
+    if tree_ns < EDT_NS_PER_PIXEL.get(from_crop.ndim, 90) * from_crop.size:
         from scipy.spatial import cKDTree
 
         scale = np.asarray(spacing if spacing is not None else (1.0,) * from_border.ndim, dtype=np.float64)

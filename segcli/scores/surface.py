@@ -44,18 +44,15 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | N
     pred_border = border(pred)
     gt_border = border(target)
     if not pred_border.any() or not gt_border.any():
+        # With the other border empty, every distance from this one is infinite.
         return SurfaceDistances(
-            pred_to_gt=_empty_or_inf(pred_border, gt_border), gt_to_pred=_empty_or_inf(gt_border, pred_border)
+            pred_to_gt=np.full(np.count_nonzero(pred_border), np.inf),
+            gt_to_pred=np.full(np.count_nonzero(gt_border), np.inf),
         )
     return SurfaceDistances(
         pred_to_gt=directed_border_distances(pred_border, gt_border, spacing),
         gt_to_pred=directed_border_distances(gt_border, pred_border, spacing),
     )
-
-
-def _empty_or_inf(from_border: np.ndarray, to_border: np.ndarray) -> np.ndarray:
-    """With the other border empty, every distance from this border is infinite."""
-    return np.full(np.count_nonzero(from_border), np.inf, np.float32)
 
 
 def _reduce(distances: Sequence[SurfaceDistances], reduce_pair) -> np.ndarray:

@@ -119,34 +119,33 @@ class ReportWriter:
         """Per-image scores and the summary as rich tables. Too many scores for one row per image
         on this terminal: the per-image table is transposed (a row per score), a few images a table."""
         from rich.console import Console
-        from rich.table import Table
 
         console = Console(file=self.stream)
         cell = 12
         if (len(self.columns) + 1) * cell <= console.width or not self.rows:
-            images = Table(title="per image")
-            images.add_column("name")
-            for column in self.columns:
-                images.add_column(column, justify="right")
-            for name, row in zip(self.names, self.rows, strict=True):
-                images.add_row(name, *(f"{row.get(c, math.nan):.6g}" for c in self.columns))
-            console.print(images)
+            rows = [
+                [name, *(row.get(c, math.nan) for c in self.columns)]
+                for name, row in zip(self.names, self.rows, strict=True)
+            ]
+            console.print(_table("per image", ["name", *self.columns], rows))
         else:
             per_table = max(1, (console.width - 22) // cell)
             for start in range(0, len(self.names), per_table):
-                names = self.names[start : start + per_table]
                 rows = self.rows[start : start + per_table]
-                images = Table(title="per image")
-                images.add_column("score")
-                for name in names:
-                    images.add_column(name, justify="right")
-                for column in self.columns:
-                    images.add_row(column, *(f"{row.get(column, math.nan):.6g}" for row in rows))
-                console.print(images)
-        table = Table(title="summary")
-        table.add_column("score")
-        for statistic in STATISTICS:
-            table.add_column(statistic, justify="right")
-        for column in self.columns:
-            table.add_row(column, *(f"{summary[column][s]:.6g}" for s in STATISTICS))
-        console.print(table)
+                transposed = [[c, *(row.get(c, math.nan) for row in rows)] for c in self.columns]
+                console.print(_table("per image", ["score", *self.names[start : start + per_table]], transposed))
+        rows = [[c, *(summary[c][s] for s in STATISTICS)] for c in self.columns]
+        console.print(_table("summary", ["score", *STATISTICS], rows))
+
+
+def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
+    """A rich table: the first column is a label, the others numbers (6 significant digits)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column(header[0])
+    for name in header[1:]:
+        table.add_column(name, justify="right")
+    for label, *values in rows:
+        table.add_row(label, *(f"{v:.6g}" for v in values))
+    return table

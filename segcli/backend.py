@@ -35,6 +35,18 @@ class NumpyOps:
     def flat(self, x):
         return x.reshape(x.shape[0], -1)
 
+    def pixel_count(self, x) -> np.ndarray:
+        """(B,) number of pixels per image of a batch like ``x``."""
+        return np.full(x.shape[0], self.flat(x).shape[1], np.int64)
+
+    def pixel_map(self, array: Any):
+        """A per-pixel map of the batch's shape (weights, signed distances), on this backend."""
+        return self.asarray(array, "float32")
+
+    def multiplicity(self, i: int):
+        """How many pixels each flat element of image ``i`` stands for: 1 (None) on pixel backends."""
+        return None
+
     def per_image(self, values: np.ndarray, like) -> np.ndarray:
         """(B,) values shaped to broadcast against a batch like ``like``, in float32."""
         return np.asarray(values, np.float32).reshape((-1,) + (1,) * (like.ndim - 1))
@@ -101,6 +113,15 @@ class TorchOps:
     def flat(self, x):
         return x.reshape(x.shape[0], -1)
 
+    def pixel_count(self, x) -> np.ndarray:
+        return np.full(x.shape[0], self.flat(x).shape[1], np.int64)
+
+    def pixel_map(self, array: Any):
+        return self.asarray(array, "float32")
+
+    def multiplicity(self, i: int):
+        return None
+
     def per_image(self, values: np.ndarray, like):
         return self.asarray(np.asarray(values, np.float32), "float32").reshape((-1,) + (1,) * (like.ndim - 1))
 
@@ -124,3 +145,79 @@ class TorchOps:
 
     def to_float64(self, x):
         return x.to(self.torch.float64)
+
+
+# The four (prediction, target) categories of a hard binary pair, in CategoryOps' column order.
+CATEGORY_PRED = np.array([False, False, True, True])
+CATEGORY_TARGET = np.array([False, True, False, True])
+
+
+class CategoryOps(NumpyOps):
+    """Exact per-pixel arithmetic for hard (0/1) predictions, on four values per image.
+
+    With a hard prediction every per-pixel loss term is a function of (prediction, target) alone,
+    so an image's pixels fall into four categories (TN, FN, FP, TP) with one value each. A
+    "per-pixel" array here has shape (B, 4); reductions weight each column by its pixel count. A
+    full-size map (weights, signed distances) enters as its mean over each category, which keeps
+    every mean of (category term) x (map) exact: the form of every weighted loss.
+
+    >>> ops = CategoryOps(np.array([[5, 1, 2, 2]]))  # TN, FN, FP, TP
+    >>> ops.mean(np.array([[0.0, 1.0, 1.0, 0.0]])).tolist()  # share of wrong pixels
+    [0.3]
+    """
+
+    name = "categories"
+
+    def __init__(self, counts: np.ndarray, pred: np.ndarray | None = None, target: np.ndarray | None = None) -> None:
+        self.counts = np.asarray(counts, np.int64)
+        self.pred = pred
+        self.target = target
+
+    @classmethod
+    def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts) -> CategoryOps:
+        """For a batch of hard predictions and targets (B, ...) with their ``ConfusionCounts``."""
+        columns = np.stack([counts.tn, counts.fn, counts.fp, counts.tp], axis=1)
+        return cls(columns, pred, target)
+
+    def categories(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(B, 4) prediction (float32 0/1) and target (bool) values of the four categories."""
+        return (
+            np.broadcast_to(CATEGORY_PRED.astype(np.float32), (batch, 4)).copy(),
+            np.broadcast_to(CATEGORY_TARGET, (batch, 4)).copy(),
+        )
+
+    def pixel_count(self, x) -> np.ndarray:
+        return self.counts.sum(axis=1)
+
+    def mean(self, x) -> np.ndarray:
+        return self.sum(x) / self.pixel_count(x)
+
+    def sum(self, x) -> np.ndarray:
+        return np.sum(self.counts * np.asarray(x, np.float64), axis=1)
+
+    def count(self, x) -> np.ndarray:
+        return np.sum(self.counts * (np.asarray(x) != 0), axis=1).astype(np.int64)
+
+    def multiplicity(self, i: int) -> np.ndarray:
+        return self.counts[i].astype(np.float64)
+
+    def pixel_map(self, array: Any) -> np.ndarray:
+        """(B, 4) means of a full-size map over each category (0 for an empty category)."""
+        if self.pred is None or self.target is None:
+            raise ValueError("CategoryOps.pixel_map needs the batch's prediction and target masks")
+        sums = np.stack([_category_sums(m, p, g) for m, p, g in zip(array, self.pred, self.target, strict=True)])
+        return np.divide(sums, self.counts, out=np.zeros_like(sums), where=self.counts > 0)
+
+
+def _category_sums(values: np.ndarray, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` over TN, FN, FP and TP pixels, in float64. Only the wrong pixels (few,
+    for a useful prediction) are gathered; the rest come from two dense sums."""
+    values = np.ravel(values).astype(np.float32, copy=False)
+    pred, target = np.ravel(pred), np.ravel(target)
+    total = np.sum(values, dtype=np.float64)
+    in_target = np.sum(values * target, dtype=np.float64)
+    wrong = np.flatnonzero(pred ^ target)
+    wrong_values, wrong_target = values[wrong], target[wrong]
+    fn = np.sum(wrong_values[wrong_target], dtype=np.float64)
+    fp = np.sum(wrong_values[~wrong_target], dtype=np.float64)
+    return np.array([total - in_target - fp, fn, fp, in_target - fn])

@@ -12,7 +12,7 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.backend import NUMPY, NumpyOps, TorchOps
+from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.inputs import BinaryPair, MulticlassPair
 from segcli.maps import boundary_weight_map, connected_instances, distance_weight_map, unet_weight_map
@@ -73,6 +73,11 @@ class BinaryBatch:
 
     @cached_property
     def loss_inputs(self) -> LossInputs:
+        """Per-pixel loss terms; for hard predictions, the exact four-category form (every
+        per-pixel term depends only on prediction and target), which costs no pixel pass."""
+        if self.prob.dtype == bool and self.valid is None:
+            ops = CategoryOps.of_hard_masks(self.hard, self.target, self.counts)
+            return LossInputs(*ops.categories(len(self)), ops)
         return LossInputs(self.prob, self.target, self.ops)
 
     @cached_property

@@ -29,6 +29,14 @@ def _hard(rng, shape):
     return smooth_mask(rng, shape).astype(np.float32), target
 
 
+def _mask(rng, shape):
+    """A hard prediction as the pipeline hands it over: the bool mask itself (the four-category
+    path of the losses), not 0.0/1.0 floats (the per-pixel path). Its fill differs from the
+    target's, so FP and FN counts differ."""
+    target = smooth_mask(rng, shape)
+    return smooth_mask(rng, shape, fill=0.22), target
+
+
 def _score(name, prob, target, **options):
     pair = BinaryPair(prob=prob, hard=prob >= 0.5, target=target)
     return BY_NAME[name].compute(BinaryBatch([pair], ScoreOptions(**options)))[0]
@@ -39,13 +47,14 @@ def _spec_bce_pixels(prob, target):
     return -(target * np.log(p) + (1 - target) * np.log(1 - p))
 
 
-CASES = [("prob", (48, 61)), ("prob", (7, 20, 22)), ("hard", (48, 61)), ("hard", (7, 20, 22))]
+CASES = [(kind, shape) for kind in ("prob", "hard", "mask") for shape in ((48, 61), (7, 20, 22))]
+MAKERS = {"prob": _probs, "hard": _hard, "mask": _mask}
 
 
 @pytest.fixture(params=CASES, ids=[f"{k}-{len(s)}d" for k, s in CASES])
 def case(request, rng):
     kind, shape = request.param
-    return (_probs if kind == "prob" else _hard)(rng, shape)
+    return MAKERS[kind](rng, shape)
 
 
 def _t(array):

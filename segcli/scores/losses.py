@@ -57,8 +57,8 @@ class LossInputs:
         return self.ops.count(self.target).astype(np.float64)
 
     @cached_property
-    def n_pixels(self) -> int:
-        return int(self.ops.flat(self.target).shape[1])
+    def n_pixels(self) -> np.ndarray:
+        return self.ops.pixel_count(self.target).astype(np.float64)
 
     @cached_property
     def soft_tp(self) -> np.ndarray:
@@ -166,12 +166,22 @@ def lovasz_grad(sorted_target: np.ndarray) -> np.ndarray:
     return lovasz_grad_with_total(sorted_target, float(sorted_target.sum(dtype=np.float64)))
 
 
-def lovasz_grad_with_total(sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY):
-    """``lovasz_grad`` of a prefix of the sorted ground truth, ``total`` positives in all of it."""
+def lovasz_grad_with_total(
+    sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY, multiplicity: np.ndarray | None = None
+):
+    """``lovasz_grad`` of a prefix of the sorted ground truth, ``total`` positives in all of it.
+
+    ``multiplicity``: how many pixels of equal error each element stands for (the four
+    categories of a hard prediction). The gradient of a run of equal errors telescopes, so its
+    sum, all that the loss uses, does not depend on their order.
+    """
     if sorted_target.shape[0] == 0:
         return sorted_target
-    intersection = total - ops.cumsum(sorted_target)
-    union = total + ops.cumsum(1.0 - sorted_target)
+    positives, negatives = sorted_target, 1.0 - sorted_target
+    if multiplicity is not None:
+        positives, negatives = positives * multiplicity, negatives * multiplicity
+    intersection = total - ops.cumsum(positives)
+    union = total + ops.cumsum(negatives)
     jaccard = 1.0 - intersection / union
     jaccard[1:] = jaccard[1:] - jaccard[:-1]
     return jaccard
@@ -197,7 +207,10 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
         positive = errors > 0
         errors_sorted, order = ops.sort_descending(errors[positive])
         sorted_target = ops.to_float64(target[i][positive][order])
-        grad = lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops)
+        multiplicity = ops.multiplicity(i)
+        if multiplicity is not None:
+            multiplicity = multiplicity[positive][order]
+        grad = lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops, multiplicity=multiplicity)
         losses[i] = ops.dot(errors_sorted, grad)
     return losses
 
@@ -218,7 +231,7 @@ def weighted_bce(x: LossInputs, weight_map: np.ndarray) -> np.ndarray:
     >>> weighted_bce(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool)), np.array([[2.0, 0.0]])).round(4)
     array([0.6931])
     """
-    return x.mean(x.pixel_bce * x.ops.asarray(weight_map, "float32"))
+    return x.mean(x.pixel_bce * x.ops.pixel_map(weight_map))
 
 
 def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
@@ -227,4 +240,4 @@ def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
     >>> boundary_loss(LossInputs(np.array([[0.5, 1.0]]), np.array([[1, 0]], bool)), np.array([[0.0, 1.0]]))
     array([0.5])
     """
-    return x.mean(x.prob * x.ops.asarray(phi, "float32"))
+    return x.mean(x.prob * x.ops.pixel_map(phi))

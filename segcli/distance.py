@@ -8,6 +8,7 @@ as in ``scipy.ndimage.distance_transform_edt``.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 
@@ -24,10 +25,19 @@ KDTREE_NS_PER_QUERY = 1200
 KDTREE_NS_PER_POINT = 200
 COORDINATES_NS_PER_PIXEL = 10
 EDT_NS_PER_PIXEL = {2: 35, 3: 90}
+# One probe of the neighbourhood search (a gathered pixel), and the search radius in pixels
+# (of the finest axis) per dimension: 3217 offsets in 2D, 4169 in 3D.
+PROBE_NS = 4
+NEIGHBOURHOOD_RADIUS = {2: 32, 3: 10}
 
 
 class DegenerateMaskWarning(UserWarning):
     """A signed distance was asked of an all-empty or all-full mask."""
+
+
+# Below this many pixels scipy's transform is faster than the ``edt`` package, whose calls cost
+# a fixed ~0.2 ms (many small crops: cells in weight maps). Measured here, 2D and 3D alike.
+SCIPY_EDT_BELOW = 12_000
 
 
 def edt(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
@@ -38,11 +48,20 @@ def edt(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
     >>> edt(np.array([[0, 1, 1, 1, 0]], bool)).tolist()
     [[0.0, 1.0, 2.0, 1.0, 0.0]]
     """
+    if mask.size < SCIPY_EDT_BELOW:
+        from scipy import ndimage
+
+        return ndimage.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
+    return _edt_package(np.ascontiguousarray(mask, dtype=bool).view(np.uint8), spacing)
+
+
+def _edt_package(labels: np.ndarray, spacing: Spacing | None) -> np.ndarray:
+    """The ``edt`` package on uint8 labels (its fastest input): for each non-zero pixel, the
+    distance to the nearest pixel of another label (0 included), image edges not counting."""
     import edt as edt_package
 
-    mask = np.ascontiguousarray(mask, dtype=bool)
     anisotropy = tuple(float(s) for s in spacing) if spacing is not None else None
-    return edt_package.edt(mask, anisotropy=anisotropy, black_border=False, parallel=1)
+    return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=1)
 
 
 def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
@@ -51,14 +70,25 @@ def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
 
 
 class InsideOutside:
-    """``EDT(G)`` and ``EDT(not G)`` of one mask, computed once and shared by the signed distance
-    maps; both None for an all-empty or all-full mask (no boundary)."""
+    """The distance from every pixel to the other side of a mask: ``EDT(G)`` inside, ``EDT(not G)``
+    outside, i.e. ``|EDT(G) - EDT(not G)|``, in one transform (labels 1 and 2, about 20% cheaper
+    than two). Computed once and shared by the signed distance maps; None for an all-empty or
+    all-full mask (no boundary).
+
+    >>> InsideOutside(np.array([[0, 1, 1, 1, 0, 0]], bool)).distance.tolist()
+    [[1.0, 1.0, 2.0, 1.0, 1.0, 2.0]]
+    """
 
     def __init__(self, target: np.ndarray, spacing: Spacing | None = None) -> None:
         self.target = target
         self.degenerate = not target.any() or target.all()
-        self.inside = None if self.degenerate else edt(target, spacing)
-        self.outside = None if self.degenerate else edt(~target, spacing)
+        if self.degenerate:
+            self.distance = None
+        elif target.size < SCIPY_EDT_BELOW:
+            self.distance = np.where(target, edt(target, spacing), edt(~target, spacing))
+        else:
+            labels = np.ascontiguousarray(target, dtype=bool).view(np.uint8) + np.uint8(1)
+            self.distance = _edt_package(labels, spacing)
 
 
 def signed_distance(target: np.ndarray | InsideOutside, spacing: Spacing | None = None) -> np.ndarray:
@@ -70,7 +100,7 @@ def signed_distance(target: np.ndarray | InsideOutside, spacing: Spacing | None 
     edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
     if edts.degenerate:
         return np.zeros(edts.target.shape, np.float32)
-    return edts.inside - edts.outside
+    return np.where(edts.target, edts.distance, -edts.distance)
 
 
 def kervadec_sdf(
@@ -83,7 +113,7 @@ def kervadec_sdf(
     zeros, and a ``DegenerateMaskWarning`` when ``warn``.
 
     >>> kervadec_sdf(np.array([[0, 1, 1, 1, 0]], bool)).tolist()
-    [[1.0, -0.0, -1.0, -0.0, 1.0]]
+    [[1.0, 0.0, -1.0, 0.0, 1.0]]
     """
     edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
     if edts.degenerate:
@@ -94,33 +124,111 @@ def kervadec_sdf(
                 stacklevel=2,
             )
         return np.zeros(edts.target.shape, np.float32)
-    return np.where(edts.target, -(edts.inside - 1.0), edts.outside).astype(np.float32)
+    return np.where(edts.target, 1.0 - edts.distance, edts.distance).astype(np.float32)
 
 
 def directed_border_distances(
     from_border: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
 ) -> np.ndarray:
-    """Distances from each True pixel of ``from_border`` to the nearest of ``to_border``.
+    """Distances from each True pixel of ``from_border`` to the nearest of ``to_border``, in
+    the row-major order of ``from_border``'s pixels. Both must be non-empty.
 
-    Both must be non-empty. Two exact methods, whichever is cheaper for these borders: a k-d
-    tree over the border coordinates (in spacing units), querying only the pixels not on both
-    borders, or a distance transform over the bounding box of both borders (every target pixel
-    lies inside it, so the cropped transform is exact).
+    Pixels on both borders are at distance 0; only the others are searched (few, for a useful
+    prediction), by ``distances_to_mask``.
+
+    >>> directed_border_distances(np.array([[1, 1, 0, 1]], bool), np.array([[0, 1, 0, 0]], bool)).tolist()
+    [1.0, 0.0, 2.0]
     """
-    box = bounding_box(from_border | to_border)
-    from_crop, to_crop = from_border[box], to_border[box]
-    n_from, n_to = np.count_nonzero(from_crop), np.count_nonzero(to_crop)
-    n_query = n_from - np.count_nonzero(from_crop & to_crop)
-    tree_ns = KDTREE_NS_PER_QUERY * n_query + KDTREE_NS_PER_POINT * n_to + COORDINATES_NS_PER_PIXEL * from_crop.size
-    if tree_ns < EDT_NS_PER_PIXEL.get(from_crop.ndim, 90) * from_crop.size:
+    shared = to_border[from_border]
+    distances = np.zeros(shared.size)
+    queries = np.flatnonzero(from_border & ~to_border)
+    if queries.size:
+        distances[~shared] = distances_to_mask(to_border, queries, spacing)
+    return distances
+
+
+def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
+    """Exact distance from each pixel of ``queries`` (flat indices) to the nearest True pixel of
+    ``target`` (non-empty), float64, in spacing units.
+
+    Three exact methods: first the neighbourhood of each query, probing offsets in order of
+    length (the first hit is the nearest; most border queries end within a few probes); the
+    queries still unresolved when that search has spent what the cheaper of the other two
+    would cost go to a k-d tree over the target pixels or a distance transform over the box of
+    target and queries, whichever the cost model says is cheaper. At most twice the cheapest.
+
+    >>> distances_to_mask(np.array([[0, 0, 0, 1]], bool), np.array([0, 2])).tolist()
+    [3.0, 1.0]
+    """
+    spacing = tuple(float(s) for s in spacing) if spacing is not None else (1.0,) * target.ndim
+    coords = np.stack(np.unravel_index(queries, target.shape), axis=1)
+    target_box = bounding_box(target)
+    low = np.minimum(coords.min(axis=0), [b.start for b in target_box])
+    high = np.maximum(coords.max(axis=0) + 1, [b.stop for b in target_box])
+    box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
+    budget_ns = _fallback_ns(target[box], len(queries))
+    result = np.full(len(queries), np.inf)
+    active = _neighbourhood_search(target, coords, spacing, result, budget_ns)
+    if active.size:
+        result[active] = _fallback(target[box], coords[active] - low, spacing)
+    return result
+
+
+def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
+    tree_ns = KDTREE_NS_PER_QUERY * n_queries + KDTREE_NS_PER_POINT * np.count_nonzero(crop)
+    tree_ns += COORDINATES_NS_PER_PIXEL * crop.size
+    return min(tree_ns, EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size)
+
+
+def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+    """Nearest-target distances of ``coords`` (inside ``crop``) by k-d tree or distance transform."""
+    tree_ns = KDTREE_NS_PER_QUERY * len(coords) + KDTREE_NS_PER_POINT * np.count_nonzero(crop)
+    tree_ns += COORDINATES_NS_PER_PIXEL * crop.size
+    if tree_ns < EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size:
         from scipy.spatial import cKDTree
 
-        scale = np.asarray(spacing if spacing is not None else (1.0,) * from_border.ndim, dtype=np.float64)
-        tree = cKDTree(np.argwhere(to_crop) * scale, balanced_tree=False, compact_nodes=False)
-        # Pixels on both borders are at distance 0: only the others need a query (most of them,
-        # for a good prediction).
-        shared = to_crop[from_crop]
-        distances = np.zeros(n_from)
-        distances[~shared], _ = tree.query(np.argwhere(from_crop & ~to_crop) * scale)
-        return distances
-    return distance_to(to_crop, spacing)[from_crop].astype(np.float64)
+        scale = np.asarray(spacing)
+        tree = cKDTree(np.argwhere(crop) * scale, balanced_tree=False, compact_nodes=False)
+        return tree.query(coords * scale)[0]
+    return distance_to(crop, spacing)[tuple(coords.T)].astype(np.float64)
+
+
+def _neighbourhood_search(
+    target: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...], result: np.ndarray, budget_ns: float
+) -> np.ndarray:
+    """Fill ``result`` for the queries whose nearest target pixel lies in their neighbourhood;
+    return the indices of the others (not found, or the budget spent)."""
+    offsets, lengths, reach = _sorted_offsets(target.ndim, spacing)
+    padded = np.pad(target, [(r, r) for r in reach])
+    strides = np.array(padded.strides) // padded.itemsize
+    flat = (coords + np.asarray(reach)) @ strides
+    deltas = offsets @ strides
+    probes = padded.ravel()
+    active = np.arange(len(coords))
+    start, chunk, spent_ns = 0, 8, 0.0
+    while active.size and start < len(deltas):
+        stop = min(start + chunk, len(deltas))
+        cost_ns = PROBE_NS * active.size * (stop - start)
+        if spent_ns + cost_ns > budget_ns:
+            break
+        hits = probes[flat[active, None] + deltas[None, start:stop]]
+        found = hits.any(axis=1)
+        result[active[found]] = lengths[start + hits[found].argmax(axis=1)]
+        active = active[~found]
+        spent_ns += cost_ns
+        start, chunk = stop, chunk * 2
+    return active
+
+
+@functools.lru_cache(maxsize=16)
+def _sorted_offsets(ndim: int, spacing: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Integer offsets within the search radius, sorted by length in spacing units (ties in a
+    fixed order), their lengths, and the reach (in pixels) along each axis."""
+    radius = NEIGHBOURHOOD_RADIUS.get(ndim, 6) * min(spacing)
+    reach = tuple(int(radius // s) for s in spacing)
+    grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
+    offsets = np.stack([g.ravel() for g in grids], axis=1)
+    lengths = np.sqrt(((offsets * np.asarray(spacing)) ** 2).sum(axis=1))
+    keep = lengths <= radius
+    order = np.argsort(lengths[keep], kind="stable")
+    return offsets[keep][order], lengths[keep][order], reach

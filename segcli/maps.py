@@ -11,7 +11,7 @@ from typing import Literal
 
 import numpy as np
 
-from segcli.distance import InsideOutside, Spacing, distance_to, signed_distance
+from segcli.distance import InsideOutside, Spacing, edt
 from segcli.stats import dilate_cross, erode_cross
 
 # exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
@@ -35,31 +35,59 @@ def connected_instances(mask: np.ndarray, *, connectivity: Connectivity = 1) -> 
     return labels
 
 
+def instance_boxes(instances: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
+    """(label, bounding box) of every instance present in a label image."""
+    from scipy import ndimage
+
+    return [(label, box) for label, box in enumerate(ndimage.find_objects(instances), start=1) if box is not None]
+
+
+def _boxes_within(boxes: list[tuple[int, tuple[slice, ...]]], pad: tuple[int, ...]) -> np.ndarray:
+    """For each box, whether another box lies within ``pad`` pixels of it (per axis): the
+    instances that can be nearest and second-nearest to a pixel within that distance."""
+    starts = np.array([[b.start for b in box] for _, box in boxes])
+    stops = np.array([[b.stop for b in box] for _, box in boxes])
+    pad_array = np.asarray(pad)
+    # boxes i and j overlap once i is grown by pad: on every axis
+    overlap = np.all(
+        (starts[:, None, :] - pad_array < stops[None, :, :]) & (starts[None, :, :] < stops[:, None, :] + pad_array),
+        axis=2,
+    )
+    np.fill_diagonal(overlap, False)
+    return overlap.any(axis=1)
+
+
 def nearest_two_instance_distances(
-    instances: np.ndarray, *, max_distance: float, spacing: Spacing | None = None
+    instances: np.ndarray,
+    *,
+    max_distance: float,
+    spacing: Spacing | None = None,
+    boxes: list[tuple[int, tuple[slice, ...]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distances d1 <= d2 from every pixel to its nearest and second-nearest instance.
 
-    Exact wherever the true distance is at most ``max_distance``; ``inf`` may stand for larger
-    values. Each instance's transform runs only on its bounding box grown by ``max_distance``,
-    which is what makes this fast for many small cells.
+    Exact wherever ``d1 + d2 <= max_distance``; elsewhere ``inf`` may stand for either. Each
+    instance's transform runs only on its bounding box grown by ``max_distance``, which is what
+    makes this fast for many small cells, and an instance with no other within ``max_distance``
+    is skipped: no pixel can be that close to it and to another.
     """
-    from scipy import ndimage
-
     spacing = tuple(spacing) if spacing is not None else (1.0,) * instances.ndim
     pad = tuple(math.ceil(max_distance / s) + 1 for s in spacing)
+    boxes = instance_boxes(instances) if boxes is None else boxes
     nearest = np.full(instances.shape, np.inf, np.float32)
     second = np.full(instances.shape, np.inf, np.float32)
-    for label, box in enumerate(ndimage.find_objects(instances), start=1):
-        if box is None:
+    if len(boxes) < 2:
+        return nearest, second
+    for (label, box), has_neighbour in zip(boxes, _boxes_within(boxes, pad), strict=True):
+        if not has_neighbour:
             continue
         grown = tuple(
             slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, instances.shape, strict=True)
         )
-        distance = distance_to(instances[grown] == label, spacing)
+        distance = edt(instances[grown] != label, spacing)
         near, sec = nearest[grown], second[grown]
-        second[grown] = np.minimum(sec, np.maximum(near, distance))
-        nearest[grown] = np.minimum(near, distance)
+        np.minimum(sec, np.maximum(near, distance), out=sec)
+        np.minimum(near, distance, out=near)
     return nearest, second
 
 
@@ -89,12 +117,17 @@ def unet_weight_map(
         weights = np.ones(instances.shape, np.float32)
     else:
         weights = np.where(background, class_weights[0], class_weights[1]).astype(np.float32)
-    if len(np.unique(instances[~background])) < 2:
+    boxes = instance_boxes(instances)
+    if len(boxes) < 2:
         return weights
     cutoff = sigma * math.sqrt(2.0 * math.log(1.0 / BORDER_TERM_CUTOFF))
-    nearest, second = nearest_two_instance_distances(instances, max_distance=cutoff, spacing=spacing)
-    total = nearest[background] + second[background]
-    weights[background] += (w0 * np.exp(-(total * total) / (2.0 * sigma * sigma))).astype(np.float32)
+    nearest, second = nearest_two_instance_distances(instances, max_distance=cutoff, spacing=spacing, boxes=boxes)
+    total = nearest + second
+    # The term is below the cutoff wherever d1 + d2 > cutoff: only the few pixels between close
+    # instances need the exponential.
+    near = np.flatnonzero((total < cutoff) & background)
+    near_total = total.ravel()[near]
+    weights.ravel()[near] += (w0 * np.exp(-(near_total * near_total) / (2.0 * sigma * sigma))).astype(np.float32)
     return weights
 
 
@@ -135,7 +168,10 @@ def distance_weight_map(
     >>> distance_weight_map(np.array([[0, 1, 0]], bool), tau=1.0).astype(float).round(4).tolist()
     [[0.3679, 0.3679, 0.3679]]
     """
-    return np.exp(-np.abs(signed_distance(target, spacing)) / np.float32(tau)).astype(np.float32)
+    edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
+    if edts.degenerate:
+        return np.ones(edts.target.shape, np.float32)
+    return np.exp(edts.distance * np.float32(-1.0 / tau))
 
 
 MapKind = Literal["unet", "sdf", "boundary", "distance"]

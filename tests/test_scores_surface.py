@@ -138,20 +138,36 @@ def test_boundary_iou_identical_is_one_and_symmetric(rng):
     assert surface.boundary_iou(a[None], b[None])[0] == surface.boundary_iou(b[None], a[None])[0]
 
 
+FORCED_METHODS = {
+    # neighbourhood search never runs out of budget (queries beyond its radius still fall back)
+    "neighbourhood": {"PROBE_NS": 0},
+    "kdtree": {"PROBE_NS": 10**9, "EDT_NS_PER_PIXEL": {2: 10**9, 3: 10**9}},
+    "transform": {"PROBE_NS": 10**9, "KDTREE_NS_PER_QUERY": 10**9},
+}
+
+
+@pytest.mark.parametrize("method", FORCED_METHODS)
 @pytest.mark.parametrize("spacing", [None, (0.6, 0.8), (2.0, 0.5, 0.7)])
-def test_kdtree_and_distance_transform_paths_agree(rng, monkeypatch, spacing):
+def test_each_distance_method_matches_scipy(rng, monkeypatch, spacing, method):
+    """Every exact method, forced, against scipy's full distance transform, on queries near the
+    target and far beyond the neighbourhood radius (specks in an empty corner)."""
+    from scipy import ndimage
+
     import segcli.distance as distance
 
-    shape = (40, 50) if spacing is None or len(spacing) == 2 else (8, 30, 20)
-    pred, target = smooth_mask(rng, shape), smooth_mask(rng, shape)
-    monkeypatch.setattr(distance, "KDTREE_NS_PER_QUERY", 0)
-    monkeypatch.setattr(distance, "KDTREE_NS_PER_POINT", 0)
-    monkeypatch.setattr(distance, "COORDINATES_NS_PER_PIXEL", 0)
-    by_tree = surface_distances(pred, target, spacing)
-    monkeypatch.setattr(distance, "KDTREE_NS_PER_QUERY", 10**9)
-    by_transform = surface_distances(pred, target, spacing)
-    np.testing.assert_allclose(by_tree.pred_to_gt, by_transform.pred_to_gt, rtol=1e-6)
-    np.testing.assert_allclose(by_tree.gt_to_pred, by_transform.gt_to_pred, rtol=1e-6)
+    shape = (90, 100) if spacing is None or len(spacing) == 2 else (24, 40, 36)
+    target = np.zeros(shape, bool)
+    target[tuple(slice(0, n // 3) for n in shape)] = smooth_mask(rng, tuple(n // 3 for n in shape), fill=0.5)
+    target[(0,) * len(shape)] = True  # never empty
+    pred = smooth_mask(rng, shape)
+    pred[tuple(slice(n - 3, n - 1) for n in shape)] = True  # a speck far from the target
+    for name, value in FORCED_METHODS[method].items():
+        monkeypatch.setattr(distance, name, value)
+    queries = np.flatnonzero(pred)
+    expected = ndimage.distance_transform_edt(~target, sampling=spacing).ravel()[queries]
+    got = distance.distances_to_mask(target, queries, spacing)
+    assert expected.max() > 32 * min(spacing or (1.0,))  # some queries lie beyond the search radius
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_nsd_counts_a_distance_equal_to_the_tolerance():

@@ -88,7 +88,7 @@ class BinaryBatch:
     @cached_property
     def unet_weights(self) -> np.ndarray:
         o = self.options
-        return np.stack(
+        return _stack(
             [
                 unet_weight_map(connected_instances(g), w0=o.unet_w0, sigma=o.unet_sigma, spacing=o.spacing)
                 for g in self.target
@@ -98,7 +98,7 @@ class BinaryBatch:
     @cached_property
     def boundary_weights(self) -> np.ndarray:
         o = self.options
-        return np.stack([boundary_weight_map(g, weight=o.boundary_weight, width=o.boundary_width) for g in self.target])
+        return _stack([boundary_weight_map(g, weight=o.boundary_weight, width=o.boundary_width) for g in self.target])
 
     @cached_property
     def gt_edts(self) -> list[InsideOutside]:
@@ -107,11 +107,11 @@ class BinaryBatch:
 
     @cached_property
     def distance_weights(self) -> np.ndarray:
-        return np.stack([distance_weight_map(e, tau=self.options.distmap_tau) for e in self.gt_edts])
+        return _stack([distance_weight_map(e, tau=self.options.distmap_tau) for e in self.gt_edts])
 
     @cached_property
     def kervadec_phi(self) -> np.ndarray:
-        return np.stack([kervadec_sdf(e, warn=False) for e in self.gt_edts])
+        return _stack([kervadec_sdf(e, warn=False) for e in self.gt_edts])
 
 
 class MulticlassBatch:

@@ -97,3 +97,13 @@ def test_inputs_are_not_modified(tmp_path):
         CliRunner().invoke(app, ["score", str(tmp_path / "p"), str(tmp_path / "g")])
         CliRunner().invoke(app, ["weightmap", str(tmp_path / "g"), "--out", str(tmp_path / "w")])
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_allocator_setting_is_taken_on_glibc():
+    import platform
+
+    from segcli.allocator import keep_freed_memory
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt is glibc's")
+    assert keep_freed_memory()

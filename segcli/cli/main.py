@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from segcli import __version__
+from segcli.allocator import keep_freed_memory
 from segcli.cli import classweights, metrics, score, weightmap
 from segcli.cli._output import state
 
@@ -39,6 +40,7 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     state["debug"] = debug
+    keep_freed_memory()
 
 
 def main() -> None:

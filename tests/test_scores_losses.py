@@ -166,10 +166,16 @@ def test_weighted_bce_losses_match_references(case):
     assert _score("boundary_loss", prob, target) == pytest.approx((prob * phi).mean(), rel=REL, abs=1e-9)
 
 
-def test_losses_of_a_perfect_hard_prediction():
+@pytest.mark.parametrize("as_mask", [False, True], ids=["floats", "mask"])
+def test_losses_of_a_perfect_hard_prediction(as_mask):
+    """Also the four-category path with two empty categories (no FP, no FN)."""
     target = np.zeros((10, 10), bool)
     target[2:6, 3:8] = True
-    prob = target.astype(np.float32)
+    prob = target.copy() if as_mask else target.astype(np.float32)
+    pixel = _spec_bce_pixels(prob, target)
+    sdf = ndimage.distance_transform_edt(target) - ndimage.distance_transform_edt(~target)
+    assert _score("distmap_bce", prob, target) == pytest.approx((np.exp(-np.abs(sdf) / 5) * pixel).mean(), rel=REL)
+    assert _score("lovasz_hinge", prob, target) == pytest.approx(0.0, abs=1e-9)
     assert _score("bce", prob, target) == pytest.approx(-np.log(1 - 1e-7), rel=1e-3)
     assert _score("dice_loss", prob, target) == pytest.approx(0.0, abs=1e-9)
     assert _score("tversky_loss", prob, target) == pytest.approx(0.0, abs=1e-9)

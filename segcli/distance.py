@@ -174,17 +174,21 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     return result
 
 
-def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
+def _tree_and_transform_ns(crop: np.ndarray, n_queries: int) -> tuple[float, float]:
+    """Modelled cost of answering ``n_queries`` over ``crop`` by k-d tree and by transform."""
     tree_ns = KDTREE_NS_PER_QUERY * n_queries + KDTREE_NS_PER_POINT * np.count_nonzero(crop)
     tree_ns += COORDINATES_NS_PER_PIXEL * crop.size
-    return min(tree_ns, EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size)
+    return tree_ns, EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size
+
+
+def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
+    return min(_tree_and_transform_ns(crop, n_queries))
 
 
 def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
     """Nearest-target distances of ``coords`` (inside ``crop``) by k-d tree or distance transform."""
-    tree_ns = KDTREE_NS_PER_QUERY * len(coords) + KDTREE_NS_PER_POINT * np.count_nonzero(crop)
-    tree_ns += COORDINATES_NS_PER_PIXEL * crop.size
-    if tree_ns < EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size:
+    tree_ns, transform_ns = _tree_and_transform_ns(crop, len(coords))
+    if tree_ns < transform_ns:
         from scipy.spatial import cKDTree
 
         scale = np.asarray(spacing)

@@ -166,11 +166,11 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     low = np.minimum(coords.min(axis=0), [b.start for b in target_box])
     high = np.maximum(coords.max(axis=0) + 1, [b.stop for b in target_box])
     box = tuple(slice(int(a), int(b)) for a, b in zip(low, high, strict=True))
-    budget_ns = _fallback_ns(target[box], len(queries))
+    crop, coords = target[box], coords - low  # every target pixel lies in the box: exact
     result = np.full(len(queries), np.inf)
-    active = _neighbourhood_search(target, coords, spacing, result, budget_ns)
+    active = _neighbourhood_search(crop, coords, spacing, result, _fallback_ns(crop, len(queries)))
     if active.size:
-        result[active] = _fallback(target[box], coords[active] - low, spacing)
+        result[active] = _fallback(crop, coords[active], spacing)
     return result
 
 

@@ -124,6 +124,31 @@ def test_lovasz_softmax_matches_reference(rng):
     assert _score(logits, gt, _settings(["lovasz_softmax"]))["lovasz_softmax"] == pytest.approx(ref, rel=1e-5)
 
 
+def test_lovasz_softmax_of_a_label_map_with_tied_errors(rng):
+    """A label-map prediction: every error is 0 or 1, so the sort order of ties is arbitrary; the
+    loss must not depend on it."""
+    gt = label_map(rng, (25, 30), num_classes=K)
+    pred = label_map(rng, (25, 30), num_classes=K) % K
+    valid = (gt != 255).ravel()
+    probas = torch.nn.functional.one_hot(torch.from_numpy(pred.ravel()[valid].astype(np.int64)), K).double()
+    ref = _lovasz_softmax_reference(probas, torch.from_numpy(gt.ravel()[valid].astype(np.int64)))
+    assert _score(pred, gt, _settings(["lovasz_softmax"]))["lovasz_softmax"] == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize("levels", [3, 1000])
+def test_lovasz_jaccard_matches_the_reference_sort(rng, levels):
+    from segcli.scores.losses import lovasz_jaccard
+
+    errors = (rng.integers(0, levels, 500) / (levels - 1)).astype(np.float32)
+    positive = rng.random(500) < 0.3
+    labels = torch.from_numpy(positive.astype(np.float64))
+    errors_sorted, perm = torch.sort(torch.from_numpy(errors.astype(np.float64)), descending=True)
+    fg = labels[perm]
+    jaccard = 1 - (fg.sum() - fg.cumsum(0)) / (fg.sum() + (1 - fg).cumsum(0))
+    jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    assert lovasz_jaccard(errors, positive) == pytest.approx(torch.dot(errors_sorted, jaccard).item(), rel=1e-9)
+
+
 def test_absent_classes_hand_case():
     gt = np.array([[0, 1, 1, 255], [0, 0, 1, 255]], np.uint8)
     pred = np.array([[0, 1, 2, 3], [0, 0, 1, 3]], np.uint8)  # class 2 only in pred; 3 only on ignore pixels

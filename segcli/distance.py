@@ -9,6 +9,7 @@ as in ``scipy.ndimage.distance_transform_edt``.
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from collections.abc import Sequence
 
@@ -19,10 +20,13 @@ from segcli.stats import bounding_box
 Spacing = Sequence[float]
 
 # Costs in nanoseconds, measured here (benchmarks/bench_surface.py shapes): a k-d tree query,
-# a tree point, listing a crop's coordinates (per pixel), and a distance transform per pixel in
-# 2D and 3D. Used only to pick the cheaper of two exact methods.
+# a tree point, importing scipy.spatial (once per process), one (query, point) pair of the
+# brute-force search, listing a crop's coordinates (per pixel), and a distance transform per
+# pixel in 2D and 3D. Used only to pick the cheapest exact method.
 KDTREE_NS_PER_QUERY = 1200
 KDTREE_NS_PER_POINT = 200
+KDTREE_IMPORT_NS = 700_000_000
+PAIR_NS = 3
 COORDINATES_NS_PER_PIXEL = 10
 EDT_NS_PER_PIXEL = {2: 35, 3: 90}
 # One probe of the neighbourhood search (a gathered pixel), and the search radius in pixels
@@ -151,11 +155,12 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     """Exact distance from each pixel of ``queries`` (flat indices) to the nearest True pixel of
     ``target`` (non-empty), float64, in spacing units.
 
-    Three exact methods: first the neighbourhood of each query, probing offsets in order of
+    Exact methods, cheapest first: the neighbourhood of each query, probing offsets in order of
     length (the first hit is the nearest; most border queries end within a few probes); the
-    queries still unresolved when that search has spent what the cheaper of the other two
-    would cost go to a k-d tree over the target pixels or a distance transform over the box of
-    target and queries, whichever the cost model says is cheaper. At most twice the cheapest.
+    queries still unresolved when that search has spent what the cheapest other method would
+    cost go to that method: every (query, target pixel) pair (few queries), a k-d tree over the
+    target pixels, or a distance transform over the box of target and queries, as the cost
+    model says. At most twice the cheapest.
 
     >>> distances_to_mask(np.array([[0, 0, 0, 1]], bool), np.array([0, 2])).tolist()
     [3.0, 1.0]
@@ -174,27 +179,52 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     return result
 
 
-def _tree_and_transform_ns(crop: np.ndarray, n_queries: int) -> tuple[float, float]:
-    """Modelled cost of answering ``n_queries`` over ``crop`` by k-d tree and by transform."""
-    tree_ns = KDTREE_NS_PER_QUERY * n_queries + KDTREE_NS_PER_POINT * np.count_nonzero(crop)
-    tree_ns += COORDINATES_NS_PER_PIXEL * crop.size
-    return tree_ns, EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size
+def _fallback_costs_ns(crop: np.ndarray, n_queries: int) -> dict[str, float]:
+    """Modelled cost of answering ``n_queries`` over ``crop`` by each fallback method: every
+    (query, target pixel) pair, a k-d tree (plus importing scipy.spatial, the first time in a
+    process), a distance transform of the crop."""
+    n_target = np.count_nonzero(crop)
+    listing = COORDINATES_NS_PER_PIXEL * crop.size
+    tree = listing + KDTREE_NS_PER_QUERY * n_queries + KDTREE_NS_PER_POINT * n_target
+    if "scipy.spatial" not in sys.modules:
+        tree += KDTREE_IMPORT_NS
+    return {
+        "pairs": listing + PAIR_NS * n_queries * n_target,
+        "tree": tree,
+        "transform": EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size,
+    }
 
 
 def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
-    return min(_tree_and_transform_ns(crop, n_queries))
+    return min(_fallback_costs_ns(crop, n_queries).values())
 
 
 def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
-    """Nearest-target distances of ``coords`` (inside ``crop``) by k-d tree or distance transform."""
-    tree_ns, transform_ns = _tree_and_transform_ns(crop, len(coords))
-    if tree_ns < transform_ns:
+    """Nearest-target distances of ``coords`` (inside ``crop``) by the cheapest fallback."""
+    costs = _fallback_costs_ns(crop, len(coords))
+    method = min(costs, key=costs.__getitem__)
+    scale = np.asarray(spacing)
+    if method == "pairs":
+        return _nearest_by_pairs(np.argwhere(crop) * scale, coords * scale)
+    if method == "tree":
         from scipy.spatial import cKDTree
 
-        scale = np.asarray(spacing)
         tree = cKDTree(np.argwhere(crop) * scale, balanced_tree=False, compact_nodes=False)
         return tree.query(coords * scale)[0]
     return distance_to(crop, spacing)[tuple(coords.T)].astype(np.float64)
+
+
+def _nearest_by_pairs(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Distance from each query to its nearest point, over every pair: the nearest found with
+    one matrix product (|q|^2 + |p|^2 - 2 q.p), its distance then recomputed exactly."""
+    out = np.empty(len(queries))
+    squared = np.einsum("ij,ij->i", points, points)
+    chunk = max(1, 2**20 // len(points))
+    for start in range(0, len(queries), chunk):
+        q = queries[start : start + chunk]
+        nearest = np.argmin(squared[None, :] - 2.0 * (q @ points.T), axis=1)
+        out[start : start + chunk] = np.sqrt(((q - points[nearest]) ** 2).sum(axis=1))
+    return out
 
 
 def _neighbourhood_search(

@@ -138,11 +138,13 @@ def test_boundary_iou_identical_is_one_and_symmetric(rng):
     assert surface.boundary_iou(a[None], b[None])[0] == surface.boundary_iou(b[None], a[None])[0]
 
 
+_HUGE = 10**12
 FORCED_METHODS = {
     # neighbourhood search never runs out of budget (queries beyond its radius still fall back)
     "neighbourhood": {"PROBE_NS": 0},
-    "kdtree": {"PROBE_NS": 10**9, "EDT_NS_PER_PIXEL": {2: 10**9, 3: 10**9}},
-    "transform": {"PROBE_NS": 10**9, "KDTREE_NS_PER_QUERY": 10**9},
+    "pairs": {"PROBE_NS": _HUGE, "KDTREE_NS_PER_QUERY": _HUGE, "EDT_NS_PER_PIXEL": {2: _HUGE, 3: _HUGE}},
+    "kdtree": {"PROBE_NS": _HUGE, "PAIR_NS": _HUGE, "EDT_NS_PER_PIXEL": {2: _HUGE, 3: _HUGE}},
+    "transform": {"PROBE_NS": _HUGE, "KDTREE_NS_PER_QUERY": _HUGE, "PAIR_NS": _HUGE},
 }
 
 

@@ -138,3 +138,20 @@ def test_truncated_files_raise_read_error(tmp_path, share, suffix):
     path.write_bytes(data[: int(share * len(data))])
     with pytest.raises(ReadError, match="whole"):
         read_image(path)
+
+
+@RELAXED
+@given(mask_pairs())
+def test_mask_predictions_score_losses_as_their_float_copies(case):
+    """A mask prediction takes the four-category path of the losses, its 0.0/1.0 float copy the
+    per-pixel path (checked against torch, MONAI and the reference codes in test_scores_losses):
+    equal on every shape, spacing and empty category."""
+    pred, target, _, spacing = case
+    options = ScoreOptions(spacing=spacing)
+    as_mask = BinaryBatch([BinaryPair(prob=pred, hard=pred, target=target)], options)
+    as_floats = BinaryBatch([BinaryPair(prob=pred.astype(np.float32), hard=pred, target=target)], options)
+    for name, score in BY_NAME.items():
+        if score.group == "losses":
+            got, expected = score.compute(as_mask)[0], score.compute(as_floats)[0]
+            assert np.isfinite(got), name
+            assert got == pytest.approx(expected, rel=1e-4, abs=1e-9), name

@@ -3,6 +3,8 @@ independently in float64 (scipy for the distance maps), on probability maps and 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -181,6 +183,30 @@ def test_losses_of_a_perfect_hard_prediction(as_mask):
     assert _score("tversky_loss", prob, target) == pytest.approx(0.0, abs=1e-9)
     # p = 1 on G: phi is <= 0 inside (0 on the inner border), so the boundary loss is its minimum
     assert _score("boundary_loss", prob, target) <= 0
+
+
+DEGENERATE_HARD_PAIRS = {
+    "both empty": (np.zeros((8, 8), bool), np.zeros((8, 8), bool)),
+    "prediction empty": (np.zeros((8, 8), bool), np.eye(8, dtype=bool)),
+    "target empty": (np.eye(8, dtype=bool), np.zeros((8, 8), bool)),
+    "both full": (np.ones((8, 8), bool), np.ones((8, 8), bool)),
+}
+
+
+@pytest.mark.parametrize("case", DEGENERATE_HARD_PAIRS)
+def test_hard_mask_losses_with_empty_categories_match_the_spec(case):
+    """Mask predictions with whole categories missing: finite, no warnings, equal to the SPEC
+    formulas (BCE written out; Lovász by the reference code)."""
+    pred, target = DEGENERATE_HARD_PAIRS[case]
+    pixel = _spec_bce_pixels(pred, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        values = {name: _score(name, pred, target) for name, s in BY_NAME.items() if s.group == "losses"}
+    assert all(np.isfinite(v) for v in values.values()), values
+    assert values["bce"] == pytest.approx(pixel.mean(), rel=REL)
+    p = np.clip(pred.astype(np.float64), 1e-7, 1 - 1e-7)
+    ref = _lovasz_hinge_reference(_t(np.log(p / (1 - p))).ravel(), _t(target).ravel())
+    assert values["lovasz_hinge"] == pytest.approx(ref, rel=REL, abs=1e-9)
 
 
 def test_hard_mask_wrong_pixel_costs_log_1e7():

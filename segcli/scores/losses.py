@@ -226,9 +226,11 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     for i in range(x.batch):
         errors = 1.0 - ops.to_float64(logits[i]) * ops.to_float64(ops.where(target[i], 1.0, -1.0))
         positive = errors > 0
+        multiplicity = ops.multiplicity(i)
+        if multiplicity is not None:
+            positive = positive & (multiplicity > 0)  # an empty category is no pixel at all
         errors_sorted, order = ops.sort_descending(errors[positive])
         sorted_target = ops.to_float64(target[i][positive][order])
-        multiplicity = ops.multiplicity(i)
         if multiplicity is not None:
             multiplicity = multiplicity[positive][order]
         grad = lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops, multiplicity=multiplicity)

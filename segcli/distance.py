@@ -32,6 +32,7 @@ EDT_NS_PER_PIXEL = {2: 35, 3: 90}
 # One probe of the neighbourhood search (a gathered pixel), and the search radius in pixels
 # (of the finest axis) per dimension: 3217 offsets in 2D, 4169 in 3D.
 PROBE_NS = 4
+PROBE_BLOCK = 1 << 22  # probes gathered at once: 4 MiB of hits, 32 MiB of indices
 NEIGHBOURHOOD_RADIUS = {2: 32, 3: 10}
 
 
@@ -245,10 +246,16 @@ def _neighbourhood_search(
         cost_ns = PROBE_NS * active.size * (stop - start)
         if spent_ns + cost_ns > budget_ns:
             break
-        hits = probes[flat[active, None] + deltas[None, start:stop]]
-        found = hits.any(axis=1)
-        result[active[found]] = lengths[start + hits[found].argmax(axis=1)]
-        active = active[~found]
+        # queries in blocks, so that no probe matrix outgrows PROBE_BLOCK elements
+        unresolved = []
+        block = max(1, PROBE_BLOCK // (stop - start))
+        for first in range(0, active.size, block):
+            queries = active[first : first + block]
+            hits = probes[flat[queries, None] + deltas[None, start:stop]]
+            found = hits.any(axis=1)
+            result[queries[found]] = lengths[start + hits[found].argmax(axis=1)]
+            unresolved.append(queries[~found])
+        active = np.concatenate(unresolved)
         spent_ns += cost_ns
         start, chunk = stop, chunk * 2
     return active

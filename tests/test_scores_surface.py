@@ -141,7 +141,8 @@ def test_boundary_iou_identical_is_one_and_symmetric(rng):
 _HUGE = 10**12
 FORCED_METHODS = {
     # neighbourhood search never runs out of budget (queries beyond its radius still fall back)
-    "neighbourhood": {"PROBE_NS": 0},
+    # (and gathers in small blocks of queries)
+    "neighbourhood": {"PROBE_NS": 0, "PROBE_BLOCK": 50},
     "pairs": {"PROBE_NS": _HUGE, "KDTREE_NS_PER_QUERY": _HUGE, "EDT_NS_PER_PIXEL": {2: _HUGE, 3: _HUGE}},
     "kdtree": {"PROBE_NS": _HUGE, "PAIR_NS": _HUGE, "EDT_NS_PER_PIXEL": {2: _HUGE, 3: _HUGE}},
     "transform": {"PROBE_NS": _HUGE, "KDTREE_NS_PER_QUERY": _HUGE, "PAIR_NS": _HUGE},

@@ -115,8 +115,15 @@ class BinaryBatch:
 
 
 class MulticlassBatch:
-    """B multi-class pairs of one shape: K-channel ``prob`` (one-hot for label-map predictions),
-    ``target`` labels and the ``valid`` mask, batch-first; ``classes`` are the scored classes."""
+    """B multi-class pairs of one shape: K-channel ``prob``, ``target`` labels and the ``valid``
+    mask, batch-first, with ``weights`` (how many pixels each element stands for; None: one);
+    ``classes`` are the scored classes.
+
+    Label-map predictions (every pair without probabilities) take the exact compact form: one
+    element per (predicted, true) label pair, its one-hot prediction, weighted by how many valid
+    pixels have that pair. Every multi-class loss of a one-hot prediction is a function of those
+    counts, so the losses cost K^2 elements instead of K x pixels.
+    """
 
     def __init__(
         self,
@@ -127,15 +134,36 @@ class MulticlassBatch:
         classes: tuple[int, ...],
         class_weights: tuple[float, ...] | None = None,
     ) -> None:
-        self.prob = _stack([p.prob if p.prob is not None else one_hot(p.labels, num_classes) for p in pairs])
-        self.target = _stack([p.target for p in pairs])
-        self.valid = _stack([p.valid for p in pairs])
         self.options = options
         self.classes = classes
         self.class_weights = class_weights
+        if all(p.prob is None for p in pairs):
+            predicted, true = np.divmod(np.arange(num_classes * num_classes), num_classes)
+            self.prob = np.broadcast_to(
+                one_hot(predicted, num_classes)[None], (len(pairs), num_classes, predicted.size)
+            )
+            self.target = np.broadcast_to(true[None], (len(pairs), true.size))
+            self.valid = np.ones(self.target.shape, bool)
+            self.weights = np.stack([label_pair_counts(p.labels, p.target, p.valid, num_classes) for p in pairs])
+        else:
+            self.prob = _stack([p.prob if p.prob is not None else one_hot(p.labels, num_classes) for p in pairs])
+            self.target = _stack([p.target for p in pairs])
+            self.valid = _stack([p.valid for p in pairs])
+            self.weights = None
 
     def __len__(self) -> int:
         return self.target.shape[0]
+
+
+def label_pair_counts(labels: np.ndarray, target: np.ndarray, valid: np.ndarray, num_classes: int) -> np.ndarray:
+    """(K * K,) float64 pixel counts of each (predicted, true) label pair over the valid pixels,
+    predicted-major.
+
+    >>> label_pair_counts(np.array([0, 1, 1]), np.array([0, 0, 1]), np.ones(3, bool), 2).tolist()
+    [1.0, 0.0, 1.0, 1.0]
+    """
+    pair = labels[valid].astype(np.int64) * num_classes + target[valid]
+    return np.bincount(pair, minlength=num_classes * num_classes).astype(np.float64)
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:

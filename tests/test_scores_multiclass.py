@@ -174,3 +174,19 @@ def test_errors_name_the_file():
         _score(np.zeros((1, 2), np.uint8), gt)
     with pytest.raises(ShapeError, match="p: 3 channels, expected --num-classes 4"):
         _score(np.zeros((3, 1, 2), np.float32), np.zeros((1, 2), np.uint8))
+
+
+@pytest.mark.parametrize("class_weights", [None, (0.5, 1.0, 2.0, 4.0)])
+def test_label_map_losses_equal_their_one_hot_probabilities(rng, class_weights):
+    """A label map takes the compact (predicted, true) pair-count path of the losses, its one-hot
+    float copy the per-pixel path (checked against torch, MONAI and the reference code above):
+    equal, with ignore pixels, a class absent from the GT and one absent from the prediction."""
+    gt = label_map(rng, (30, 33), num_classes=K)
+    gt[gt == 3] = 2  # class 3 absent from the GT
+    pred = label_map(rng, (30, 33), num_classes=K) % K
+    pred[pred == 1] = 0  # class 1 absent from the prediction
+    one_hot = np.eye(K, dtype=np.float32)[pred].transpose(2, 0, 1)
+    settings = _settings(["ce", "dice_loss", "focal_loss", "lovasz_softmax"], class_weights=class_weights)
+    from_labels, from_probabilities = _score(pred, gt, settings), _score(one_hot, gt, settings)
+    for name, value in from_probabilities.items():
+        assert from_labels[name] == pytest.approx(value, rel=1e-6, abs=1e-12), name

@@ -183,10 +183,11 @@ def lovasz_grad_with_total(
     return jaccard
 
 
-def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray) -> float:
+def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray, *, weights: np.ndarray | None = None) -> float:
     """Lovász extension of the Jaccard loss (Berman et al. 2018) at non-negative ``errors``, 1-D
     float32, with ``positive`` marking the ground-truth pixels: ``errors sorted decreasingly .
-    the Lovász gradient of the ground truth in that order``.
+    the Lovász gradient of the ground truth in that order``. ``weights``: how many pixels of
+    that error and label each element stands for (default 1).
 
     Written as its equal ``sum_j J_j (e_j - e_(j-1))`` over the errors in increasing order, J_j the
     Jaccard loss of the set of errors >= e_j, so one integer sort of (error bits, label) keys does
@@ -197,12 +198,20 @@ def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray) -> float:
     0.5
     """
     errors = np.ascontiguousarray(errors, dtype=np.float32)
-    keys = np.sort((errors.view(np.uint32) << np.uint32(1)) | positive.astype(np.uint32))
-    labels = (keys & np.uint32(1)).astype(np.float64)
+    keys = (errors.view(np.uint32) << np.uint32(1)) | positive.astype(np.uint32)
+    if weights is None:
+        keys = np.sort(keys)
+        counts = np.ones(keys.size)
+    else:
+        order = np.argsort(keys, kind="stable")
+        keys, counts = keys[order], np.asarray(weights, np.float64)[order]
+    labels = (keys & np.uint32(1)).astype(np.float64) * counts
     total = float(labels.sum())
-    # positives among this error and the larger ones; with B negatives there, J = 1 - (G - F) / (G + B)
+    # positives among this error and the larger ones (F), and all pixels there (F + B);
+    # J = 1 - (G - F) / (G + B)
     at_least = total - np.cumsum(labels) + labels
-    union = total - at_least + np.arange(keys.size, 0, -1, dtype=np.float64)
+    pixels_at_least = counts.sum() - np.cumsum(counts) + counts
+    union = total - at_least + pixels_at_least
     jaccard = 1.0 - (total - at_least) / union
     steps = np.diff((keys >> np.uint32(1)).view(np.float32).astype(np.float64), prepend=0.0)
     return float(np.dot(jaccard, steps))

@@ -161,29 +161,25 @@ def focal_tversky_loss(
     return tversky_loss(x, alpha=alpha, beta=beta, smooth=smooth) ** gamma
 
 
-def lovasz_grad_with_total(
-    sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY, multiplicity: np.ndarray | None = None
-):
+def lovasz_grad_with_total(sorted_target, total: float, *, ops: NumpyOps | TorchOps = NUMPY):
     """Gradient of the Lovász extension of the Jaccard loss (Berman et al.'s ``lovasz_grad``) at a
-    prefix of the ground truth sorted by decreasing error, ``total`` positives in all of it.
-
-    ``multiplicity``: how many pixels of equal error each element stands for (the four
-    categories of a hard prediction). The gradient of a run of equal errors telescopes, so its
-    sum, all that the loss uses, does not depend on their order.
-    """
+    prefix of the ground truth sorted by decreasing error, ``total`` positives in all of it."""
     if sorted_target.shape[0] == 0:
         return sorted_target
-    positives, negatives = sorted_target, 1.0 - sorted_target
-    if multiplicity is not None:
-        positives, negatives = positives * multiplicity, negatives * multiplicity
-    intersection = total - ops.cumsum(positives)
-    union = total + ops.cumsum(negatives)
+    intersection = total - ops.cumsum(sorted_target)
+    union = total + ops.cumsum(1.0 - sorted_target)
     jaccard = 1.0 - intersection / union
     jaccard[1:] = jaccard[1:] - jaccard[:-1]
     return jaccard
 
 
-def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray, *, weights: np.ndarray | None = None) -> float:
+def lovasz_jaccard(
+    errors: np.ndarray,
+    positive: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    total_positive: float | None = None,
+) -> float:
     """Lovász extension of the Jaccard loss (Berman et al. 2018) at non-negative ``errors``, 1-D
     float32, with ``positive`` marking the ground-truth pixels: ``errors sorted decreasingly .
     the Lovász gradient of the ground truth in that order``. ``weights``: how many pixels of
@@ -206,10 +202,11 @@ def lovasz_jaccard(errors: np.ndarray, positive: np.ndarray, *, weights: np.ndar
         order = np.argsort(keys, kind="stable")
         keys, counts = keys[order], np.asarray(weights, np.float64)[order]
     labels = (keys & np.uint32(1)).astype(np.float64) * counts
-    total = float(labels.sum())
+    given = float(labels.sum())
+    total = given if total_positive is None else float(total_positive)
     # positives among this error and the larger ones (F), and all pixels there (F + B);
     # J = 1 - (G - F) / (G + B)
-    at_least = total - np.cumsum(labels) + labels
+    at_least = given - np.cumsum(labels) + labels
     pixels_at_least = counts.sum() - np.cumsum(counts) + counts
     union = total - at_least + pixels_at_least
     jaccard = 1.0 - (total - at_least) / union
@@ -228,22 +225,28 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     # Sorted decreasingly, pixels with error <= 0 come last and add relu(error) = 0; the Jaccard
     # gradient of a position depends only on the pixels before it. So only the pixels with a
     # positive error need sorting: few of them for a good prediction.
+    # On the CPU, ``lovasz_jaccard`` (an integer sort of float32 errors) does the rest; torch
+    # sorts on its device.
     ops = x.ops
     logits = ops.flat(x.logits)
     target = ops.flat(x.target)
     losses = np.empty(x.batch)
     for i in range(x.batch):
-        errors = 1.0 - ops.to_float64(logits[i]) * ops.to_float64(ops.where(target[i], 1.0, -1.0))
+        if isinstance(ops, TorchOps):
+            errors = 1.0 - ops.to_float64(logits[i]) * ops.to_float64(ops.where(target[i], 1.0, -1.0))
+            errors_sorted, order = ops.sort_descending(errors[errors > 0])
+            sorted_target = ops.to_float64(target[i][errors > 0][order])
+            losses[i] = ops.dot(errors_sorted, lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops))
+            continue
+        errors = np.float32(1.0) - np.where(target[i], logits[i], -logits[i]).astype(np.float32, copy=False)
         positive = errors > 0
         multiplicity = ops.multiplicity(i)
         if multiplicity is not None:
-            positive = positive & (multiplicity > 0)  # an empty category is no pixel at all
-        errors_sorted, order = ops.sort_descending(errors[positive])
-        sorted_target = ops.to_float64(target[i][positive][order])
-        if multiplicity is not None:
-            multiplicity = multiplicity[positive][order]
-        grad = lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops, multiplicity=multiplicity)
-        losses[i] = ops.dot(errors_sorted, grad)
+            positive &= multiplicity > 0  # an empty category is no pixel at all
+            multiplicity = multiplicity[positive]
+        losses[i] = lovasz_jaccard(
+            errors[positive], target[i][positive], weights=multiplicity, total_positive=float(x.n_positive[i])
+        )
     return losses
 
 

@@ -2,8 +2,10 @@
 
 ``edt`` computes, for every True pixel, the Euclidean distance (in spacing units) to the nearest
 False pixel, exactly, using the ``edt`` package (Felzenszwalb-Huttenlocher; 2-3x faster than
-scipy here, same values to float32 precision). Pixels outside the image do not count as False,
-as in ``scipy.ndimage.distance_transform_edt``.
+scipy here, same values to float32 precision) or, for small crops, scipy. Pixels outside the
+image do not count as False, as in ``scipy.ndimage.distance_transform_edt``.
+``distances_to_mask`` answers the nearest-pixel distance of a few query pixels (border distances)
+without a full transform where that is cheaper.
 """
 
 from __future__ import annotations

@@ -211,17 +211,26 @@ class CategoryOps(NumpyOps):
         """(B, 4) means of a full-size map over each category (0 for an empty category)."""
         if self.pred is None or self.target is None:
             raise ValueError("CategoryOps.pixel_map needs the batch's prediction and target masks")
-        sums = np.stack([_category_sums(m, p, g) for m, p, g in zip(array, self.pred, self.target, strict=True)])
-        return np.divide(sums, self.counts, out=np.zeros_like(sums), where=self.counts > 0)
+        mask = getattr(array, "mask", None)  # a two-level map: count its mask pixels
+        values = array if mask is None else mask
+        sums = np.stack([_category_sums(m, p, g) for m, p, g in zip(values, self.pred, self.target, strict=True)])
+        means = np.divide(sums, self.counts, out=np.zeros_like(sums), where=self.counts > 0)
+        return means if mask is None else array.outside + (array.inside - array.outside) * means
 
 
 def _category_sums(values: np.ndarray, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` over TN, FN, FP and TP pixels, in float64. Only the wrong pixels (few,
-    for a useful prediction) are gathered; the rest come from two dense sums."""
-    values = np.ravel(values).astype(np.float32, copy=False)
+    """Sums of ``values`` (numbers, or a bool mask: counts) over TN, FN, FP and TP pixels, in
+    float64. Only the wrong pixels (few, for a useful prediction) are gathered; the rest come
+    from two dense reductions."""
     pred, target = np.ravel(pred), np.ravel(target)
-    total = np.sum(values, dtype=np.float64)
-    in_target = np.sum(values * target, dtype=np.float64)
+    if values.dtype == bool:
+        values = np.ravel(values)
+        total = float(np.count_nonzero(values))
+        in_target = float(np.count_nonzero(values & target))
+    else:
+        values = np.ravel(values).astype(np.float32, copy=False)
+        total = np.sum(values, dtype=np.float64)
+        in_target = np.sum(values * target, dtype=np.float64)
     wrong = np.flatnonzero(pred ^ target)
     wrong_values, wrong_target = values[wrong], target[wrong]
     fn = np.sum(wrong_values[wrong_target], dtype=np.float64)

@@ -15,7 +15,7 @@ import numpy as np
 from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.inputs import BinaryPair, MulticlassPair
-from segcli.maps import boundary_weight_map, connected_instances, distance_weight_map, unet_weight_map
+from segcli.maps import TwoLevelMap, boundary_band, connected_instances, distance_weight_map, unet_weight_map
 from segcli.scores.losses import LossInputs
 from segcli.scores.surface import SurfaceDistances, surface_distances
 from segcli.stats import ConfusionCounts, confusion_counts
@@ -96,9 +96,10 @@ class BinaryBatch:
         )
 
     @cached_property
-    def boundary_weights(self) -> np.ndarray:
+    def boundary_weights(self) -> TwoLevelMap:
         o = self.options
-        return _stack([boundary_weight_map(g, weight=o.boundary_weight, width=o.boundary_width) for g in self.target])
+        bands = _stack([boundary_band(g, width=o.boundary_width) for g in self.target])
+        return TwoLevelMap(bands, o.boundary_weight, 1.0)
 
     @cached_property
     def gt_edts(self) -> list[InsideOutside]:

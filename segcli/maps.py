@@ -7,6 +7,7 @@ One implementation serves both ``segcli weightmap`` (which writes the maps) and 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -149,6 +150,25 @@ def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
     if not ring.any():
         return ring
     return dilate_cross(ring, width)
+
+
+@dataclass(frozen=True)
+class TwoLevelMap:
+    """A map that is ``inside`` on ``mask`` and ``outside`` elsewhere, kept as the mask. It turns
+    into the float32 map wherever an array is asked of it; a backend that needs only the map's
+    sums per category (hard predictions) counts mask pixels instead.
+
+    >>> np.asarray(TwoLevelMap(np.array([True, False]), 5.0, 1.0)).tolist()
+    [5.0, 1.0]
+    """
+
+    mask: np.ndarray
+    inside: float
+    outside: float
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = np.where(self.mask, np.float32(self.inside), np.float32(self.outside))
+        return values if dtype is None else values.astype(dtype)
 
 
 def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int = 3) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from segcli.distance import InsideOutside, Spacing, edt
-from segcli.stats import dilate_cross, erode_cross
+from segcli.stats import BitMask
 
 # exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
 BORDER_TERM_CUTOFF = 1e-6
@@ -146,10 +146,9 @@ def balanced_class_weights(mask: np.ndarray) -> np.ndarray:
 
 def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
     """Pixels within ``width`` cross-steps of the GT border: ``dilate(dilate(G) - erode(G), width)``."""
-    ring = dilate_cross(target) & ~erode_cross(target)
-    if not ring.any():
-        return ring
-    return dilate_cross(ring, width)
+    packed = BitMask.pack(target)
+    ring = packed.dilate_cross().and_not(packed.erode_cross())
+    return ring.dilate_cross(width).unpack()
 
 
 @dataclass(frozen=True)

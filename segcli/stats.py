@@ -74,24 +74,132 @@ def _shifted(axis: int, ndim: int, start: int | None, stop: int | None) -> tuple
     return tuple(slice(start, stop) if a == axis else slice(None) for a in range(ndim))
 
 
+_ONE = np.uint64(1)
+_TOP = np.uint64(63)
+
+
+class BitMask:
+    """A boolean image packed 64 pixels to a word along its last axis, for morphology.
+
+    A shift along the last axis moves bits within words and carries one bit between them; along
+    another axis it is a slice of words. Every operation touches 1/8 of the bytes of a bool
+    array, several times faster for the border, band and boundary-IoU masks. Outside the image
+    counts as background: nothing grows in from there, and pixels next to it erode. The bits
+    past the image's width are kept 0.
+
+    >>> BitMask.pack(np.array([[0, 1, 1, 1, 0]], bool)).erode_cross().unpack().astype(int).tolist()
+    [[0, 0, 0, 0, 0]]
+    >>> BitMask.pack(np.array([[0, 0, 1, 0, 0]], bool)).dilate_cross(1).unpack().astype(int).tolist()
+    [[0, 1, 1, 1, 0]]
+    """
+
+    def __init__(self, words: np.ndarray, width: int) -> None:
+        self.words = words
+        self.width = width
+
+    @classmethod
+    def pack(cls, mask: np.ndarray) -> BitMask:
+        packed = np.packbits(np.asarray(mask, dtype=bool), axis=-1, bitorder="little")
+        spare = -packed.shape[-1] % 8
+        if spare:
+            packed = np.pad(packed, [(0, 0)] * (packed.ndim - 1) + [(0, spare)])
+        return cls(np.ascontiguousarray(packed).view("<u8"), mask.shape[-1])
+
+    def unpack(self) -> np.ndarray:
+        bits = np.unpackbits(self.words.view(np.uint8), axis=-1, count=self.width, bitorder="little")
+        return bits.view(bool)
+
+    def _clear_spare_bits(self, words: np.ndarray) -> np.ndarray:
+        if self.width % 64:
+            words[..., -1] &= (_ONE << np.uint64(self.width % 64)) - _ONE
+        return words
+
+    # Both shifts run on the flat word array (long inner loops), then undo the carries that
+    # crossed from one row of words to the next.
+
+    def _from_lower(self, words: np.ndarray) -> np.ndarray:
+        """Each pixel takes the value of the pixel before it on the last axis (0 at the start)."""
+        flat = words.reshape(-1)
+        out = flat << _ONE
+        out[1:] |= flat[:-1] >> _TOP
+        out = out.reshape(words.shape)
+        out[..., 0] &= ~_ONE
+        return self._clear_spare_bits(out)
+
+    def _from_higher(self, words: np.ndarray) -> np.ndarray:
+        """Each pixel takes the value of the pixel after it on the last axis (0 at the end)."""
+        flat = words.reshape(-1)
+        out = flat >> _ONE
+        out[:-1] |= flat[1:] << _TOP
+        out = out.reshape(words.shape)
+        out[..., -1] &= ~(_ONE << _TOP)
+        return out
+
+    def _erode_axis(self, words: np.ndarray, axis: int) -> np.ndarray:
+        """AND with both neighbours along ``axis``, outside counting as background."""
+        if axis == words.ndim - 1:
+            return words & self._from_lower(words) & self._from_higher(words)
+        out = words.copy()
+        ndim = words.ndim
+        out[_shifted(axis, ndim, 1, None)] &= words[_shifted(axis, ndim, None, -1)]
+        out[_shifted(axis, ndim, None, -1)] &= words[_shifted(axis, ndim, 1, None)]
+        out[_shifted(axis, ndim, 0, 1)] = 0
+        out[_shifted(axis, ndim, -1, None)] = 0
+        return out
+
+    def erode_cross(self) -> BitMask:
+        """Erosion by the cross (face-connected) element."""
+        words = self.words
+        out = words & self._from_lower(words) & self._from_higher(words)
+        ndim = words.ndim
+        for axis in range(ndim - 1):
+            out[_shifted(axis, ndim, 1, None)] &= words[_shifted(axis, ndim, None, -1)]
+            out[_shifted(axis, ndim, None, -1)] &= words[_shifted(axis, ndim, 1, None)]
+            out[_shifted(axis, ndim, 0, 1)] = 0
+            out[_shifted(axis, ndim, -1, None)] = 0
+        return BitMask(out, self.width)
+
+    def dilate_cross(self, iterations: int = 1) -> BitMask:
+        """Dilation by the cross element, ``iterations`` times."""
+        out = self.words
+        ndim = out.ndim
+        for _ in range(iterations):
+            previous = out
+            out = previous | self._from_lower(previous) | self._from_higher(previous)
+            for axis in range(ndim - 1):
+                out[_shifted(axis, ndim, 1, None)] |= previous[_shifted(axis, ndim, None, -1)]
+                out[_shifted(axis, ndim, None, -1)] |= previous[_shifted(axis, ndim, 1, None)]
+        return BitMask(out, self.width)
+
+    def erode_square(self, iterations: int = 1) -> BitMask:
+        """Erosion by the full 3x3(x3) square, ``iterations`` times: one 3-wide erosion per axis
+        in turn (the square element is separable)."""
+        out = self.words
+        for _ in range(iterations):
+            for axis in range(out.ndim):
+                out = self._erode_axis(out, axis)
+        return BitMask(out, self.width)
+
+    def __and__(self, other: BitMask) -> BitMask:
+        return BitMask(self.words & other.words, self.width)
+
+    def __or__(self, other: BitMask) -> BitMask:
+        return BitMask(self.words | other.words, self.width)
+
+    def and_not(self, other: BitMask) -> BitMask:
+        """Pixels in this mask and not in ``other``."""
+        return BitMask(self.words & ~other.words, self.width)
+
+
 def erode_cross(mask: np.ndarray) -> np.ndarray:
     """Erosion by the cross (face-connected) element, outside the image counting as background.
 
-    Equals ``scipy.ndimage.binary_erosion(mask, cross, border_value=0)``; written with slices,
-    which is several times faster on the large, mostly empty masks of segmentation.
+    Equals ``scipy.ndimage.binary_erosion(mask, cross, border_value=0)``, on packed bits.
 
     >>> erode_cross(np.ones((3, 3), bool)).astype(int).tolist()
     [[0, 0, 0], [0, 1, 0], [0, 0, 0]]
     """
-    out = mask.copy()
-    for axis in range(mask.ndim):
-        if mask.shape[axis] < 3:
-            return np.zeros_like(mask)
-        out[_shifted(axis, mask.ndim, 1, None)] &= mask[_shifted(axis, mask.ndim, None, -1)]
-        out[_shifted(axis, mask.ndim, None, -1)] &= mask[_shifted(axis, mask.ndim, 1, None)]
-        out[_shifted(axis, mask.ndim, 0, 1)] = False
-        out[_shifted(axis, mask.ndim, -1, None)] = False
-    return out
+    return BitMask.pack(mask).erode_cross().unpack()
 
 
 def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
@@ -100,29 +208,12 @@ def dilate_cross(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
     >>> dilate_cross(np.array([[0, 0, 1, 0, 0]], bool), 2).astype(int).tolist()
     [[1, 1, 1, 1, 1]]
     """
-    out = mask.copy()
-    for _ in range(iterations):
-        previous = out.copy()
-        for axis in range(mask.ndim):
-            out[_shifted(axis, mask.ndim, 1, None)] |= previous[_shifted(axis, mask.ndim, None, -1)]
-            out[_shifted(axis, mask.ndim, None, -1)] |= previous[_shifted(axis, mask.ndim, 1, None)]
-    return out
+    return BitMask.pack(mask).dilate_cross(iterations).unpack()
 
 
 def erode_square(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
-    """Erosion by the full 3x3(x3) square, ``iterations`` times, outside counting as background:
-    one 3-wide erosion per axis in turn (the square element is separable)."""
-    out = mask.copy()
-    for _ in range(iterations):
-        for axis in range(mask.ndim):
-            if mask.shape[axis] < 3:
-                return np.zeros_like(mask)
-            previous = out.copy()
-            out[_shifted(axis, mask.ndim, 1, None)] &= previous[_shifted(axis, mask.ndim, None, -1)]
-            out[_shifted(axis, mask.ndim, None, -1)] &= previous[_shifted(axis, mask.ndim, 1, None)]
-            out[_shifted(axis, mask.ndim, 0, 1)] = False
-            out[_shifted(axis, mask.ndim, -1, None)] = False
-    return out
+    """Erosion by the full 3x3(x3) square, ``iterations`` times, outside counting as background."""
+    return BitMask.pack(mask).erode_square(iterations).unpack()
 
 
 def border(mask: np.ndarray) -> np.ndarray:
@@ -136,7 +227,8 @@ def border(mask: np.ndarray) -> np.ndarray:
            [1, 0, 0, 1],
            [1, 1, 1, 1]])
     """
-    return mask & ~erode_cross(mask)
+    packed = BitMask.pack(mask)
+    return packed.and_not(packed.erode_cross()).unpack()
 
 
 def bounding_box(mask: np.ndarray, *, pad: int | tuple[int, ...] = 0) -> tuple[slice, ...] | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segcli.distance import Spacing, directed_border_distances
-from segcli.stats import border, erode_square
+from segcli.stats import BitMask, border
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ def nsd(distances: Sequence[SurfaceDistances], *, tolerance: float = 1.0) -> np.
 def boundary_region(mask: np.ndarray, *, width: int = 2) -> np.ndarray:
     """Mask pixels within ``width`` px of its contour: mask minus its erosion by a 3x3(x3) square,
     ``width`` times, outside the image counting as background (Cheng et al. 2021)."""
-    return mask & ~erode_square(mask, width)
+    packed = BitMask.pack(mask)
+    return packed.and_not(packed.erode_square(width)).unpack()
 
 
 def boundary_iou(pred: np.ndarray, target: np.ndarray, *, width: int = 2) -> np.ndarray:

@@ -7,12 +7,51 @@ one float64 value per image. torch is imported only when a ``TorchOps`` is made.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 
-class NumpyOps:
+@dataclass(frozen=True)
+class TwoLevelMap:
+    """A map that is ``inside`` on ``mask`` and ``outside`` elsewhere, kept as the mask. It turns
+    into the float32 map wherever an array is asked of it; a backend that needs only the map's
+    sums per category (hard predictions) counts mask pixels instead.
+
+    >>> np.asarray(TwoLevelMap(np.array([True, False]), 5.0, 1.0)).tolist()
+    [5.0, 1.0]
+    """
+
+    mask: np.ndarray
+    inside: float
+    outside: float
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = np.where(self.mask, np.float32(self.inside), np.float32(self.outside))
+        return values if dtype is None else values.astype(dtype)
+
+
+class _PixelOps:
+    """What the numpy and torch backends share: one array element per pixel."""
+
+    def flat(self, x):
+        return x.reshape(x.shape[0], -1)
+
+    def pixel_count(self, x) -> np.ndarray:
+        """(B,) number of pixels per image of a batch like ``x``."""
+        return np.full(x.shape[0], self.flat(x).shape[1], np.int64)
+
+    def pixel_map(self, array: Any):
+        """A per-pixel map of the batch's shape (weights, signed distances), on this backend."""
+        return self.asarray(array, "float32")
+
+    def multiplicity(self, i: int):
+        """How many pixels each flat element of image ``i`` stands for: 1 (None) on pixel backends."""
+        return None
+
+
+class NumpyOps(_PixelOps):
     """The CPU backend: plain numpy arrays."""
 
     name = "numpy"
@@ -33,21 +72,6 @@ class NumpyOps:
 
     def clamp_min(self, x, low: float):
         return np.clip(x, low, None)
-
-    def flat(self, x):
-        return x.reshape(x.shape[0], -1)
-
-    def pixel_count(self, x) -> np.ndarray:
-        """(B,) number of pixels per image of a batch like ``x``."""
-        return np.full(x.shape[0], self.flat(x).shape[1], np.int64)
-
-    def pixel_map(self, array: Any):
-        """A per-pixel map of the batch's shape (weights, signed distances), on this backend."""
-        return self.asarray(array, "float32")
-
-    def multiplicity(self, i: int):
-        """How many pixels each flat element of image ``i`` stands for: 1 (None) on pixel backends."""
-        return None
 
     def per_image(self, values: np.ndarray, like) -> np.ndarray:
         """(B,) values shaped to broadcast against a batch like ``like``, in float32."""
@@ -83,7 +107,7 @@ def _float32_if_number(value):
 NUMPY = NumpyOps()
 
 
-class TorchOps:
+class TorchOps(_PixelOps):
     """The torch backend: tensors on ``device`` (``cpu`` for tests, ``cuda:N`` for speed)."""
 
     name = "torch"
@@ -115,18 +139,6 @@ class TorchOps:
 
     def clamp_min(self, x, low: float):
         return self.torch.clamp(x, min=low)
-
-    def flat(self, x):
-        return x.reshape(x.shape[0], -1)
-
-    def pixel_count(self, x) -> np.ndarray:
-        return np.full(x.shape[0], self.flat(x).shape[1], np.int64)
-
-    def pixel_map(self, array: Any):
-        return self.asarray(array, "float32")
-
-    def multiplicity(self, i: int):
-        return None
 
     def per_image(self, values: np.ndarray, like):
         return self.asarray(np.asarray(values, np.float32), "float32").reshape((-1,) + (1,) * (like.ndim - 1))
@@ -211,11 +223,11 @@ class CategoryOps(NumpyOps):
         """(B, 4) means of a full-size map over each category (0 for an empty category)."""
         if self.pred is None or self.target is None:
             raise ValueError("CategoryOps.pixel_map needs the batch's prediction and target masks")
-        mask = getattr(array, "mask", None)  # a two-level map: count its mask pixels
-        values = array if mask is None else mask
+        two_level = isinstance(array, TwoLevelMap)  # count its mask pixels
+        values = array.mask if two_level else array
         sums = np.stack([_category_sums(m, p, g) for m, p, g in zip(values, self.pred, self.target, strict=True)])
         means = np.divide(sums, self.counts, out=np.zeros_like(sums), where=self.counts > 0)
-        return means if mask is None else array.outside + (array.inside - array.outside) * means
+        return array.outside + (array.inside - array.outside) * means if two_level else means
 
 
 def _category_sums(values: np.ndarray, pred: np.ndarray, target: np.ndarray) -> np.ndarray:

@@ -12,10 +12,10 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps
+from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps, TwoLevelMap
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.inputs import BinaryPair, MulticlassPair
-from segcli.maps import TwoLevelMap, boundary_band, connected_instances, distance_weight_map, unet_weight_map
+from segcli.maps import boundary_band, connected_instances, distance_weight_map, unet_weight_map
 from segcli.scores.losses import LossInputs
 from segcli.scores.surface import SurfaceDistances, surface_distances
 from segcli.stats import ConfusionCounts, confusion_counts

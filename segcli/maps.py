@@ -7,7 +7,6 @@ One implementation serves both ``segcli weightmap`` (which writes the maps) and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -149,25 +148,6 @@ def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
     packed = BitMask.pack(target)
     ring = packed.dilate_cross().and_not(packed.erode_cross())
     return ring.dilate_cross(width).unpack()
-
-
-@dataclass(frozen=True)
-class TwoLevelMap:
-    """A map that is ``inside`` on ``mask`` and ``outside`` elsewhere, kept as the mask. It turns
-    into the float32 map wherever an array is asked of it; a backend that needs only the map's
-    sums per category (hard predictions) counts mask pixels instead.
-
-    >>> np.asarray(TwoLevelMap(np.array([True, False]), 5.0, 1.0)).tolist()
-    [5.0, 1.0]
-    """
-
-    mask: np.ndarray
-    inside: float
-    outside: float
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        values = np.where(self.mask, np.float32(self.inside), np.float32(self.outside))
-        return values if dtype is None else values.astype(dtype)
 
 
 def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int = 3) -> np.ndarray:

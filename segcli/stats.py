@@ -147,6 +147,16 @@ class BitMask:
         out[_shifted(axis, ndim, -1, None)] = 0
         return out
 
+    def _dilate_axis(self, words: np.ndarray, axis: int) -> np.ndarray:
+        """OR with both neighbours along ``axis``; nothing grows in from outside."""
+        if axis == words.ndim - 1:
+            return words | self._from_lower(words) | self._from_higher(words)
+        out = words.copy()
+        ndim = words.ndim
+        out[_shifted(axis, ndim, 1, None)] |= words[_shifted(axis, ndim, None, -1)]
+        out[_shifted(axis, ndim, None, -1)] |= words[_shifted(axis, ndim, 1, None)]
+        return out
+
     def erode_cross(self) -> BitMask:
         """Erosion by the cross (face-connected) element: a 3-wide erosion along every axis of
         the original mask, intersected."""
@@ -156,15 +166,14 @@ class BitMask:
         return BitMask(out, self.width)
 
     def dilate_cross(self, iterations: int = 1) -> BitMask:
-        """Dilation by the cross element, ``iterations`` times."""
+        """Dilation by the cross element, ``iterations`` times: each a 3-wide dilation along every
+        axis of the previous step, united."""
         out = self.words
-        ndim = out.ndim
         for _ in range(iterations):
             previous = out
-            out = previous | self._from_lower(previous) | self._from_higher(previous)
-            for axis in range(ndim - 1):
-                out[_shifted(axis, ndim, 1, None)] |= previous[_shifted(axis, ndim, None, -1)]
-                out[_shifted(axis, ndim, None, -1)] |= previous[_shifted(axis, ndim, 1, None)]
+            out = self._dilate_axis(previous, previous.ndim - 1)
+            for axis in range(previous.ndim - 1):
+                out |= self._dilate_axis(previous, axis)
         return BitMask(out, self.width)
 
     def erode_square(self, iterations: int = 1) -> BitMask:
@@ -175,12 +184,6 @@ class BitMask:
             for axis in range(out.ndim):
                 out = self._erode_axis(out, axis)
         return BitMask(out, self.width)
-
-    def __and__(self, other: BitMask) -> BitMask:
-        return BitMask(self.words & other.words, self.width)
-
-    def __or__(self, other: BitMask) -> BitMask:
-        return BitMask(self.words | other.words, self.width)
 
     def and_not(self, other: BitMask) -> BitMask:
         """Pixels in this mask and not in ``other``."""

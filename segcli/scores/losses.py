@@ -234,8 +234,9 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     for i in range(x.batch):
         if isinstance(ops, TorchOps):
             errors = 1.0 - ops.to_float64(logits[i]) * ops.to_float64(ops.where(target[i], 1.0, -1.0))
-            errors_sorted, order = ops.sort_descending(errors[errors > 0])
-            sorted_target = ops.to_float64(target[i][errors > 0][order])
+            positive = errors > 0
+            errors_sorted, order = ops.sort_descending(errors[positive])
+            sorted_target = ops.to_float64(target[i][positive][order])
             losses[i] = ops.dot(errors_sorted, lovasz_grad_with_total(sorted_target, float(x.n_positive[i]), ops=ops))
             continue
         errors = np.float32(1.0) - np.where(target[i], logits[i], -logits[i]).astype(np.float32, copy=False)

@@ -1,7 +1,8 @@
 """The library's typed errors.
 
 The CLI turns each into one line on stderr and an exit code: input that cannot be scored
-(``InputError`` and its children) is exit 1, a usage mistake (``UsageError``) is exit 2.
+(``InputError`` and its children) is exit 1, a usage mistake (``UsageError``) is exit 2, an
+output that cannot be written (``OutputError``: disk full, read-only, closed stdout) is exit 3.
 """
 
 
@@ -43,3 +44,9 @@ class PairingError(UsageError):
 
 class OutputExistsError(UsageError):
     """An output file exists and ``--overwrite`` was not given."""
+
+
+class OutputError(SegcliError):
+    """A result could not be written (disk full, read-only file system, permission, closed stream)."""
+
+    exit_code = 3

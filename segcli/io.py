@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcli.errors import OutputExistsError, ReadError
+from segcli.errors import ReadError
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 PILLOW_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg")
@@ -161,10 +161,16 @@ def atomic_path(target: Path, *, overwrite: bool) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
     On any error (or Ctrl-C) the temporary file is removed and ``target`` is left untouched.
+    A character device or FIFO (``/dev/null``, a named pipe) is yielded as it is and written to
+    directly: nothing that is not a regular file is ever renamed over. A symbolic link to a
+    regular file keeps the link and replaces the file it names.
     """
-    target = Path(target)
-    if target.exists() and not overwrite:
-        raise OutputExistsError(f"{target}: exists; pass --overwrite to replace it")
+    from segcli.outputs import check_output_file, is_stream_target
+
+    target = check_output_file(Path(target), overwrite=overwrite)
+    if is_stream_target(target):
+        yield target
+        return
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     os.close(fd)

@@ -38,6 +38,16 @@ class UsageError(SegcliError):
     exit_code = 2
 
 
+class InvalidOption(UsageError):
+    """A setting with a value it cannot take; ``option`` names the setting (``nsd_tolerance``),
+    which the CLI shows as its flag (``--nsd-tolerance``)."""
+
+    def __init__(self, option: str, reason: str) -> None:
+        super().__init__(f"{option}: {reason}")
+        self.option = option
+        self.reason = reason
+
+
 class PairingError(UsageError):
     """Prediction and ground-truth files do not match up."""
 

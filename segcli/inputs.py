@@ -8,6 +8,7 @@ message names the file.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,14 @@ from segcli.errors import ShapeError, ValueRangeError
 PredKind = Literal["auto", "prob", "logits", "mask", "labels"]
 PRED_KINDS: tuple[str, ...] = ("auto", "prob", "logits", "mask", "labels")
 
+# Floating-point predictions within [-PROB_TOLERANCE, 1 + PROB_TOLERANCE] are probabilities
+# (resampling and interpolation leave values a hair outside [0, 1]); they are clipped to [0, 1].
+PROB_TOLERANCE = 1e-3
+LOGITS_NOTE = (
+    "floating-point predictions with negative values are read as logits (sigmoid, or softmax over "
+    "channels); pass --pred-kind prob or logits to say so explicitly"
+)
+
 
 @dataclass(frozen=True)
 class BinaryPair:
@@ -27,11 +36,23 @@ class BinaryPair:
     prob: np.ndarray  # float32, or the bool mask itself for a hard prediction (converted only by losses)
     hard: np.ndarray  # bool
     target: np.ndarray  # bool
+    kind: str = "mask"  # how the prediction was read: mask, prob or logits
 
 
-def resolve_kind(pred: np.ndarray, pred_kind: PredKind, *, multiclass: bool) -> str:
-    """What ``auto`` means for this array: mask / labels for integer or bool, prob for floats in
-    [0, 1], logits for other floats."""
+def resolve_kind(pred: np.ndarray, pred_kind: PredKind, *, multiclass: bool, path: Path | str = "prediction") -> str:
+    """What ``auto`` means for this array, by a rule stated in the README:
+
+    * bool or integer: ``mask`` (binary mode) or ``labels`` (multi-class mode);
+    * floats within [-0.001, 1.001]: ``prob`` (clipped to [0, 1] by the caller);
+    * floats with a value below -0.001: ``logits``;
+    * floats in [0, x] with x above 1.001 are neither (a probability map gone wrong, or logits
+      with no negative value): ``ValueRangeError``, choose the kind explicitly.
+
+    >>> resolve_kind(np.array([0.0, 1.0004]), "auto", multiclass=False)
+    'prob'
+    >>> resolve_kind(np.array([-3.0, 2.0]), "auto", multiclass=False)
+    'logits'
+    """
     if pred_kind not in PRED_KINDS:
         raise ValueError(f"pred_kind: expected one of {PRED_KINDS}, got {pred_kind!r}")
     if pred_kind != "auto":
@@ -39,7 +60,55 @@ def resolve_kind(pred: np.ndarray, pred_kind: PredKind, *, multiclass: bool) -> 
     if pred.dtype.kind in "biu":
         return "labels" if multiclass else "mask"
     low, high = float(np.min(pred)), float(np.max(pred))
-    return "prob" if low >= 0.0 and high <= 1.0 else "logits"
+    if low < -PROB_TOLERANCE:
+        return "logits"
+    if high <= 1.0 + PROB_TOLERANCE:
+        return "prob"
+    raise ValueRangeError(
+        f"{path}: floating-point values in [{low:g}, {high:g}] are neither probabilities (above 1 + "
+        f"{PROB_TOLERANCE:g}) nor clearly logits (none negative); choose with --pred-kind prob|logits"
+    )
+
+
+def as_probabilities(pred: np.ndarray, path: Path | str) -> np.ndarray:
+    """float32 probabilities; values within the tolerance outside [0, 1] are clipped (with a
+    warning naming the file and the range), values beyond it are a ``ValueRangeError``."""
+    low, high = float(np.min(pred)), float(np.max(pred))
+    if low < -PROB_TOLERANCE or high > 1.0 + PROB_TOLERANCE:
+        raise ValueRangeError(
+            f"{path}: probabilities must lie in [0, 1] (to within {PROB_TOLERANCE:g}), found [{low:g}, {high:g}]"
+        )
+    prob = pred.astype(np.float32, copy=False)
+    if low < 0.0 or high > 1.0:
+        warnings.warn(f"{path}: probabilities in [{low:g}, {high:g}] clipped to [0, 1]", stacklevel=2)
+        prob = np.clip(prob, 0.0, 1.0)
+    return prob
+
+
+def _note_kind(kind: str, pred_kind: PredKind) -> None:
+    if kind == "logits" and pred_kind == "auto":
+        warnings.warn(LOGITS_NOTE, stacklevel=3)
+
+
+def check_ground_truth(gt: np.ndarray, path: Path | str) -> None:
+    """A ground truth must be finite; NaN is not background."""
+    if gt.dtype.kind == "f" and not np.isfinite(gt).all():
+        raise ValueRangeError(f"{path}: ground truth holds NaN or infinite values")
+
+
+def binary_ground_truth(gt: np.ndarray, path: Path | str) -> np.ndarray:
+    """``gt > 0``; a label map of more than two values is read the same way, with a warning."""
+    check_ground_truth(gt, path)
+    target = gt > 0
+    if gt.dtype != bool and gt.size:
+        high = gt.max()
+        if high > 1 and np.any(target & (gt != high)):
+            warnings.warn(
+                "a ground truth holds more than two values (a label map): scored as binary, every non-zero "
+                "label foreground; pass --num-classes K for per-class scores",
+                stacklevel=2,
+            )
+    return target
 
 
 def _squeeze_channel(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -75,29 +144,26 @@ def binary_pair(
     gt_path: Path | str = "ground truth",
 ) -> BinaryPair:
     """Interpret one binary pair. ``pred=None`` stands for an empty prediction (``--missing empty``)."""
-    target = gt > 0
+    target = binary_ground_truth(gt, gt_path)
     if pred is None:
         empty = np.zeros(target.shape, bool)
-        return BinaryPair(prob=empty, hard=empty, target=target)
+        return BinaryPair(prob=empty, hard=empty, target=target, kind="mask")
     pred = _squeeze_channel(pred, target.shape)
     if pred.shape != target.shape:
         raise ShapeError(f"{pred_path}: shape {pred.shape} does not match {gt_path} shape {target.shape}")
     _check_finite(pred, pred_path)
-    kind = resolve_kind(pred, pred_kind, multiclass=False)
+    kind = resolve_kind(pred, pred_kind, multiclass=False, path=pred_path)
+    _note_kind(kind, pred_kind)
     if kind == "mask":
         hard = pred > 0
-        return BinaryPair(prob=hard, hard=hard, target=target)
+        return BinaryPair(prob=hard, hard=hard, target=target, kind="mask")
     if kind == "prob":
-        if pred.min() < 0 or pred.max() > 1:
-            raise ValueRangeError(
-                f"{pred_path}: --pred-kind prob needs values in [0, 1], found [{pred.min():g}, {pred.max():g}]"
-            )
-        prob = pred.astype(np.float32, copy=False)
+        prob = as_probabilities(pred, pred_path)
     elif kind == "logits":
         prob = sigmoid(pred)
     else:
         raise ValueRangeError(f"{pred_path}: --pred-kind {kind} needs --num-classes (multi-class mode)")
-    return BinaryPair(prob=prob, hard=prob >= threshold, target=target)
+    return BinaryPair(prob=prob, hard=prob >= threshold, target=target, kind=kind)
 
 
 @dataclass(frozen=True)
@@ -108,6 +174,7 @@ class MulticlassPair:
     prob: np.ndarray | None  # float32 (K, ...spatial), None for a label-map prediction
     target: np.ndarray  # int, spatial, ignore pixels set to 0
     valid: np.ndarray  # bool, spatial: False on ignore pixels
+    kind: str = "labels"  # how the prediction was read: labels, prob or logits
 
 
 def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -128,6 +195,7 @@ def multiclass_pair(
     gt_path: Path | str = "ground truth",
 ) -> MulticlassPair:
     """Interpret one multi-class pair; labels >= K (other than the ignore label) are an error."""
+    check_ground_truth(gt, gt_path)
     if gt.dtype.kind == "f":
         if not np.array_equal(gt, np.round(gt)):
             raise ValueRangeError(f"{gt_path}: ground truth label map holds non-integer values")
@@ -138,34 +206,43 @@ def multiclass_pair(
     if pred is None:
         return MulticlassPair(labels=np.zeros(gt.shape, np.int64), prob=None, target=target, valid=valid)
     _check_finite(pred, pred_path)
+    kind = multiclass_kind(pred, gt.shape, num_classes, pred_kind, pred_path)
     if num_classes > 1 and pred.ndim == gt.ndim + 1 and pred.shape[0] == 1:
         pred = pred[0]  # a label map saved with a singleton channel axis
-    if pred.shape == gt.shape:
-        kind = resolve_kind(pred, pred_kind, multiclass=True)
-        if kind not in ("labels", "mask"):
-            raise ShapeError(
-                f"{pred_path}: a {kind} prediction needs {num_classes} channels first, got shape {pred.shape}"
-            )
+    if kind in ("labels", "mask"):
         if pred.dtype.kind == "f" and not np.array_equal(pred, np.round(pred)):
             raise ValueRangeError(f"{pred_path}: label map holds non-integer values")
         labels = pred.astype(np.int64)
         _check_labels(labels[valid], num_classes, pred_path)
-        return MulticlassPair(labels=np.where(valid, labels, 0), prob=None, target=target, valid=valid)
-    if pred.ndim != gt.ndim + 1 or pred.shape[1:] != gt.shape:
-        raise ShapeError(f"{pred_path}: shape {pred.shape} does not match {gt_path} shape {gt.shape}")
+        return MulticlassPair(labels=np.where(valid, labels, 0), prob=None, target=target, valid=valid, kind="labels")
+    _note_kind(kind, pred_kind)
+    prob = as_probabilities(pred, pred_path) if kind == "prob" else softmax(pred, axis=0)
+    labels = np.argmax(prob, axis=0)
+    return MulticlassPair(labels=np.where(valid, labels, 0), prob=prob, target=target, valid=valid, kind=kind)
+
+
+def multiclass_kind(
+    pred: np.ndarray, gt_shape: tuple[int, ...], num_classes: int, pred_kind: PredKind, pred_path: Path | str
+) -> str:
+    """How a multi-class prediction is read: ``labels`` (same shape as the GT, or with a singleton
+    channel axis), or ``prob`` / ``logits`` (K channels first); shape errors name the file."""
+    if num_classes > 1 and pred.ndim == len(gt_shape) + 1 and pred.shape[0] == 1:
+        pred = pred[0]
+    if pred.shape == tuple(gt_shape):
+        kind = resolve_kind(pred, pred_kind, multiclass=True, path=pred_path)
+        if kind not in ("labels", "mask"):
+            raise ShapeError(
+                f"{pred_path}: a {kind} prediction needs {num_classes} channels first, got shape {pred.shape}"
+            )
+        return "labels"
+    if pred.ndim != len(gt_shape) + 1 or pred.shape[1:] != tuple(gt_shape):
+        raise ShapeError(f"{pred_path}: shape {pred.shape} does not match ground truth shape {tuple(gt_shape)}")
     if pred.shape[0] != num_classes:
         raise ShapeError(f"{pred_path}: {pred.shape[0]} channels, expected --num-classes {num_classes}")
-    kind = resolve_kind(pred, pred_kind, multiclass=True)
-    if kind == "prob":
-        if pred.min() < 0 or pred.max() > 1:
-            raise ValueRangeError(f"{pred_path}: --pred-kind prob needs values in [0, 1]")
-        prob = pred.astype(np.float32, copy=False)
-    elif kind == "logits":
-        prob = softmax(pred, axis=0)
-    else:
+    kind = resolve_kind(pred, pred_kind, multiclass=True, path=pred_path)
+    if kind not in ("prob", "logits"):
         raise ShapeError(f"{pred_path}: a channel-first prediction must be prob or logits, not {kind}")
-    labels = np.argmax(prob, axis=0)
-    return MulticlassPair(labels=np.where(valid, labels, 0), prob=prob, target=target, valid=valid)
+    return kind
 
 
 def _check_labels(labels: np.ndarray, num_classes: int, path: Path | str) -> None:

@@ -3,23 +3,28 @@
 On the CPU, pairs are spread over worker processes (reading and computing overlap across them);
 each worker returns only the small record, so memory stays bounded by the pairs in flight. On a
 GPU, worker processes read and interpret pairs while the main process scores batches of
-same-shaped pairs on the device. A pair that cannot be scored yields a ``Failure`` naming the
-file; the others go on.
+same-shaped pairs on the device. A pair that cannot be scored, for whatever reason (a bad file,
+an unexpected exception, a worker process that dies), yields a ``Failure`` naming the file; the
+others go on, on a new worker process where one died.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import signal
+import traceback
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.errors import InputError, ResourceError, ShapeError
+from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
 from segcli.io import read_image
 from segcli.pairing import Pair
@@ -41,22 +46,87 @@ class ScoreSettings:
     class_weights: tuple[float, ...] | None = None
     max_memory: float | None = None  # bytes one pair may use; None: no check
 
+    def __post_init__(self) -> None:
+        validate_settings(self)
+
+
+def _finite(name: str, value: float, *, low: float | None = None, strict: bool = False, high: float | None = None):
+    """Raise ``InvalidOption`` unless ``value`` is a finite number within the bounds."""
+    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if strict else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bound = "" if low is None else f" {'>' if strict else '>='} {low:g}"
+        bound += "" if high is None else f" and <= {high:g}"
+        raise InvalidOption(name, f"expected a finite number{bound}, got {value!r}")
+
+
+def validate_settings(settings: ScoreSettings) -> None:
+    """Every value at the edge: NaN, inf and out-of-range values raise ``InvalidOption`` naming the
+    setting (the CLI turns the name into its flag)."""
+    o = settings.options
+    _finite("threshold", settings.threshold, low=0.0, high=1.0)
+    _finite("nsd_tolerance", o.nsd_tolerance, low=0.0)
+    _finite("focal_alpha", o.focal_alpha, high=1.0)  # negative: no class weighting
+    _finite("focal_gamma", o.focal_gamma, low=0.0)
+    _finite("tversky_alpha", o.tversky_alpha, low=0.0)
+    _finite("tversky_beta", o.tversky_beta, low=0.0)
+    if o.tversky_alpha + o.tversky_beta == 0:
+        raise InvalidOption("tversky_alpha", "tversky_alpha and tversky_beta cannot both be 0")
+    _finite("focal_tversky_gamma", o.focal_tversky_gamma, low=0.0, strict=True)
+    if o.pos_weight is not None:
+        _finite("pos_weight", o.pos_weight, low=0.0, strict=True)
+    _finite("unet_w0", o.unet_w0, low=0.0)
+    _finite("unet_sigma", o.unet_sigma, low=0.0, strict=True)
+    for value in settings.spacing_override or ():
+        _finite("spacing", value, low=0.0, strict=True)
+    if settings.max_memory is not None:
+        _finite("max_memory", settings.max_memory, low=0.0, strict=True)
+    if settings.num_classes is not None:
+        if not isinstance(settings.num_classes, int) or settings.num_classes < 2:
+            raise InvalidOption(
+                "num_classes", f"expected >= 2 (binary scoring needs no class count), got {settings.num_classes!r}"
+            )
+        if settings.class_names is not None and len(settings.class_names) != settings.num_classes:
+            raise InvalidOption(
+                "class_names", f"expected {settings.num_classes} names, got {len(settings.class_names)}"
+            )
+        if settings.class_names is not None and len(set(settings.class_names)) != len(settings.class_names):
+            raise InvalidOption("class_names", f"names must differ, got {','.join(settings.class_names)}")
+    if settings.class_weights is not None:
+        for value in settings.class_weights:
+            _finite("class_weights", value, low=0.0)
+        if not any(settings.class_weights):
+            raise InvalidOption("class_weights", "at least one weight must be positive")
+
 
 @dataclass(frozen=True)
 class Record:
+    """One scored pair: its scores, how it was read (``meta``: pred_kind, spacing, spacing_source)
+    and the warnings raised while scoring it."""
+
     name: str
     values: dict[str, float]
     warnings: tuple[str, ...] = ()
+    meta: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Failure:
+    """A pair that could not be scored; ``message`` is one line naming the file."""
+
     name: str
     message: str
     warnings: tuple[str, ...] = ()
+    detail: str = ""  # the traceback of an unexpected error (shown with --debug)
 
 
 Outcome = Record | Failure
+
+
+SPACING_SOURCES = ("option", "gt", "pred", "default")
 
 
 def resolve_spacing(
@@ -73,6 +143,37 @@ def resolve_spacing(
     return tuple(spacing)
 
 
+def pair_spacing(
+    override: tuple[float, ...] | None,
+    gt_spacing: tuple[float, ...] | None,
+    pred_spacing: tuple[float, ...] | None,
+    ndim: int,
+    gt_path: object,
+    pred_path: object,
+) -> tuple[tuple[float, ...], str]:
+    """The spacing a pair is scored with and where it came from (``SPACING_SOURCES``).
+
+    The option wins. Otherwise the files' spacings must agree (to a relative 1e-5) when both state
+    one, else ``ShapeError``; a file that states none takes the other's; neither: 1 per axis.
+    """
+    if override is not None:
+        return resolve_spacing(override, None, ndim, gt_path), "option"
+    if gt_spacing is not None and pred_spacing is not None:
+        gt_s = resolve_spacing(None, gt_spacing, ndim, gt_path)
+        pred_s = resolve_spacing(None, pred_spacing, ndim, pred_path)
+        if not all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, pred_s, strict=True)):
+            raise ShapeError(
+                f"{pred_path}: spacing {','.join(f'{v:g}' for v in pred_s)} differs from {gt_path} spacing "
+                f"{','.join(f'{v:g}' for v in gt_s)}; pass --spacing to choose"
+            )
+        return gt_s, "gt"
+    if gt_spacing is not None:
+        return resolve_spacing(None, gt_spacing, ndim, gt_path), "gt"
+    if pred_spacing is not None:
+        return resolve_spacing(None, pred_spacing, ndim, pred_path), "pred"
+    return (1.0,) * ndim, "default"
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A binary pair read and interpreted, ready to join a batch (the GPU path)."""
@@ -82,19 +183,34 @@ class Prepared:
     options: ScoreOptions
     values: dict[str, float]  # the scores the CPU worker already computed
     warnings: tuple[str, ...] = ()
+    meta: dict = field(default_factory=dict)
 
 
 def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settings: ScoreSettings):
-    """Run ``work``; its warnings travel with the result, an ``InputError`` becomes a ``Failure``."""
+    """Run ``work``; its warnings travel with the result. Any exception becomes a ``Failure``
+    naming the pair's file: one pair never costs the others."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             result = work(pair, settings)
         except InputError as exc:
-            return Failure(pair.name, str(exc), tuple(str(w.message) for w in caught))
+            return Failure(pair.name, str(exc), _messages(caught))
         except MemoryError:
-            return Failure(pair.name, f"{pair.gt}: out of memory while scoring")
-    return result, tuple(str(w.message) for w in caught)
+            return Failure(pair.name, f"{pair.gt}: out of memory while scoring", _messages(caught))
+        except Exception as exc:  # one pair's unexpected error must not end the run
+            where = pair.pred if pair.pred is not None else pair.gt
+            text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            return Failure(
+                pair.name,
+                f"{where}: unexpected error while scoring ({type(exc).__name__}{': ' + text if text else ''})",
+                _messages(caught),
+                detail=traceback.format_exc(),
+            )
+    return result, _messages(caught)
+
+
+def _messages(caught) -> tuple[str, ...]:
+    return tuple(str(w.message) for w in caught)
 
 
 def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
@@ -102,20 +218,25 @@ def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
     result = _capturing(_score_pair, pair, settings)
     if isinstance(result, Failure):
         return result
-    values, caught = result
-    return Record(pair.name, values, caught)
+    (values, meta), caught = result
+    return Record(pair.name, values, caught, meta)
 
 
 def prepare_pair(pair: Pair, settings: ScoreSettings) -> Prepared | Failure:
     """Read and interpret one binary pair and compute its CPU-only scores (surface distances,
     weight-map losses); the rest are left for a device batch."""
-    result = _capturing(_prepare_binary, pair, settings)
+    result = _capturing(_prepare_and_score_cpu, pair, settings)
     if isinstance(result, Failure):
         return result
-    (binary, options), caught = result
+    (binary, options, values, meta), caught = result
+    return Prepared(pair.name, binary, options, values, caught, meta)
+
+
+def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
+    binary, options, meta = _prepare_binary(pair, settings)
     cpu_metrics = [m for m in settings.metrics if not _on_device(m)]
     values = compute_scores(BinaryBatch([binary], options), cpu_metrics)[0] if cpu_metrics else {}
-    return Prepared(pair.name, binary, options, values, caught)
+    return binary, options, values, meta
 
 
 def _on_device(metric: str) -> bool:
@@ -154,22 +275,26 @@ def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, pred: np.
 
 
 def _read_pair(pair: Pair, settings: ScoreSettings):
-    """Both images, checked against the memory budget, and the options with this pair's spacing."""
+    """Both images, checked against the memory budget, the options with this pair's spacing, and
+    the record's ``meta`` (spacing and where it came from)."""
     gt_image = read_image(pair.gt)
     pred_image = read_image(pair.pred) if pair.pred is not None else None
     _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
-    spacing = resolve_spacing(
-        settings.spacing_override,
-        gt_image.spacing or (pred_image.spacing if pred_image else None),
-        gt_image.array.ndim,
-        pair.gt,
+    ndim = gt_image.array.ndim
+    if settings.num_classes is not None and pred_image is not None and pred_image.array.ndim == ndim + 1:
+        pred_spacing = pred_image.spacing[-ndim:] if pred_image.spacing and len(pred_image.spacing) > ndim else None
+    else:
+        pred_spacing = pred_image.spacing if pred_image else None
+    spacing, source = pair_spacing(
+        settings.spacing_override, gt_image.spacing, pred_spacing, ndim, pair.gt, pair.pred or "prediction"
     )
     options = settings.options if spacing == settings.options.spacing else _with_spacing(settings.options, spacing)
-    return gt_image, pred_image, options
+    meta = {"spacing": list(spacing), "spacing_source": source}
+    return gt_image, pred_image, options, meta
 
 
-def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions]:
-    gt_image, pred_image, options = _read_pair(pair, settings)
+def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions, dict]:
+    gt_image, pred_image, options, meta = _read_pair(pair, settings)
     binary = binary_pair(
         pred_image.array if pred_image else None,
         gt_image.array,
@@ -178,17 +303,24 @@ def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, Sc
         pred_path=pair.pred or "prediction",
         gt_path=pair.gt,
     )
-    return binary, options
+    return binary, options, {"pred_kind": binary.kind} | meta
 
 
-def _score_pair(pair: Pair, settings: ScoreSettings) -> dict[str, float]:
+def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], dict]:
     if settings.num_classes is not None:
+        from segcli.inputs import multiclass_kind
         from segcli.multiclass import score_multiclass_pair
 
-        gt_image, pred_image, options = _read_pair(pair, settings)
-        return score_multiclass_pair(pred_image, gt_image, settings, options)
-    binary, options = _prepare_binary(pair, settings)
-    return compute_scores(BinaryBatch([binary], options), settings.metrics)[0]
+        gt_image, pred_image, options, meta = _read_pair(pair, settings)
+        kind = "labels"
+        if pred_image is not None:
+            kind = multiclass_kind(
+                pred_image.array, gt_image.array.shape, settings.num_classes, settings.pred_kind, pair.pred
+            )
+        values = score_multiclass_pair(pred_image, gt_image, settings, options)
+        return values, {"pred_kind": kind} | meta
+    binary, options, meta = _prepare_binary(pair, settings)
+    return compute_scores(BinaryBatch([binary], options), settings.metrics)[0], meta
 
 
 def _with_spacing(options: ScoreOptions, spacing: tuple[float, ...] | None) -> ScoreOptions:
@@ -245,22 +377,127 @@ def score_pairs(
             if on_done:
                 on_done()
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(pairs))) as pool:
-        for outcome in _bounded_map(pool, score_pair, pairs, settings, window=4 * workers):
-            yield outcome
-            if on_done:
-                on_done()
+    for outcome in resilient_map(score_pair, pairs, settings, workers=min(workers, len(pairs)), window=4 * workers):
+        yield outcome
+        if on_done:
+            on_done()
 
 
-def _bounded_map(pool: ProcessPoolExecutor, work, items: list, settings: ScoreSettings, window: int):
-    """``pool.map`` in order, with at most ``window`` results in flight or waiting (bounded memory)."""
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the main process's to handle (it stops the workers), and a
+    worker dies with the main process even when that is killed outright (no orphans)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers ignore Ctrl-C and die with the main process."""
+    return ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now (Ctrl-C, SIGTERM, an error): no orphans,
+    no waiting for a long pair to finish."""
+    processes = list(pool._processes.values()) if getattr(pool, "_processes", None) else []
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def worker_died(item) -> Failure:
+    """The failure of a pair whose worker process died (out-of-memory killer, a crash)."""
+    where = getattr(item, "pred", None) or getattr(item, "gt", None) or item
+    return Failure(
+        getattr(item, "name", str(item)),
+        f"{where}: the worker process scoring it died (killed by the system, e.g. out of memory, or crashed)",
+    )
+
+
+def resilient_map(
+    work: Callable,
+    items: list,
+    settings,
+    *,
+    workers: int,
+    window: int,
+    on_death: Callable[[object], object] = worker_died,
+) -> Iterator:
+    """``work(item, settings)`` for every item in worker processes, results in order, at most
+    ``window`` in flight (bounded memory).
+
+    A worker that dies breaks the whole pool: the results already finished are kept, the items
+    that were in flight are run again one at a time in a fresh single-worker pool, so only the item
+    that kills its worker again fails (``on_death(item)``); then the run goes on with a new pool.
+    """
+    pool = new_pool(workers)
     pending: deque = deque()
-    for item in items:
-        pending.append(pool.submit(work, item, settings))
-        if len(pending) >= window:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
+    try:
+        iterator = iter(items)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                try:
+                    pending.append((item, pool.submit(work, item, settings)))
+                except BrokenProcessPool:
+                    pending.append((item, None))
+            if not pending:
+                return
+            item, future = pending.popleft()
+            try:
+                if future is None:
+                    raise BrokenProcessPool
+                yield future.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            suspects = [(item, future)] + list(pending)
+            pending.clear()
+            stop_pool(pool)
+            yield from _isolate(work, suspects, settings, on_death)
+            pool = new_pool(workers)
+    finally:
+        stop_pool(pool)
+
+
+def _isolate(work, suspects: list, settings, on_death) -> Iterator:
+    """Results of the items in flight when a worker died, in order: finished ones as they were,
+    the others each run alone, so only an item that kills its worker again fails."""
+    single = None
+    try:
+        for item, future in suspects:
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+                yield future.result()
+                continue
+            if single is None:
+                single = new_pool(1)
+            try:
+                result = single.submit(work, item, settings).result()
+            except BrokenProcessPool:
+                stop_pool(single)
+                single = None
+                result = on_death(item)
+            yield result
+    finally:
+        if single is not None:
+            stop_pool(single)
 
 
 def _score_pairs_on_device(
@@ -275,24 +512,37 @@ def _score_pairs_on_device(
         if not batch:
             return
         device_metrics = [m for m in settings.metrics if _on_device(m)]
-        scores = compute_scores(BinaryBatch([p.pair for p in batch], batch[0].options, ops=ops), device_metrics)
+        try:
+            scores = compute_scores(BinaryBatch([p.pair for p in batch], batch[0].options, ops=ops), device_metrics)
+        except Exception as exc:  # the device failed the batch: fail its pairs, go on
+            detail = traceback.format_exc()
+            for prepared in batch:
+                yield Failure(
+                    prepared.name,
+                    f"{prepared.name}: scoring on {device} failed ({type(exc).__name__}: {str(exc)[:200]})",
+                    prepared.warnings,
+                    detail=detail,
+                )
+                if on_done:
+                    on_done()
+            batch.clear()
+            return
         for prepared, values in zip(batch, scores, strict=True):
-            yield Record(prepared.name, prepared.values | values, prepared.warnings)
+            yield Record(prepared.name, prepared.values | values, prepared.warnings, prepared.meta)
             if on_done:
                 on_done()
         batch.clear()
 
-    with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-        for item in _bounded_map(pool, prepare_pair, pairs, settings, window=2 * batch_size + workers):
-            if isinstance(item, Failure):
-                yield from flush()
-                yield item
-                if on_done:
-                    on_done()
-                continue
-            if batch and (item.pair.hard.shape != batch[0].pair.hard.shape or item.options != batch[0].options):
-                yield from flush()
-            batch.append(item)
-            if len(batch) == batch_size:
-                yield from flush()
-        yield from flush()
+    for item in resilient_map(prepare_pair, pairs, settings, workers=max(1, workers), window=2 * batch_size + workers):
+        if isinstance(item, Failure):
+            yield from flush()
+            yield item
+            if on_done:
+                on_done()
+            continue
+        if batch and (item.pair.hard.shape != batch[0].pair.hard.shape or item.options != batch[0].options):
+            yield from flush()
+        batch.append(item)
+        if len(batch) == batch_size:
+            yield from flush()
+    yield from flush()

@@ -18,6 +18,8 @@ import numpy as np
 Format = Literal["table", "csv", "tsv", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
 STATISTICS = ("mean", "std", "median", "min", "max", "n_nonfinite")
+# How each pair was read, after its scores in every record (empty in the summary rows).
+META_COLUMNS = ("pred_kind", "spacing", "spacing_source")
 
 
 def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -46,10 +48,25 @@ def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[
 
 
 def json_value(value: float | int | str | None) -> float | int | str | None:
-    """Strict JSON: non-finite floats become null."""
+    """Strict JSON: non-finite floats become null (``nonfinite`` says which of inf, -inf, nan)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def nonfinite(values: dict) -> dict[str, str]:
+    """Which values are not finite, as ``"inf"``, ``"-inf"`` or ``"nan"``: JSON writes them all
+    as null, and this tells them apart.
+
+    >>> nonfinite({"hd": float("inf"), "dice": 0.5, "nsd": float("nan")})
+    {'hd': 'inf', 'nsd': 'nan'}
+    """
+    return {k: str(v) for k, v in values.items() if isinstance(v, float) and not math.isfinite(v)}
+
+
+def format_spacing(spacing) -> str:
+    """Spacing as one text field: ``2x0.5x0.5``."""
+    return "x".join(format_number(float(v)) for v in spacing) if spacing else ""
 
 
 def _json_clean(obj):
@@ -68,48 +85,84 @@ def format_number(value: float) -> str:
 
 
 class ReportWriter:
-    """Writes records as they come and the summary at the end, in one format, to one stream."""
+    """Writes records as they come and the summary at the end, in one format, to one stream.
 
-    def __init__(self, stream: IO[str], fmt: Format, columns: Sequence[str], *, settings: dict | None = None) -> None:
+    ``meta_columns`` (``META_COLUMNS`` for ``score``) follow the scores in every record: how the
+    pair was read. In JSON every record and summary entry holding a non-finite value gets a
+    ``nonfinite`` object naming it (``{"hd95": "inf"}``), since strict JSON writes null for all.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str],
+        fmt: Format,
+        columns: Sequence[str],
+        *,
+        settings: dict | None = None,
+        meta_columns: Sequence[str] = (),
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
         self.stream = stream
         self.fmt = fmt
         self.columns = list(columns)
+        self.meta_columns = list(meta_columns)
         self.settings = settings or {}
         self.rows: list[dict[str, float]] = []
+        self.metas: list[dict] = []
         self.names: list[str] = []
         self._csv = None
         if fmt in ("csv", "tsv"):
             self._csv = csv.writer(stream, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-            self._csv.writerow(["name", *self.columns])
+            self._csv.writerow(["name", *self.columns, *self.meta_columns])
 
-    def write(self, name: str, values: dict[str, float]) -> None:
+    def _record(self, name: str, values: dict[str, float], meta: dict) -> dict:
+        scores = {c: values.get(c, math.nan) for c in self.columns}
+        record = {"name": name} | {c: json_value(v) for c, v in scores.items()}
+        record |= {c: meta.get(c) for c in self.meta_columns}
+        odd = nonfinite(scores)
+        if odd:
+            record["nonfinite"] = odd
+        return record
+
+    def write(self, name: str, values: dict[str, float], meta: dict | None = None) -> None:
+        meta = meta or {}
         self.rows.append(values)
+        self.metas.append(meta)
         self.names.append(name)
         if self._csv is not None:
-            self._csv.writerow([name, *(format_number(values.get(c, math.nan)) for c in self.columns)])
+            self._csv.writerow(
+                [
+                    name,
+                    *(format_number(values.get(c, math.nan)) for c in self.columns),
+                    *(_meta_text(c, meta.get(c)) for c in self.meta_columns),
+                ]
+            )
         elif self.fmt == "jsonl":
-            record = {"name": name} | {c: json_value(values.get(c, math.nan)) for c in self.columns}
-            self.stream.write(json.dumps(record, allow_nan=False) + "\n")
+            self.stream.write(json.dumps(self._record(name, values, meta), allow_nan=False) + "\n")
 
     def finish(self, failed: Sequence[str] = ()) -> dict[str, dict[str, float]]:
         summary = summarize(self.columns, self.rows)
         if self._csv is not None:
             for statistic in STATISTICS:
                 self._csv.writerow(
-                    [f"summary:{statistic}", *(format_number(summary[c][statistic]) for c in self.columns)]
+                    [
+                        f"summary:{statistic}",
+                        *(format_number(summary[c][statistic]) for c in self.columns),
+                        *([""] * len(self.meta_columns)),
+                    ]
                 )
-        elif self.fmt == "jsonl":
-            tail = {"summary": summary, "failed": list(failed), "settings": self.settings}
-            self.stream.write(json.dumps(_json_clean(tail), allow_nan=False) + "\n")
-        elif self.fmt == "json":
-            images = [
-                {"name": n} | {c: row.get(c, math.nan) for c in self.columns}
-                for n, row in zip(self.names, self.rows, strict=True)
-            ]
-            document = {"images": images, "summary": summary, "failed": list(failed), "settings": self.settings}
-            self.stream.write(json.dumps(_json_clean(document), allow_nan=False, indent=1) + "\n")
+        elif self.fmt in ("jsonl", "json"):
+            json_summary = {c: _json_clean(stats) | _nonfinite_entry(stats) for c, stats in summary.items()}
+            tail = {"summary": json_summary, "failed": list(failed), "settings": _json_clean(self.settings)}
+            if self.fmt == "jsonl":
+                self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
+            else:
+                images = [
+                    self._record(n, row, meta)
+                    for n, row, meta in zip(self.names, self.rows, self.metas, strict=True)
+                ]
+                self.stream.write(json.dumps({"images": images} | tail, allow_nan=False, indent=1) + "\n")
         else:
             self._table(summary)
         self.stream.flush()
@@ -136,6 +189,19 @@ class ReportWriter:
                 console.print(_table("per image", ["score", *self.names[start : start + per_table]], transposed))
         rows = [[c, *(summary[c][s] for s in STATISTICS)] for c in self.columns]
         console.print(_table("summary", ["score", *STATISTICS], rows))
+
+
+def _meta_text(column: str, value) -> str:
+    if value is None:
+        return ""
+    if column == "spacing":
+        return format_spacing(value)
+    return str(value)
+
+
+def _nonfinite_entry(stats: dict) -> dict:
+    odd = nonfinite(stats)
+    return {"nonfinite": odd} if odd else {}
 
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):

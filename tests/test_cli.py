@@ -59,7 +59,8 @@ def test_score_csv_default_when_not_a_terminal(runner, pairs):
     rows = _csv(result.stdout)
     assert [r["name"] for r in rows[:3]] == ["sub/c0", "sub/c1", "sub/c2"]
     assert rows[3]["name"] == "summary:mean"
-    assert list(rows[0]) == ["name", "dice", "hd95"]
+    assert list(rows[0]) == ["name", "dice", "hd95", "pred_kind", "spacing", "spacing_source"]
+    assert (rows[0]["pred_kind"], rows[0]["spacing"], rows[0]["spacing_source"]) == ("mask", "1x1", "default")
     assert float(rows[0]["hd95"]) == pytest.approx(1.0)
 
 
@@ -90,7 +91,7 @@ def test_jsonl_and_tsv(runner, pairs):
     result = runner.invoke(
         app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "tsv", "--metrics", "dice"]
     )
-    assert result.stdout.splitlines()[0] == "name\tdice"
+    assert result.stdout.splitlines()[0] == "name\tdice\tpred_kind\tspacing\tspacing_source"
 
 
 def test_unmatched_files_exit_2_and_list_them(runner, pairs):
@@ -139,7 +140,7 @@ def test_shape_mismatch_and_nan_are_named(runner, tmp_path):
     assert result.exit_code == 1
     assert "a.png: shape (8, 9) does not match" in result.stderr
     assert "b.tif: prediction holds NaN" in result.stderr
-    assert "c.npy: --pred-kind prob needs values in [0, 1]" in result.stderr
+    assert "c.npy: probabilities must lie in [0, 1]" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,7 @@ def test_sample_data_all_scores(runner):
     doc = json.loads(result.stdout)
     from segcli.registry import BY_NAME
 
-    assert set(doc["images"][0]) == {"name", *BY_NAME}
+    assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, "pred_kind", "spacing", "spacing_source"}
     assert {i["name"] for i in doc["images"]} == {"case01", "case02", "case03", "volume01"}
 
 
@@ -318,7 +319,9 @@ def test_max_memory_reports_the_pair_and_scores_the_rest(runner, tmp_path):
         app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--max-memory", "0.01", "--workers", "1"]
     )
     assert result.exit_code == 1
-    assert "large.png: scoring 28 score(s) on shape (600, 600) needs about" in result.stderr
+    from segcli.registry import BY_NAME
+
+    assert f"large.png: scoring {len(BY_NAME)} score(s) on shape (600, 600) needs about" in result.stderr
     assert [r["name"] for r in _csv(result.stdout)][0] == "small"
     light = runner.invoke(
         app,

@@ -17,17 +17,36 @@ from segcli.errors import SegcliError
 
 state = {"debug": False}
 
+# Exit codes (also in the README): 0 done; 1 some pair or file could not be processed (each named,
+# the others done); 2 usage error; 3 an output could not be written; 4 an internal error (a bug);
+# 130 interrupted (Ctrl-C), 143 terminated (SIGTERM); 141 stdout closed by its reader (a broken
+# pipe, e.g. `| head`), silently, as a process killed by SIGPIPE would.
+EXIT_FAILED, EXIT_USAGE, EXIT_OUTPUT, EXIT_INTERNAL = 1, 2, 3, 4
+EXIT_INTERRUPTED, EXIT_BROKEN_PIPE, EXIT_TERMINATED = 130, 141, 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (workers stopped, partial output kept) but exit 143."""
+
+
+def _say(line: str) -> None:
+    """A line on stderr; a closed or full stderr must not turn into a traceback."""
+    try:
+        typer.echo(line, err=True)
+    except (OSError, ValueError):
+        pass
+
 
 def error(message: str) -> None:
-    typer.echo(f"segcli: error: {message}", err=True)
+    _say(f"segcli: error: {message}")
 
 
 def warn(message: str) -> None:
-    typer.echo(f"segcli: warning: {message}", err=True)
+    _say(f"segcli: warning: {message}")
 
 
 def info(message: str) -> None:
-    typer.echo(f"segcli: {message}", err=True)
+    _say(f"segcli: {message}")
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -35,17 +54,61 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code=code)
 
 
+def silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def library_errors() -> Iterator[None]:
-    """Turn the library's errors into one stderr line and the exit code SPEC.md gives."""
+    """Turn every error into one stderr line and its exit code; ``--debug`` adds the traceback."""
     try:
         yield
+    except (typer.Exit, typer.BadParameter.__mro__[1]):  # exits and click's usage errors pass
+        raise
     except SegcliError as exc:
         if state["debug"]:
             traceback.print_exc()
         fail(str(exc), exc.exit_code)
+    except BrokenPipeError:
+        silence_stdout()
+        raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
+    except Terminated:
+        fail("terminated", EXIT_TERMINATED)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail("interrupted", EXIT_INTERRUPTED)
+    except OSError as exc:
+        if state["debug"]:
+            traceback.print_exc()
+        from segcli.outputs import describe_os_error
+
+        where = exc.filename or ("stdout" if exc.errno in (9, 28, 5) else None)
+        fail(describe_os_error(exc, where), EXIT_OUTPUT)
+    except MemoryError:
+        fail("out of memory (try fewer --workers or --max-memory)", EXIT_FAILED)
+    except Exception as exc:  # a bug: one line, the traceback with --debug
+        if state["debug"]:
+            traceback.print_exc()
+        fail(f"internal error ({type(exc).__name__}: {exc}); run with --debug for the traceback", EXIT_INTERNAL)
+
+
+@contextlib.contextmanager
+def option_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
+    """The library's ``InvalidOption`` (named by setting) as a usage error naming the CLI flag."""
+    from segcli.errors import InvalidOption
+
+    try:
+        yield
+    except InvalidOption as exc:
+        flag = (flags or {}).get(exc.option, "--" + exc.option.replace("_", "-"))
+        raise typer.BadParameter(exc.reason, param_hint=flag) from None
 
 
 @contextlib.contextmanager
@@ -77,6 +140,6 @@ def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
         values = tuple(float(part) for part in text.split(","))
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated numbers, got {text!r}", param_hint=option) from None
-    if not values or any(not v > 0 or v == float("inf") for v in values):
+    if not values or any(not v > 0 or v == float("inf") for v in values):  # NaN fails v > 0
         raise typer.BadParameter(f"expected positive finite numbers, got {text!r}", param_hint=option)
     return values

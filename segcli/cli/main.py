@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from segcli import __version__
 from segcli.allocator import keep_freed_memory
 from segcli.cli import classweights, metrics, score, weightmap
-from segcli.cli._output import state
+from segcli.cli._output import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, silence_stdout, state
 
 app = typer.Typer(
     name="segcli",
@@ -43,8 +44,37 @@ def _root(
     keep_freed_memory()
 
 
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
+class _ClosedStream:
+    """Stands in for a standard stream that was closed before segcli started: writing to it is an
+    error (stdout: results would be lost) that the commands report in one line."""
+
+    def write(self, text: str) -> int:
+        raise OSError(9, "Bad file descriptor", "stdout")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
 def main() -> None:
-    """Run the CLI; usage errors (bad option values, unknown options) print one line, exit 2."""
+    """Run the CLI; usage errors (bad option values, unknown options) print one line, exit 2.
+
+    SIGTERM is handled like Ctrl-C (workers stopped, partial output kept), exit 143; a closed
+    stdout reader (broken pipe) ends the run quietly, exit 141.
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
+    if sys.stdout is None:
+        sys.stdout = _ClosedStream()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (nowhere to report anything)
     # Click's UsageError (the parent of BadParameter, NoSuchOption, MissingParameter), whether
     # typer vendors click or depends on it.
     usage_error = typer.BadParameter.__mro__[1]
@@ -52,9 +82,20 @@ def main() -> None:
         code = app(standalone_mode=False)
     except usage_error as exc:
         if exc.format_message():  # empty when the help was shown for a bare command
-            typer.echo(f"segcli: error: {exc.format_message()}", err=True)
+            _say_error(exc.format_message())
         sys.exit(2)
-    except typer.Abort:
-        typer.echo("segcli: error: interrupted", err=True)
-        sys.exit(130)
+    except typer.Abort as exc:  # click turns KeyboardInterrupt into Abort
+        terminated = isinstance(exc.__context__, Terminated) or isinstance(exc.__cause__, Terminated)
+        _say_error("terminated" if terminated else "interrupted")
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        silence_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say_error(message: str) -> None:
+    try:
+        typer.echo(f"segcli: error: {message}", err=True)
+    except (OSError, ValueError):
+        pass

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from dataclasses import replace
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from segcli.cli._output import fail, library_errors, parse_floats, progress, warn
+from segcli.cli._output import fail, info, library_errors, option_errors, parse_floats, progress, state, warn
 
 
 class OutputFormat(str, Enum):
@@ -49,22 +50,28 @@ def score(
     fmt: Annotated[
         OutputFormat | None,
         typer.Option(
-            "--format", help="Output format [default: table on a terminal, else csv; from --output's extension]."
+            "--format", help="Output format \\[default: table on a terminal, else csv; from --output's extension]."
         ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Finish an interrupted run: score only the pairs missing from --output's partial file."),
+    ] = False,
     pred_kind: Annotated[PredKindChoice, typer.Option(help="How to read predictions.")] = PredKindChoice.auto,
     threshold: Annotated[float, typer.Option(help="Hard prediction = probability >= threshold.")] = 0.5,
     spacing: Annotated[
         str | None,
-        typer.Option(help="Voxel spacing in array axis order, e.g. 2.0,0.5,0.5 [default: from TIFF metadata, else 1]."),
+        typer.Option(
+            help="Voxel spacing in array axis order, e.g. 2.0,0.5,0.5 \\[default: from the files' metadata, else 1]."
+        ),
     ] = None,
     nsd_tolerance: Annotated[float, typer.Option(help="Tolerance of nsd, in spacing units.")] = 1.0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
-    workers: Annotated[int | None, typer.Option(help="Parallel worker processes [default: all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
     pred_suffix: Annotated[str, typer.Option(help="Suffix removed from prediction names before matching.")] = "",
     gt_suffix: Annotated[
         str, typer.Option(help="Suffix removed from ground-truth names before matching (nnU-Net: _0000).")
@@ -77,15 +84,18 @@ def score(
         float | None,
         typer.Option(
             help="GiB the whole run may use; a pair that would need more is reported, not scored "
-            "[default: 80% of physical memory]."
+            "\\[default: 80% of physical memory]."
         ),
     ] = None,
     num_classes: Annotated[
         int | None, typer.Option(help="Multi-class mode with K classes (GT is a label map).", rich_help_panel=MC_PANEL)
     ] = None,
     ignore_index: Annotated[
-        int, typer.Option(help="GT label that takes part in nothing (multi-class).", rich_help_panel=MC_PANEL)
-    ] = 255,
+        int | None,
+        typer.Option(
+            help="GT label that takes part in nothing (multi-class) \\[default: 255].", rich_help_panel=MC_PANEL
+        ),
+    ] = None,
     include_background: Annotated[
         bool, typer.Option(help="Score class 0 too (multi-class).", rich_help_panel=MC_PANEL)
     ] = False,
@@ -116,7 +126,9 @@ def score(
     ] = 0.75,
     pos_weight: Annotated[
         float | None,
-        typer.Option(help="wbce positive weight [default: negatives/positives per image].", rich_help_panel=LOSS_PANEL),
+        typer.Option(
+            help="wbce positive weight \\[default: negatives/positives per image].", rich_help_panel=LOSS_PANEL
+        ),
     ] = None,
     w0: Annotated[float, typer.Option(help="unet_wce border weight w0.", rich_help_panel=LOSS_PANEL)] = 10.0,
     sigma: Annotated[
@@ -125,34 +137,28 @@ def score(
 ) -> None:
     """Score predictions against ground truth: one record per pair, then a summary."""
     from segcli.batch import ScoreOptions
-    from segcli.pipeline import Failure, ScoreSettings, score_pairs
+    from segcli.pipeline import ScoreSettings
 
-    with library_errors():
+    with library_errors(), option_errors(OPTION_FLAGS):
         from segcli import multiclass, registry
         from segcli.device import resolve_device
         from segcli.pairing import pair_files
-        from segcli.report import ReportWriter
 
-        if threshold < 0 or threshold > 1:
-            raise typer.BadParameter(f"expected a value in [0, 1], got {threshold}", param_hint="--threshold")
-        if nsd_tolerance < 0:
-            raise typer.BadParameter(f"expected >= 0, got {nsd_tolerance}", param_hint="--nsd-tolerance")
-        if sigma <= 0:
-            raise typer.BadParameter(f"expected > 0, got {sigma}", param_hint="--sigma")
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
-        resolved_device = resolve_device(device)
-        if resolved_device != "cpu" and num_classes is not None:
-            warn("multi-class scores run on the CPU; --device applies to binary scoring")
+        if resume and output is None:
+            raise typer.BadParameter(
+                "needs --output FILE (a run written to stdout cannot be resumed)", param_hint="--resume"
+            )
         if num_classes is None:
             chosen = [s.name for s in registry.select(metrics)]
         else:
-            if num_classes < 1:
-                raise typer.BadParameter(f"expected >= 1, got {num_classes}", param_hint="--num-classes")
+            if num_classes < 2:
+                raise typer.BadParameter(
+                    f"expected >= 2, got {num_classes} (leave it out to score binary masks)", param_hint="--num-classes"
+                )
             chosen = multiclass.select(metrics)
         names = tuple(class_names.split(",")) if class_names else None
-        if names is not None and num_classes is not None and len(names) != num_classes:
-            raise typer.BadParameter(f"expected {num_classes} names, got {len(names)}", param_hint="--class-names")
         weights = None
         if class_weights is not None:
             weights = multiclass.load_class_weights(class_weights, class_weight_scheme, num_classes)
@@ -174,47 +180,214 @@ def score(
             threshold=threshold,
             spacing_override=parse_floats(spacing, "--spacing"),
             num_classes=num_classes,
-            ignore_index=ignore_index,
+            ignore_index=255 if ignore_index is None else ignore_index,
             include_background=include_background,
             class_names=names,
             class_weights=weights,
         )
-        budget = _memory_budget(max_memory, workers)
-        settings = replace(settings, max_memory=budget)
+        _warn_about_settings(settings, pred, gt, ignore_index)
+        target = _check_output(output, overwrite, resume)
+        resolved_device = resolve_device(device)
+        if resolved_device != "cpu" and num_classes is not None:
+            warn("multi-class scores run on the CPU; --device applies to binary scoring")
         pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing.value)
         for path in pairing.unmatched_pred:
             warn(f"{path}: prediction without ground truth, skipped")
         if missing is Missing.skip:
             for path in pairing.unmatched_gt:
                 warn(f"{path}: ground truth without prediction, skipped")
+        workers = _cap_workers(workers, len(pairing.pairs))
+        settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(chosen)
-        chosen_format = _choose_format(fmt, output)
-        failures: list[str] = []
-        seen_warnings: set[str] = set()
-        with _open_output(output, overwrite) as stream:
-            writer = ReportWriter(stream, chosen_format, columns, settings=_settings_record(settings, resolved_device))
-            with progress(len(pairing.pairs), "scoring") as advance:
-                for outcome in score_pairs(
-                    pairing.pairs,
-                    settings,
-                    workers=workers,
-                    on_done=advance,
-                    torch_device=None if resolved_device == "cpu" else resolved_device,
-                ):
-                    for message in outcome.warnings:
-                        if message not in seen_warnings:
-                            seen_warnings.add(message)
-                            warn(message)
-                    if isinstance(outcome, Failure):
-                        failures.append(outcome.name)
-                        warn(f"not scored: {outcome.message}")
-                        if fail_fast:
-                            break
-                    else:
-                        writer.write(outcome.name, outcome.values)
-            writer.finish(failures)
-        if failures:
-            fail(f"{len(failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+        run = _Run(
+            pairs=pairing.pairs,
+            settings=settings,
+            columns=columns,
+            fmt=_choose_format(fmt, output),
+            record=_settings_record(settings, resolved_device),
+            workers=workers,
+            device=resolved_device,
+            fail_fast=fail_fast,
+        )
+        if target is None or is_stream_target(target):
+            run.to_stream(sys.stdout if target is None else target)
+        else:
+            run.to_file(target, resume=resume, overwrite=overwrite)
+        if run.failures:
+            fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+# Settings whose CLI flag is not the setting's name with dashes.
+OPTION_FLAGS = {"unet_w0": "--w0", "unet_sigma": "--sigma", "spacing_override": "--spacing"}
+
+
+def _warn_about_settings(settings, pred: Path, gt: Path, ignore_index: int | None) -> None:
+    """Settings that are legal but probably not what was meant: said, never silently applied."""
+    if settings.num_classes is None:
+        if ignore_index is not None:
+            warn("--ignore-index applies to multi-class scoring (--num-classes); ignored in binary mode")
+    elif 0 <= settings.ignore_index < settings.num_classes:
+        warn(
+            f"--ignore-index {settings.ignore_index} is also class {settings.ignore_index} of "
+            f"0..{settings.num_classes - 1}: "
+            "its ground-truth pixels are ignored, so the class is never scored against ground truth"
+        )
+    with contextlib.suppress(OSError):
+        if pred.resolve() == gt.resolve():
+            warn(f"PRED and GT are the same path ({gt}): every prediction is scored against itself")
+
+
+def _cap_workers(workers: int | None, n_pairs: int) -> int:
+    from segcli.pipeline import default_workers
+
+    cores = default_workers()
+    if workers is None:
+        return cores
+    if workers > cores:
+        info(f"--workers {workers} capped at the {cores} core(s) this process may use")
+        return cores
+    return workers
+
+
+def _check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | None:
+    """The output's problems, found before any work (exists, a directory, a file as parent)."""
+    if output is None:
+        return None
+    from segcli.journal import journal_path
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(output, overwrite=overwrite or resume, resume=resume)
+    if not resume and not overwrite and not is_stream_target(target) and journal_path(target).exists():
+        from segcli.errors import UsageError
+
+        raise UsageError(
+            f"{journal_path(target)}: holds the results of an interrupted run; pass --resume to continue it "
+            "or --overwrite to start again"
+        )
+    if resume and is_stream_target(target):
+        raise typer.BadParameter(f"{target} is not a regular file; nothing to resume", param_hint="--resume")
+    return target
+
+
+def is_stream_target(path: Path) -> bool:
+    from segcli.outputs import is_stream_target as stream
+
+    return stream(path)
+
+
+@dataclass
+class _Run:
+    """One scoring run: the pairs, what to compute, where the records go."""
+
+    pairs: list
+    settings: object
+    columns: list[str]
+    fmt: str
+    record: dict
+    workers: int
+    device: str
+    fail_fast: bool
+    failures: list[str] = field(default_factory=list)
+
+    def outcomes(self, pairs) -> Iterator:
+        """Scored records of ``pairs`` in order; failures and warnings said on stderr as they come."""
+        from segcli.pipeline import Failure, score_pairs
+
+        seen: set[str] = set()
+        with progress(len(pairs), "scoring") as advance:
+            for outcome in score_pairs(
+                pairs,
+                self.settings,
+                workers=self.workers,
+                on_done=advance,
+                torch_device=None if self.device == "cpu" else self.device,
+            ):
+                for message in outcome.warnings:
+                    if message not in seen:
+                        seen.add(message)
+                        warn(message)
+                if isinstance(outcome, Failure):
+                    self.failures.append(outcome.name)
+                    warn(f"not scored: {outcome.message}")
+                    if outcome.detail and state["debug"]:
+                        typer.echo(outcome.detail, err=True)
+                    if self.fail_fast:
+                        return
+                else:
+                    yield outcome
+
+    def writer(self, stream):
+        from segcli.report import META_COLUMNS, ReportWriter
+
+        return ReportWriter(stream, self.fmt, self.columns, settings=self.record, meta_columns=META_COLUMNS)
+
+    def to_stream(self, target) -> None:
+        """Stream records to stdout (or a device / FIFO given as --output) as they come."""
+        if isinstance(target, Path):
+            try:
+                stream = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
+            except OSError as exc:
+                from segcli.errors import OutputError
+                from segcli.outputs import describe_os_error
+
+                raise OutputError(describe_os_error(exc, target)) from None
+        else:
+            stream = target
+        try:
+            writer = self.writer(stream)
+            for outcome in self.outcomes(self.pairs):
+                writer.write(outcome.name, outcome.values, outcome.meta)
+            writer.finish(self.failures)
+        finally:
+            if stream is not target:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def to_file(self, target: Path, *, resume: bool, overwrite: bool) -> None:
+        """Journal each record as it comes (``FILE.partial``); write FILE atomically at the end."""
+        from segcli.io import atomic_path
+        from segcli.journal import Journal
+        from segcli.outputs import OutputLock
+
+        with OutputLock(target) as lock:
+            if lock.stale is not None:
+                warn(f"{lock.path}: left by process {lock.stale}, which is gone; taken over")
+            if resume and not journal_exists(target) and target.exists():
+                info(f"{target} is complete; nothing to resume")
+                return
+            header = {"format": self.fmt, "columns": self.columns, "settings": self.record}
+            journal = Journal.open(target, header, resume=resume, overwrite=overwrite)
+            names = {pair.name for pair in self.pairs}
+            done = {name: entry for name, entry in journal.done.items() if name in names}
+            if resume:
+                info(f"resuming: {len(done)} of {len(self.pairs)} pair(s) already scored in {journal.path}")
+                if len(done) != len(journal.done):
+                    warn(f"{len(journal.done) - len(done)} pair(s) of {journal.path} are no longer among the inputs")
+            try:
+                for outcome in self.outcomes([p for p in self.pairs if p.name not in done]):
+                    journal.append(outcome.name, outcome.values, outcome.meta)
+                    done[outcome.name] = (outcome.values, outcome.meta)
+            except BaseException:
+                journal.close()
+                warn(
+                    f"{len(done)} of {len(self.pairs)} pair(s) saved in {journal.path}; "
+                    "repeat the command with --resume to finish"
+                )
+                raise
+            with atomic_path(target, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+                writer = self.writer(stream)
+                for pair in self.pairs:
+                    if pair.name in done:
+                        values, meta = done[pair.name]
+                        writer.write(pair.name, values, meta)
+                writer.finish(self.failures)
+            journal.remove()
+
+
+def journal_exists(target: Path) -> bool:
+    from segcli.journal import journal_path
+
+    return journal_path(target).exists()
 
 
 def _memory_budget(max_memory: float | None, workers: int | None) -> float | None:
@@ -234,17 +407,6 @@ def _choose_format(fmt, output: Path | None) -> str:
         suffix = output.suffix.lower().lstrip(".")
         return suffix if suffix in ("csv", "tsv", "json", "jsonl") else "csv"
     return "table" if sys.stdout.isatty() else "csv"
-
-
-@contextlib.contextmanager
-def _open_output(output: Path | None, overwrite: bool):
-    if output is None:
-        yield sys.stdout
-        return
-    from segcli.io import atomic_path
-
-    with atomic_path(output, overwrite=overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
-        yield stream
 
 
 def _settings_record(settings, device: str) -> dict:

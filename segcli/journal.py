@@ -1,0 +1,140 @@
+"""The partial output of a run written to a file: a journal that makes it resumable.
+
+While ``segcli score -o FILE`` runs, every record is appended (and flushed) to ``FILE.partial``
+as soon as its pair is scored: one JSON line per pair, full precision, after a header line with
+the run's settings. The finished report is then written to FILE atomically and the journal
+removed. An interrupted run (Ctrl-C, SIGTERM, a kill, a full disk) leaves the journal; ``--resume``
+reads it, scores only the pairs it lacks and writes the same FILE a clean run would have.
+A last line cut short by a kill is dropped (that pair is scored again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from segcli.errors import OutputError, UsageError
+from segcli.outputs import describe_os_error
+
+JOURNAL_VERSION = 1
+# Settings that may differ between an interrupted run and its resumption without changing a value.
+NOT_COMPARED = ("max_memory", "device")
+
+
+def journal_path(target: Path) -> Path:
+    """Where the partial output of ``target`` lives: ``results.csv`` -> ``results.csv.partial``."""
+    target = Path(target)
+    return target.parent / f"{target.name}.partial"
+
+
+def _normal(obj):
+    """As it reads back from JSON (tuples become lists)."""
+    return json.loads(json.dumps(obj, allow_nan=True, default=str))
+
+
+class Journal:
+    """An open journal: ``done`` maps each pair already scored to its ``(values, meta)``."""
+
+    def __init__(self, path: Path, handle, done: dict[str, tuple[dict, dict]]) -> None:
+        self.path = path
+        self._handle = handle
+        self.done = done
+
+    @classmethod
+    def open(cls, target: Path, header: dict, *, resume: bool, overwrite: bool) -> Journal:
+        """Start a journal for ``target``, or continue the one left by an interrupted run.
+
+        Without ``resume`` an existing journal is refused (it holds results) unless ``overwrite``;
+        with ``resume`` its header must match ``header`` (the same settings and columns).
+        """
+        path = journal_path(target)
+        header = {"segcli_journal": JOURNAL_VERSION} | _normal(header)
+        done: dict[str, tuple[dict, dict]] = {}
+        keep = 0
+        if path.exists():
+            if not path.is_file():
+                raise UsageError(f"{path}: exists and is not a regular file")
+            if not resume and not overwrite:
+                raise UsageError(
+                    f"{path}: holds the results of an interrupted run; pass --resume to continue it "
+                    "or --overwrite to start again"
+                )
+            if resume:
+                keep, done = _read(path, header)
+        try:
+            handle = open(path, "r+b" if keep else "wb")  # noqa: SIM115 (closed by close())
+            if keep:
+                handle.truncate(keep)  # drop a last line cut short by a kill
+                handle.seek(keep)
+            else:
+                handle.write((json.dumps(header, allow_nan=True) + "\n").encode())
+                handle.flush()
+        except OSError as exc:
+            raise OutputError(describe_os_error(exc, path)) from None
+        return cls(path, handle, done)
+
+    def append(self, name: str, values: dict, meta: dict) -> None:
+        """Add one scored pair; it is on disk (in the OS's hands) when this returns."""
+        line = json.dumps({"name": name, "values": values, "meta": meta}, allow_nan=True) + "\n"
+        try:
+            self._handle.write(line.encode())
+            self._handle.flush()
+        except OSError as exc:
+            raise OutputError(describe_os_error(exc, self.path)) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._handle.close()
+
+    def remove(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]]]:
+    """Bytes of complete lines and the records they hold; a mismatching header is refused."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, path)) from None
+    done: dict[str, tuple[dict, dict]] = {}
+    keep = 0
+    for number, line in enumerate(data.splitlines(keepends=True)):
+        if not line.endswith(b"\n"):
+            break  # cut short
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if number == 0:
+                raise UsageError(f"{path}: not a segcli journal; delete it or pass --overwrite") from None
+            break
+        if number == 0:
+            _check_header(path, entry, header)
+        else:
+            done[entry["name"]] = (entry["values"], entry.get("meta", {}))
+        keep += len(line)
+    if keep == 0:
+        raise UsageError(f"{path}: empty or not a segcli journal; delete it or pass --overwrite")
+    return keep, done
+
+
+def _check_header(path: Path, stored: dict, header: dict) -> None:
+    if not isinstance(stored, dict) or stored.get("segcli_journal") != JOURNAL_VERSION:
+        raise UsageError(f"{path}: not a segcli journal of this version; delete it or pass --overwrite")
+
+    def comparable(h: dict) -> dict:
+        settings = {k: v for k, v in h.get("settings", {}).items() if k not in NOT_COMPARED}
+        return {k: v for k, v in h.items() if k != "settings"} | {"settings": settings}
+
+    old, new = comparable(stored), comparable(header)
+    if old != new:
+        top = {k for k in old.keys() | new.keys() if k != "settings" and old.get(k) != new.get(k)}
+        a, b = old["settings"], new["settings"]
+        differ = sorted(top | {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)})
+        raise UsageError(
+            f"{path}: the interrupted run used other settings ({', '.join(differ)} differ); "
+            "repeat its command with --resume, or pass --overwrite to start again"
+        )

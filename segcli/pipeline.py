@@ -289,7 +289,12 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
         settings.spacing_override, gt_image.spacing, pred_spacing, ndim, pair.gt, pair.pred or "prediction"
     )
     options = settings.options if spacing == settings.options.spacing else _with_spacing(settings.options, spacing)
-    meta = {"spacing": list(spacing), "spacing_source": source}
+    meta = {
+        "spacing": list(spacing),
+        "spacing_source": source,
+        "pred_path": str(pair.pred) if pair.pred is not None else "",
+        "gt_path": str(pair.gt),
+    }
     return gt_image, pred_image, options, meta
 
 

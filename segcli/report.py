@@ -19,7 +19,7 @@ Format = Literal["table", "csv", "tsv", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
 STATISTICS = ("mean", "std", "median", "min", "max", "n_nonfinite")
 # How each pair was read, after its scores in every record (empty in the summary rows).
-META_COLUMNS = ("pred_kind", "spacing", "spacing_source")
+META_COLUMNS = ("pred_kind", "spacing", "spacing_source", "pred_path", "gt_path")
 
 
 def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
@@ -141,7 +141,9 @@ class ReportWriter:
         elif self.fmt == "jsonl":
             self.stream.write(json.dumps(self._record(name, values, meta), allow_nan=False) + "\n")
 
-    def finish(self, failed: Sequence[str] = ()) -> dict[str, dict[str, float]]:
+    def finish(self, failed: Sequence[str] = (), messages: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+        """The summary; in JSON also ``failed`` (names) and, given ``messages``, ``failures``
+        (each failed pair's name and message)."""
         summary = summarize(self.columns, self.rows)
         if self._csv is not None:
             for statistic in STATISTICS:
@@ -154,7 +156,10 @@ class ReportWriter:
                 )
         elif self.fmt in ("jsonl", "json"):
             json_summary = {c: _json_clean(stats) | _nonfinite_entry(stats) for c, stats in summary.items()}
-            tail = {"summary": json_summary, "failed": list(failed), "settings": _json_clean(self.settings)}
+            tail = {"summary": json_summary, "failed": list(failed)}
+            if messages is not None:
+                tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
+            tail["settings"] = _json_clean(self.settings)
             if self.fmt == "jsonl":
                 self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
             else:

@@ -59,7 +59,7 @@ def test_score_csv_default_when_not_a_terminal(runner, pairs):
     rows = _csv(result.stdout)
     assert [r["name"] for r in rows[:3]] == ["sub/c0", "sub/c1", "sub/c2"]
     assert rows[3]["name"] == "summary:mean"
-    assert list(rows[0]) == ["name", "dice", "hd95", "pred_kind", "spacing", "spacing_source"]
+    assert list(rows[0]) == ["name", "dice", "hd95", "pred_kind", "spacing", "spacing_source", "pred_path", "gt_path"]
     assert (rows[0]["pred_kind"], rows[0]["spacing"], rows[0]["spacing_source"]) == ("mask", "1x1", "default")
     assert float(rows[0]["hd95"]) == pytest.approx(1.0)
 
@@ -91,7 +91,7 @@ def test_jsonl_and_tsv(runner, pairs):
     result = runner.invoke(
         app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--format", "tsv", "--metrics", "dice"]
     )
-    assert result.stdout.splitlines()[0] == "name\tdice\tpred_kind\tspacing\tspacing_source"
+    assert result.stdout.splitlines()[0] == "name\tdice\tpred_kind\tspacing\tspacing_source\tpred_path\tgt_path"
 
 
 def test_unmatched_files_exit_2_and_list_them(runner, pairs):
@@ -184,7 +184,9 @@ def test_sample_data_all_scores(runner):
     doc = json.loads(result.stdout)
     from segcli.registry import BY_NAME
 
-    assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, "pred_kind", "spacing", "spacing_source"}
+    from segcli.report import META_COLUMNS
+
+    assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, *META_COLUMNS}
     assert {i["name"] for i in doc["images"]} == {"case01", "case02", "case03", "volume01"}
 
 

@@ -57,6 +57,24 @@ def score(
         Path | None, typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout.")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write a self-contained HTML report here (plots, worst cases, failures).",
+            rich_help_panel="Report",
+        ),
+    ] = None,
+    report_sort: Annotated[
+        str | None,
+        typer.Option(
+            help="Score that ranks the report's worst cases \\[default: dice, else the first score].",
+            rich_help_panel="Report",
+        ),
+    ] = None,
+    images: Annotated[
+        Path | None,
+        typer.Option(help="Images shown under the report's contours, matched like PRED.", rich_help_panel="Report"),
+    ] = None,
     resume: Annotated[
         bool,
         typer.Option(help="Finish an interrupted run: score only the pairs missing from --output's partial file."),
@@ -134,6 +152,21 @@ def score(
     sigma: Annotated[
         float, typer.Option(help="unet_wce border width sigma (spacing units).", rich_help_panel=LOSS_PANEL)
     ] = 5.0,
+    smooth: Annotated[
+        float,
+        typer.Option(help="Smoothing s of the Dice and Tversky losses.", rich_help_panel=LOSS_PANEL),
+    ] = 1e-6,
+    dice_gamma: Annotated[
+        float, typer.Option(help="squared_dice_loss exponent of p and g (V-Net: 2).", rich_help_panel=LOSS_PANEL)
+    ] = 2.0,
+    combine: Annotated[
+        str | None,
+        typer.Option(
+            help='A weighted sum of losses, e.g. "0.3*bce + 0.4*dice_loss + 0.3*boundary_loss", reported as '
+            "the column combined.",
+            rich_help_panel=LOSS_PANEL,
+        ),
+    ] = None,
 ) -> None:
     """Score predictions against ground truth: one record per pair, then a summary."""
     from segcli.batch import ScoreOptions
@@ -172,9 +205,12 @@ def score(
             pos_weight=pos_weight,
             unet_w0=w0,
             unet_sigma=sigma,
+            smooth=smooth,
+            dice_gamma=dice_gamma,
+            combine=() if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None),
         )
         settings = ScoreSettings(
-            metrics=tuple(chosen),
+            metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None and num_classes is not None else ()),
             options=options,
             pred_kind=pred_kind.value,
             threshold=threshold,
@@ -187,6 +223,7 @@ def score(
         )
         _warn_about_settings(settings, pred, gt, ignore_index)
         target = _check_output(output, overwrite, resume)
+        report_target = _check_report(report, output, overwrite or resume, report_sort, chosen, num_classes, images)
         resolved_device = resolve_device(device)
         if resolved_device != "cpu" and num_classes is not None:
             warn("multi-class scores run on the CPU; --device applies to binary scoring")
@@ -209,10 +246,20 @@ def score(
             device=resolved_device,
             fail_fast=fail_fast,
         )
-        if target is None or is_stream_target(target):
-            run.to_stream(sys.stdout if target is None else target)
-        else:
-            run.to_file(target, resume=resume, overwrite=overwrite)
+        with contextlib.ExitStack() as stack:
+            if report_target is not None:
+                from segcli.outputs import OutputLock
+
+                stack.enter_context(OutputLock(report_target))
+            if target is None or is_stream_target(target):
+                run.to_stream(sys.stdout if target is None else target)
+            else:
+                run.to_file(target, resume=resume, overwrite=overwrite)
+            if report_target is not None:
+                from segcli.cli.report import write_report
+
+                sort_by = report_sort or ("dice" if "dice" in chosen else chosen[0])
+                write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
 
@@ -269,6 +316,22 @@ def _check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | 
     return target
 
 
+def _check_report(report, output, overwrite, sort_by, chosen, num_classes, images) -> Path | None:
+    """The report's target and options, checked before any work."""
+    if report is None:
+        return None
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(report, overwrite=overwrite, option="--report")
+    if output is not None and Path(output).resolve() == target.resolve():
+        raise typer.BadParameter("must differ from --output", param_hint="--report")
+    if sort_by is not None and sort_by not in chosen and not any(sort_by.startswith(f"{c}_") for c in chosen):
+        raise typer.BadParameter(f"{sort_by!r} is not among the scores computed", param_hint="--report-sort")
+    if images is not None and not Path(images).exists():
+        raise typer.BadParameter(f"{images}: no such file or directory", param_hint="--images")
+    return target
+
+
 def is_stream_target(path: Path) -> bool:
     from segcli.outputs import is_stream_target as stream
 
@@ -288,6 +351,22 @@ class _Run:
     device: str
     fail_fast: bool
     failures: list[str] = field(default_factory=list)
+    messages: dict[str, str] = field(default_factory=dict)
+    scored: dict[str, tuple[dict, dict]] = field(default_factory=dict)
+
+    def results(self):
+        """The run's records in pair order, for the HTML report."""
+        from segcli.html_report import RunResults
+
+        results = RunResults(columns=list(self.columns), settings=self.record)
+        for pair in self.pairs:
+            if pair.name in self.scored:
+                values, meta = self.scored[pair.name]
+                results.names.append(pair.name)
+                results.rows.append(values)
+                results.metas.append(meta)
+        results.failures = [(name, self.messages.get(name, "")) for name in self.failures]
+        return results
 
     def outcomes(self, pairs) -> Iterator:
         """Scored records of ``pairs`` in order; failures and warnings said on stderr as they come."""
@@ -308,6 +387,7 @@ class _Run:
                         warn(message)
                 if isinstance(outcome, Failure):
                     self.failures.append(outcome.name)
+                    self.messages[outcome.name] = outcome.message
                     warn(f"not scored: {outcome.message}")
                     if outcome.detail and state["debug"]:
                         typer.echo(outcome.detail, err=True)
@@ -337,7 +417,8 @@ class _Run:
             writer = self.writer(stream)
             for outcome in self.outcomes(self.pairs):
                 writer.write(outcome.name, outcome.values, outcome.meta)
-            writer.finish(self.failures)
+                self.scored[outcome.name] = (outcome.values, outcome.meta)
+            writer.finish(self.failures, self.messages)
         finally:
             if stream is not target:
                 with contextlib.suppress(OSError):
@@ -380,8 +461,9 @@ class _Run:
                     if pair.name in done:
                         values, meta = done[pair.name]
                         writer.write(pair.name, values, meta)
-                writer.finish(self.failures)
+                writer.finish(self.failures, self.messages)
             journal.remove()
+            self.scored = done
 
 
 def journal_exists(target: Path) -> bool:

@@ -1,0 +1,482 @@
+"""One self-contained HTML page for a scoring run: provenance, summary with intervals, the
+distribution of every score, per-class results, the worst cases with thumbnails, failed pairs.
+
+Everything is inlined (plots and thumbnails as PNG data URIs, styles in the page): the file works
+offline, from an e-mail attachment, and names no external address. Plots use matplotlib (Agg);
+thumbnails are drawn with numpy: GT contour green, prediction contour yellow, false positives
+tinted red, false negatives tinted blue, over the case's image (``images_dir``) or the GT mask.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segcli.errors import InputError, UsageError
+
+THUMBNAIL_SIZE = 256  # longest side in pixels
+N_WORST = 10
+CONTOUR_GT = (40, 220, 40)
+CONTOUR_PRED = (255, 210, 0)
+TINT_FP = (230, 40, 40)
+TINT_FN = (40, 90, 255)
+
+
+@dataclass
+class RunResults:
+    """What a scoring run produced: per-pair scores and how each pair was read, failures, settings."""
+
+    columns: list[str]
+    names: list[str] = field(default_factory=list)
+    rows: list[dict[str, float]] = field(default_factory=list)
+    metas: list[dict] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_jsonl(cls, path: Path) -> RunResults:
+        """Read what ``segcli score --format jsonl`` wrote (records, then the summary line)."""
+        path = Path(path)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
+        records, tail = [], None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                raise InputError(f"{path}: line {number} is not JSON (expected segcli score's jsonl)") from None
+            if not isinstance(entry, dict):
+                raise InputError(f"{path}: line {number} is not a record")
+            if "summary" in entry and "name" not in entry:
+                tail = entry
+            elif "name" in entry:
+                records.append(entry)
+            else:
+                raise InputError(f"{path}: line {number} is neither a record nor the summary")
+        if tail is None:
+            raise InputError(f"{path}: no summary line (an unfinished run? write it with segcli score -o X.jsonl)")
+        from segcli.report import META_COLUMNS
+
+        columns = list(tail["summary"])
+        results = cls(columns=columns, settings=tail.get("settings", {}))
+        for record in records:
+            odd = record.get("nonfinite", {})
+            values = {}
+            for c in columns:
+                value = record.get(c)
+                values[c] = float(odd[c]) if c in odd else (math.nan if value is None else float(value))
+            results.names.append(str(record["name"]))
+            results.rows.append(values)
+            results.metas.append({k: record[k] for k in (*META_COLUMNS, "pred_path", "gt_path") if k in record})
+        messages = {f["name"]: f["message"] for f in tail.get("failures", []) if isinstance(f, dict)}
+        results.failures = [(name, messages.get(name, "")) for name in tail.get("failed", [])]
+        return results
+
+
+def _registry():
+    from segcli.registry import BY_NAME, MULTICLASS_BY_NAME
+
+    return MULTICLASS_BY_NAME | BY_NAME
+
+
+def split_column(column: str) -> tuple[str, str | None]:
+    """``dice_liver`` -> (``dice``, ``liver``); a score's own name -> (name, None)."""
+    table = _registry()
+    if column in table:
+        return column, None
+    for name in sorted(table, key=len, reverse=True):
+        if column.startswith(name + "_"):
+            return name, column[len(name) + 1 :]
+    return column, None
+
+
+def family(column: str) -> str:
+    base, _ = split_column(column)
+    score = _registry().get(base)
+    return score.group if score is not None else "other"
+
+
+def higher_is_better(column: str) -> bool:
+    base, _ = split_column(column)
+    score = _registry().get(base)
+    return score.higher_is_better if score is not None else True
+
+
+def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:
+    """Indices of the ``n`` worst pairs by ``sort_by``: ascending for a score where higher is
+    better (dice), descending otherwise (distances, losses); NaN last."""
+    if sort_by not in results.columns:
+        raise UsageError(f"report sort score {sort_by!r} is not among the columns: {', '.join(results.columns)}")
+    values = np.array([row.get(sort_by, math.nan) for row in results.rows], dtype=np.float64)
+    key = values if higher_is_better(sort_by) else -values
+    key = np.where(np.isnan(key), np.inf, key)
+    return [int(i) for i in np.argsort(key, kind="stable")[:n]]
+
+
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _figure_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return _png_uri(buffer.getvalue())
+
+
+def _nonfinite_label(values: np.ndarray) -> str:
+    parts = []
+    for label, count in (
+        ("inf", int(np.sum(np.isposinf(values)))),
+        ("-inf", int(np.sum(np.isneginf(values)))),
+        ("nan", int(np.sum(np.isnan(values)))),
+    ):
+        if count:
+            parts.append(f"{count} {label}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def distribution_plot(columns: Sequence[str], results: RunResults, title: str) -> str:
+    """One panel per score: a box plot of the finite values with every case as a dot; the count of
+    inf / nan values in the panel's title (never dropped silently)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    per_row = 4
+    n_rows = math.ceil(len(columns) / per_row)
+    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 1.6 * n_rows), squeeze=False)
+    rng = np.random.default_rng(0)
+    for ax, column in zip(axes.flat, columns, strict=False):
+        values = np.array([row.get(column, math.nan) for row in results.rows], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            ax.boxplot(finite, orientation="horizontal", widths=0.6, showfliers=False)
+            if finite.size <= 3000:
+                ax.scatter(finite, 1 + rng.uniform(-0.18, 0.18, finite.size), s=6, alpha=0.45, color="#3465a4")
+        ax.set_yticks([])
+        ax.set_title(column + _nonfinite_label(values), fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(columns) :]:
+        ax.axis("off")
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return _figure_uri(figure)
+
+
+def per_class_plot(score: str, labels: Sequence[str], results: RunResults) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(min(12, 1.0 + 0.8 * len(labels)), 3.0))
+    data, names = [], []
+    for label in labels:
+        values = np.array([row.get(f"{score}_{label}", math.nan) for row in results.rows], dtype=np.float64)
+        data.append(values[np.isfinite(values)])
+        names.append(label + _nonfinite_label(values))
+    ax.boxplot([d if d.size else [math.nan] for d in data], tick_labels=names, showfliers=False)
+    ax.set_ylabel(score)
+    ax.tick_params(axis="x", labelsize=8, rotation=30)
+    figure.tight_layout()
+    return _figure_uri(figure)
+
+
+# --- thumbnails ------------------------------------------------------------------------------
+
+
+def _contour(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    return mask & ~ndimage.binary_erosion(mask, border_value=0)
+
+
+def _background(path: Path | None, shape: tuple[int, ...], slice_index: int | None) -> np.ndarray | None:
+    """The case's image as RGB uint8 of ``shape`` (2-D), percentile-stretched; None if unusable."""
+    if path is None:
+        return None
+    try:
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"):
+            from PIL import Image
+
+            with Image.open(path) as img:
+                array = np.asarray(img.convert("RGB")).astype(np.float64)
+        else:
+            from segcli.io import read_image
+
+            array = read_image(path).array.astype(np.float64)
+            if slice_index is not None and array.ndim == 3:
+                array = array[slice_index]
+            if array.ndim == 2:
+                array = np.repeat(array[..., None], 3, axis=-1)
+    except Exception:  # a thumbnail's background is a nicety: fall back to the GT
+        return None
+    if array.shape[:2] != tuple(shape):
+        return None
+    low, high = np.percentile(array, (1, 99))
+    scaled = (array - low) / (high - low) if high > low else np.zeros_like(array)
+    return (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+
+
+def thumbnail(
+    pred_mask: np.ndarray, gt_mask: np.ndarray, image_path: Path | None = None, *, size: int = THUMBNAIL_SIZE
+) -> bytes:
+    """PNG bytes: contours and error tints of two boolean masks (2-D, or 3-D: the slice along the
+    first axis with the most errors, else the most foreground)."""
+    slice_index = None
+    if gt_mask.ndim == 3:
+        errors = (pred_mask ^ gt_mask).sum(axis=(1, 2))
+        weight = errors if errors.any() else (pred_mask | gt_mask).sum(axis=(1, 2))
+        slice_index = int(np.argmax(weight))
+        pred_mask, gt_mask = pred_mask[slice_index], gt_mask[slice_index]
+    base = _background(image_path, gt_mask.shape, slice_index)
+    if base is None:
+        base = np.full((*gt_mask.shape, 3), 24, np.uint8)
+        base[gt_mask] = 90
+    rgb = base.astype(np.float64)
+    for mask, tint in ((pred_mask & ~gt_mask, TINT_FP), (gt_mask & ~pred_mask, TINT_FN)):
+        rgb[mask] = 0.45 * rgb[mask] + 0.55 * np.array(tint)
+    factor = max(1, math.ceil(max(gt_mask.shape) / size))
+    from scipy import ndimage
+
+    for mask, colour in ((gt_mask, CONTOUR_GT), (pred_mask, CONTOUR_PRED)):
+        line = _contour(mask)
+        if factor > 1 and line.any():
+            line = ndimage.binary_dilation(line, iterations=factor - 1)
+        rgb[line] = colour
+    from PIL import Image
+
+    picture = Image.fromarray(rgb.astype(np.uint8))
+    if factor > 1:
+        picture = picture.resize(
+            (max(1, gt_mask.shape[1] // factor), max(1, gt_mask.shape[0] // factor)), Image.Resampling.BOX
+        )
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def case_masks(meta: dict, settings: dict, base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read a pair again from the paths in its record and interpret it as the run did: the hard
+    prediction and the GT as boolean foreground masks (multi-class: every non-background label)."""
+    from segcli.inputs import binary_pair, multiclass_pair
+    from segcli.io import read_image
+
+    gt_path = _locate(meta.get("gt_path"), base_dir)
+    if gt_path is None:
+        raise InputError("the record names no readable ground-truth file")
+    pred_path = _locate(meta.get("pred_path"), base_dir) if meta.get("pred_path") else None
+    if meta.get("pred_path") and pred_path is None:
+        raise InputError(f"{meta['pred_path']}: no longer readable")
+    gt = read_image(gt_path).array
+    pred = read_image(pred_path).array if pred_path is not None else None
+    num_classes = settings.get("num_classes")
+    if num_classes:
+        pair = multiclass_pair(
+            pred,
+            gt,
+            num_classes=num_classes,
+            ignore_index=settings.get("ignore_index", 255),
+            pred_kind=settings.get("pred_kind", "auto"),
+            pred_path=pred_path or "prediction",
+            gt_path=gt_path,
+        )
+        return (pair.labels > 0) & pair.valid, (pair.target > 0) & pair.valid
+    pair = binary_pair(
+        pred,
+        gt,
+        pred_kind=settings.get("pred_kind", "auto"),
+        threshold=settings.get("threshold", 0.5),
+        pred_path=pred_path or "prediction",
+        gt_path=gt_path,
+    )
+    return pair.hard, pair.target
+
+
+def _locate(path: str | None, base_dir: Path | None) -> Path | None:
+    if not path:
+        return None
+    candidate = Path(path)
+    if candidate.is_file():
+        return candidate
+    if base_dir is not None and not candidate.is_absolute() and (base_dir / candidate).is_file():
+        return base_dir / candidate
+    return None
+
+
+# --- the page --------------------------------------------------------------------------------
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#203a55;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
+header p{margin:4px 0 0;opacity:.85}main{padding:8px 28px 40px;max-width:1400px}
+h2{border-bottom:2px solid #203a55;padding-bottom:4px;margin-top:34px}
+table{border-collapse:collapse;font-size:13px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef2f6}
+td:first-child,th:first-child{text-align:left}.prov td{text-align:left}
+.cases{display:flex;flex-wrap:wrap;gap:14px}.case{background:#fff;border:1px solid #ddd;padding:8px;width:272px}
+.case img{width:256px;image-rendering:pixelated;display:block;margin-bottom:6px}.case h3{font-size:14px;margin:0 0 4px;
+word-break:break-all}.case p{margin:2px 0;font-size:12px}.legend span{display:inline-block;width:12px;height:12px;
+margin:0 4px 0 12px;vertical-align:middle}.plot{max-width:100%}.note{color:#666;font-size:13px}
+.failed li{font-family:monospace;font-size:12px;margin:2px 0}details{margin-top:10px}
+"""
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence], css: str = "") -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _flatten(settings: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", json.dumps(value) if isinstance(value, (list, tuple)) else str(value)))
+    return out
+
+
+def render_report(
+    results: RunResults,
+    *,
+    provenance: dict,
+    sort_by: str = "dice",
+    images_dir: Path | None = None,
+    base_dir: Path | None = None,
+    n_worst: int = N_WORST,
+) -> str:
+    """The whole page as one HTML string."""
+    from segcli.intervals import mean_intervals
+    from segcli.report import STATISTICS, summarize
+
+    if sort_by not in results.columns:
+        raise UsageError(f"--report-sort {sort_by}: not a column of this run; choose from {', '.join(results.columns)}")
+    summary = summarize(results.columns, results.rows)
+    intervals = mean_intervals({c: [row.get(c, math.nan) for row in results.rows] for c in results.columns})
+    n_pairs = len(results.names)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>segcli report: {n_pairs} pairs</title><style>{STYLE}</style></head><body>",
+        "<header><h1>segcli report</h1>",
+        f"<p>{n_pairs} pair(s) scored, {len(results.failures)} failed; {len(results.columns)} score column(s)</p>",
+        "</header><main>",
+    ]
+    # Provenance
+    rows = [(k, v) for k, v in provenance.items()] + _flatten(results.settings, "setting: ")
+    parts += ["<h2 id='provenance'>Provenance</h2>", _table(["what", "value"], rows, css="prov")]
+    # Summary
+    header = ["score", *STATISTICS, "ci95_low", "ci95_high"]
+    table_rows = [[c, *(summary[c][s] for s in STATISTICS), intervals[c][0], intervals[c][1]] for c in results.columns]
+    parts += [
+        "<h2 id='summary'>Summary</h2>",
+        _table(header, table_rows),
+        "<p class='note'>Statistics over every pair, non-finite values included (an infinite distance makes the "
+        "mean infinite); n_nonfinite counts them. ci95: 95% BCa bootstrap interval of the mean (9999 resamples, "
+        "seed 0); none where a column is not all finite or all equal.</p>",
+    ]
+    # Distributions
+    parts.append("<h2 id='distributions'>Distributions</h2>")
+    mean_columns = [c for c in results.columns if split_column(c)[1] is None]
+    families: dict[str, list[str]] = {}
+    for column in mean_columns:
+        families.setdefault(family(column), []).append(column)
+    if n_pairs:
+        for name, columns in families.items():
+            uri = distribution_plot(columns, results, f"{name} scores")
+            parts.append(f"<h3>{html.escape(name)}</h3><img class='plot' alt='{html.escape(name)} scores' src='{uri}'>")
+    # Per class
+    labelled = [c for c in results.columns if split_column(c)[1] is not None]
+    if labelled:
+        labels = list(dict.fromkeys(split_column(c)[1] for c in labelled))
+        scores = list(dict.fromkeys(split_column(c)[0] for c in labelled))
+        rows = [[label, *(summary.get(f"{s}_{label}", {}).get("mean", math.nan) for s in scores)] for label in labels]
+        parts += ["<h2 id='classes'>Per class (means)</h2>", _table(["class", *scores], rows)]
+        plot_score = split_column(sort_by)[0] if split_column(sort_by)[0] in scores else scores[0]
+        if n_pairs:
+            uri = per_class_plot(plot_score, labels, results)
+            parts.append(f"<img class='plot' alt='{html.escape(plot_score)} per class' src='{uri}'>")
+    # Worst cases
+    order = "ascending" if higher_is_better(sort_by) else "descending"
+    parts += [
+        f"<h2 id='worst'>Worst {min(n_worst, n_pairs)} cases by {html.escape(sort_by)} ({order})</h2>",
+        "<p class='legend'>"
+        + "".join(
+            f"<span style='background:rgb{colour}'></span>{label}"
+            for label, colour in (
+                ("GT contour", CONTOUR_GT),
+                ("prediction contour", CONTOUR_PRED),
+                ("false positive", TINT_FP),
+                ("false negative", TINT_FN),
+            )
+        )
+        + "</p>",
+        "<div class='cases'>",
+    ]
+    images = _image_index(images_dir)
+    key_columns = [c for c in ("dice", "iou", "hd95", "assd") if c in results.columns and c != sort_by]
+    for index in worst_cases(results, sort_by, n_worst):
+        name, row, meta = results.names[index], results.rows[index], results.metas[index]
+        try:
+            pred_mask, gt_mask = case_masks(meta, results.settings, base_dir)
+            uri = _png_uri(thumbnail(pred_mask, gt_mask, images.get(name)))
+            picture = f"<img alt='{html.escape(name)}' src='{uri}'>"
+        except Exception as exc:  # the page is still useful without this picture
+            picture = f"<p class='note'>no thumbnail: {html.escape(str(exc)[:200])}</p>"
+        details = "".join(f"<p>{html.escape(c)}: {_fmt(row.get(c, math.nan))}</p>" for c in key_columns)
+        parts.append(
+            f"<div class='case'>{picture}<h3>{html.escape(name)}</h3>"
+            f"<p><b>{html.escape(sort_by)}: {_fmt(row.get(sort_by, math.nan))}</b></p>{details}</div>"
+        )
+    parts.append("</div>")
+    # Failures
+    parts.append(f"<h2 id='failed'>Failed pairs ({len(results.failures)})</h2>")
+    if results.failures:
+        items = "".join(f"<li>{html.escape(n)}: {html.escape(m)}</li>" for n, m in results.failures)
+        parts.append(f"<ul class='failed'>{items}</ul>")
+    else:
+        parts.append("<p class='note'>none</p>")
+    # Every pair
+    parts.append(f"<details><summary>Every pair ({n_pairs})</summary>")
+    parts.append(
+        _table(
+            ["name", *results.columns],
+            [
+                [n, *(r.get(c, math.nan) for c in results.columns)]
+                for n, r in zip(results.names, results.rows, strict=True)
+            ],
+        )
+    )
+    parts.append("</details></main></body></html>\n")
+    return "".join(parts)
+
+
+def _image_index(images_dir: Path | None) -> dict[str, Path]:
+    if images_dir is None:
+        return {}
+    from segcli.pairing import find_images
+
+    return find_images(images_dir)

@@ -7,6 +7,7 @@ A run that asks only for dice never computes a distance transform.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -14,9 +15,10 @@ import numpy as np
 
 from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps, TwoLevelMap
 from segcli.distance import InsideOutside, kervadec_sdf
+from segcli.errors import InvalidOption
 from segcli.inputs import BinaryPair, MulticlassPair
 from segcli.maps import boundary_band, connected_instances, distance_weight_map, unet_weight_map
-from segcli.scores.losses import LossInputs
+from segcli.scores.losses import SMOOTH, LossInputs
 from segcli.scores.surface import SurfaceDistances, surface_distances
 from segcli.stats import ConfusionCounts, confusion_counts
 
@@ -34,12 +36,20 @@ class ScoreOptions:
     focal_tversky_gamma: float = 0.75
     pos_weight: float | None = None
     combo_alpha: float = 0.5
+    smooth: float = SMOOTH
+    dice_gamma: float = 2.0
+    combine: tuple[tuple[float, str], ...] = ()  # (weight, loss name) terms of the ``combined`` column
     unet_w0: float = 10.0
     unet_sigma: float = 5.0
     boundary_weight: float = 5.0
     boundary_width: int = 3
     distmap_tau: float = 5.0
     boundary_iou_width: int = 2
+
+    def __post_init__(self) -> None:
+        for name, value in (("smooth", self.smooth), ("dice_gamma", self.dice_gamma)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise InvalidOption(name, f"expected a finite number > 0, got {value!r}")
 
 
 class BinaryBatch:
@@ -63,6 +73,7 @@ class BinaryBatch:
         self.target = _stack([p.target for p in pairs])
         self.valid = valid
         self.options = options
+        self.score_values: dict[str, np.ndarray] = {}  # each score once per batch (presets reuse them)
 
     def __len__(self) -> int:
         return self.hard.shape[0]
@@ -138,6 +149,7 @@ class MulticlassBatch:
         self.options = options
         self.classes = classes
         self.class_weights = class_weights
+        self.score_values: dict[str, np.ndarray] = {}  # each score once per batch (presets reuse them)
         if all(p.prob is None for p in pairs):
             predicted, true = np.divmod(np.arange(num_classes * num_classes), num_classes)
             self.prob = np.broadcast_to(

@@ -35,10 +35,10 @@ def class_label(settings: ScoreSettings, c: int) -> str:
 
 
 def _split(settings: ScoreSettings) -> tuple[list[str], list[str]]:
-    from segcli.registry import MULTICLASS_BY_NAME
+    from segcli.registry import lookup
 
-    per_class = [m for m in settings.metrics if MULTICLASS_BY_NAME[m].group != "losses"]
-    losses = [m for m in settings.metrics if MULTICLASS_BY_NAME[m].group == "losses"]
+    per_class = [m for m in settings.metrics if lookup(m, multiclass=True).group != "losses"]
+    losses = [m for m in settings.metrics if lookup(m, multiclass=True).group == "losses"]
     return per_class, losses
 
 
@@ -82,7 +82,7 @@ def score_multiclass_pair(
         scores = [values[f"{name}_{class_label(settings, c)}"] for c in averaged]
         values[name] = float(np.mean(scores)) if scores else float("nan")
     if losses:
-        from segcli.registry import MULTICLASS_BY_NAME
+        from segcli.registry import lookup
 
         batch = MulticlassBatch(
             [pair],
@@ -91,7 +91,7 @@ def score_multiclass_pair(
             classes=scored_classes(settings),
             class_weights=settings.class_weights,
         )
-        values |= {name: float(MULTICLASS_BY_NAME[name].compute(batch)[0]) for name in losses}
+        values |= {name: float(lookup(name, multiclass=True).compute(batch)[0]) for name in losses}
     return values
 
 

@@ -7,13 +7,16 @@ Adding a score is one function in ``segcli.scores`` and one row here.
 
 from __future__ import annotations
 
+import math
+import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from segcli.batch import BinaryBatch
-from segcli.errors import UsageError
+from segcli.errors import InvalidOption, UsageError
 from segcli.scores import losses, multiclass, region, surface
 
 GROUPS = ("region", "surface", "losses")
@@ -171,6 +174,16 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         higher_is_better=False,
     ),
     Score(
+        "nearest_cell_bce",
+        "losses",
+        "mean(-(w g log p + (1-g) log(1-p))), w = b/(1-b) + exp(-d^2), b = share of negatives, "
+        "d = distance to the nearest GT pixel (0 on GT pixels: w = negatives/positives + 1)",
+        lambda b: losses.nearest_cell_bce(b.loss_inputs),
+        defaults="no parameters",
+        peers="weighted cross entropy, 'distance to the nearest cell' variant",
+        higher_is_better=False,
+    ),
+    Score(
         "focal_loss",
         "losses",
         "mean(a_t (1-p_t)^gamma bce)",
@@ -183,17 +196,28 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "dice_loss",
         "losses",
         "1 - (2 sum pg + s) / (sum p + sum g + s)",
-        lambda b: losses.dice_loss(b.loss_inputs),
-        defaults="s = 1e-6",
+        lambda b: losses.dice_loss(b.loss_inputs, smooth=_o(b).smooth),
+        defaults="--smooth 1e-6",
         peers="MONAI DiceLoss",
+        higher_is_better=False,
+    ),
+    Score(
+        "squared_dice_loss",
+        "losses",
+        "1 - (2 sum pg + s) / (sum p^gamma + sum g^gamma + s)",
+        lambda b: losses.squared_dice_loss(b.loss_inputs, gamma=_o(b).dice_gamma, smooth=_o(b).smooth),
+        defaults="--dice-gamma 2 --smooth 1e-6",
+        peers="MONAI DiceLoss(squared_pred=True); V-Net (Milletari et al. 2016)",
         higher_is_better=False,
     ),
     Score(
         "tversky_loss",
         "losses",
         "1 - (TP + s) / (TP + a FP + b FN + s), soft counts",
-        lambda b: losses.tversky_loss(b.loss_inputs, alpha=_o(b).tversky_alpha, beta=_o(b).tversky_beta),
-        defaults="--tversky-alpha 0.3 --tversky-beta 0.7, s = 1e-6",
+        lambda b: losses.tversky_loss(
+            b.loss_inputs, alpha=_o(b).tversky_alpha, beta=_o(b).tversky_beta, smooth=_o(b).smooth
+        ),
+        defaults="--tversky-alpha 0.3 --tversky-beta 0.7 --smooth 1e-6",
         peers="MONAI TverskyLoss",
         higher_is_better=False,
     ),
@@ -202,7 +226,11 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "losses",
         "tversky_loss ^ gamma",
         lambda b: losses.focal_tversky_loss(
-            b.loss_inputs, alpha=_o(b).tversky_alpha, beta=_o(b).tversky_beta, gamma=_o(b).focal_tversky_gamma
+            b.loss_inputs,
+            alpha=_o(b).tversky_alpha,
+            beta=_o(b).tversky_beta,
+            gamma=_o(b).focal_tversky_gamma,
+            smooth=_o(b).smooth,
         ),
         defaults="--focal-tversky-gamma 0.75",
         peers="Abraham & Khan 2019",
@@ -220,8 +248,8 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "combo_loss",
         "losses",
         "a bce + (1-a) dice_loss",
-        lambda b: losses.combo_loss(b.loss_inputs, alpha=_o(b).combo_alpha),
-        defaults="a = 0.5",
+        lambda b: losses.combo_loss(b.loss_inputs, alpha=_o(b).combo_alpha, smooth=_o(b).smooth),
+        defaults="a = 0.5, --smooth 1e-6",
         higher_is_better=False,
     ),
     Score(
@@ -274,9 +302,29 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "dice_loss",
         "losses",
         "mean over scored classes of the soft Dice loss",
-        lambda b: multiclass.multiclass_dice_loss(b.prob, b.target, b.valid, classes=b.classes, weights=b.weights),
-        defaults="s = 1e-6, foreground classes unless --include-background",
+        lambda b: multiclass.multiclass_dice_loss(
+            b.prob, b.target, b.valid, classes=b.classes, smooth=b.options.smooth, weights=b.weights
+        ),
+        defaults="--smooth 1e-6, foreground classes unless --include-background",
         peers="MONAI DiceLoss(softmax, one-hot)",
+        higher_is_better=False,
+        mode="multiclass",
+    ),
+    Score(
+        "squared_dice_loss",
+        "losses",
+        "mean over scored classes of 1 - (2 sum p_c g_c + s) / (sum p_c^gamma + sum g_c + s)",
+        lambda b: multiclass.multiclass_dice_loss(
+            b.prob,
+            b.target,
+            b.valid,
+            classes=b.classes,
+            smooth=b.options.smooth,
+            gamma=b.options.dice_gamma,
+            weights=b.weights,
+        ),
+        defaults="--dice-gamma 2 --smooth 1e-6, foreground classes unless --include-background",
+        peers="MONAI DiceLoss(softmax, one-hot, squared_pred=True)",
         higher_is_better=False,
         mode="multiclass",
     ),
@@ -303,9 +351,94 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
     ),
 )
 
+# Weighted sums of losses: the four presets of the common "loss factory" recipe
+# (create_segmentation_loss). Each component follows its own options.
+Terms = tuple[tuple[float, str], ...]
+PRESETS: dict[str, Terms] = {
+    "loss_balanced": ((0.5, "bce"), (0.5, "dice_loss")),
+    "loss_imbalanced": ((0.5, "dice_loss"), (0.5, "focal_loss")),
+    "loss_boundary": ((0.3, "bce"), (0.4, "dice_loss"), (0.3, "boundary_bce")),
+    "loss_medical": ((0.5, "dice_loss"), (0.5, "tversky_loss")),
+}
+# A binary loss's multi-class form, where one exists; the others have none.
+MULTICLASS_FORM = {"bce": "ce", "dice_loss": "dice_loss", "focal_loss": "focal_loss"}
+
+
+def describe(terms: Terms) -> str:
+    """``0.3 bce + 0.7 dice_loss``."""
+    return " + ".join(f"{weight:g} {name}" for weight, name in terms).replace("+ -", "- ")
+
+
+def weighted_sum(batch, terms: Terms, *, multiclass: bool = False) -> np.ndarray:
+    """``sum weight * loss`` per image, each loss computed from the batch as its own column is."""
+    table = MULTICLASS_BY_NAME if multiclass else BY_NAME
+    total = np.zeros(len(batch))
+    for weight, name in terms:
+        total = total + weight * table[name].compute(batch)
+    return total
+
+
+def multiclass_preset(name: str) -> tuple[Terms, tuple[str, ...]]:
+    """A preset's terms in multi-class mode (bce as ce) and the components with no multi-class
+    form, which are left out (the other weights stay as they are)."""
+    terms = tuple((w, MULTICLASS_FORM[c]) for w, c in PRESETS[name] if c in MULTICLASS_FORM)
+    return terms, tuple(c for _, c in PRESETS[name] if c not in MULTICLASS_FORM)
+
+
+def _multiclass_preset_compute(name: str) -> Callable:
+    terms, left_out = multiclass_preset(name)
+
+    def compute(batch) -> np.ndarray:
+        if left_out:
+            warnings.warn(
+                f"{name} in multi-class mode is {describe(terms)}; left out, with no multi-class form: "
+                f"{', '.join(left_out)}",
+                stacklevel=2,
+            )
+        return weighted_sum(batch, terms, multiclass=True)
+
+    return compute
+
+
+def _preset_rows() -> tuple[tuple[Score, ...], tuple[Score, ...]]:
+    binary, multi = [], []
+    for name, terms in PRESETS.items():
+        recipe = f"loss factory preset '{name.removeprefix('loss_')}'"
+        binary.append(
+            Score(
+                name,
+                "losses",
+                describe(terms),
+                lambda b, terms=terms: weighted_sum(b, terms),
+                defaults="each component's options",
+                peers=recipe,
+                higher_is_better=False,
+            )
+        )
+        mc_terms, left_out = multiclass_preset(name)
+        note = f" ({', '.join(left_out)}: no multi-class form, left out)" if left_out else ""
+        multi.append(
+            Score(
+                name,
+                "losses",
+                describe(mc_terms) + note,
+                _multiclass_preset_compute(name),
+                defaults="each component's options",
+                peers=recipe,
+                higher_is_better=False,
+                mode="multiclass",
+            )
+        )
+    return tuple(binary), tuple(multi)
+
+
+_BINARY_PRESETS, _MULTICLASS_PRESETS = _preset_rows()
+
 # Weight-map losses need CPU distance transforms per pixel; the rest of the region scores and
-# losses are per-pixel arithmetic and reductions, which a GPU batch does well.
+# losses are per-pixel arithmetic and reductions, which a GPU batch does well. A preset runs
+# where all of its components can.
 _CPU_MAP_LOSSES = {"unet_wce", "boundary_bce", "distmap_bce", "boundary_loss"}
+_CPU_MAP_LOSSES |= {name for name, terms in PRESETS.items() if any(c in _CPU_MAP_LOSSES for _, c in terms)}
 
 
 def _binary_row(score: Score) -> Score:
@@ -313,10 +446,135 @@ def _binary_row(score: Score) -> Score:
     return replace(score, mode="binary" if score.group == "losses" else score.mode, on_device=on_device)
 
 
-SCORES: tuple[Score, ...] = tuple(_binary_row(s) for s in _SINGLE_CLASS) + _MULTICLASS_LOSSES
+def _once_per_batch(score: Score) -> Score:
+    """The row with its values kept in the batch: a preset or ``combined`` reuses the columns
+    computed before it (a weight map's category sums, a focal pass) instead of redoing them."""
+    compute = score.compute
+
+    def cached(batch) -> np.ndarray:
+        if score.name not in batch.score_values:
+            batch.score_values[score.name] = compute(batch)
+        return batch.score_values[score.name]
+
+    return replace(score, compute=cached)
+
+
+SCORES: tuple[Score, ...] = tuple(
+    _once_per_batch(s)
+    for s in tuple(_binary_row(s) for s in _SINGLE_CLASS + _BINARY_PRESETS) + _MULTICLASS_LOSSES + _MULTICLASS_PRESETS
+)
 
 BY_NAME: dict[str, Score] = {s.name: s for s in SCORES if s.mode != "multiclass"}
 MULTICLASS_BY_NAME: dict[str, Score] = {s.name: s for s in SCORES if s.mode != "binary"}
+
+# The column ``--combine`` adds: not a score of its own (it is whatever sum the user wrote), so
+# it is in no table and no group; ``lookup`` finds it.
+COMBINED = "combined"
+
+
+def _combined_row(multiclass: bool) -> Score:
+    return Score(
+        COMBINED,
+        "losses",
+        "sum of weight * loss over the terms of --combine",
+        lambda b: weighted_sum(b, b.options.combine, multiclass=multiclass),
+        defaults='--combine, e.g. "0.3*bce + 0.4*dice_loss + 0.3*boundary_loss"',
+        higher_is_better=False,
+        mode="multiclass" if multiclass else "binary",
+    )
+
+
+COMBINED_ROWS: tuple[Score, ...] = (_combined_row(False), _combined_row(True))
+
+
+def lookup(name: str, *, multiclass: bool = False) -> Score:
+    """The row of a column name: a score of the mode's table, or ``combined``."""
+    if name == COMBINED:
+        return COMBINED_ROWS[multiclass]
+    return (MULTICLASS_BY_NAME if multiclass else BY_NAME)[name]
+
+
+_TOKEN = re.compile(r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)|(?P<op>[+\-*])")
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, position) of each token; anything else is an error naming it."""
+    tokens, position = [], 0
+    while position < len(text):
+        if text[position].isspace():
+            position += 1
+            continue
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise InvalidOption("combine", f"unexpected {text[position]!r} at position {position + 1} in {text!r}")
+        tokens.append((match.lastgroup, match.group(), position))
+        position = match.end()
+    return tokens
+
+
+def parse_combination(text: str, *, multiclass: bool = False) -> Terms:
+    """The terms of a weighted sum of losses such as ``0.3*bce + 0.4*dice_loss - 0.1*focal_loss``.
+
+    A term is ``weight*name``, ``name*weight`` or ``name`` (weight 1), joined by ``+`` or ``-``;
+    the names are the losses of the mode (binary, or multi-class when ``multiclass``). Parsed by
+    hand, never evaluated: a bad expression raises ``InvalidOption`` naming the bad token.
+
+    >>> parse_combination("0.3*bce + 0.7 * dice_loss")
+    ((0.3, 'bce'), (0.7, 'dice_loss'))
+    >>> parse_combination("bce - 2e-1*focal_loss")
+    ((1.0, 'bce'), (-0.2, 'focal_loss'))
+    """
+    table = MULTICLASS_BY_NAME if multiclass else BY_NAME
+    known = [name for name, score in table.items() if score.group == "losses"]
+    tokens = _tokens(text)
+    if not tokens:
+        raise InvalidOption("combine", "empty expression; expected e.g. '0.5*bce + 0.5*dice_loss'")
+
+    def expect(index: int, wanted: str, what: str) -> str:
+        """The token at ``index`` if it is ``wanted`` (a kind, or the operator itself)."""
+        if index >= len(tokens):
+            raise InvalidOption("combine", f"{text!r} ends where {what} was expected")
+        kind, token, position = tokens[index]
+        if wanted not in (kind, token):
+            where = f"at position {position + 1} in {text!r}"
+            raise InvalidOption("combine", f"unexpected {token!r} {where}; expected {what}")
+        return token
+
+    terms: list[tuple[float, str]] = []
+    i = 0
+    while i < len(tokens) or not terms:
+        sign = 1.0
+        if i < len(tokens) and tokens[i][1] in ("+", "-"):
+            sign, i = (-1.0 if tokens[i][1] == "-" else 1.0), i + 1
+        elif terms:
+            expect(i, "+", "'+' or '-'")
+        weight = None
+        if i < len(tokens) and tokens[i][0] == "number":
+            weight = _finite_weight(tokens[i][1], text)
+            expect(i + 1, "*", "'*'")
+            i += 2
+        name = expect(i, "name", "a number or a loss name")
+        if name not in known:
+            mode = "multi-class" if multiclass else "binary"
+            hint = (
+                f" (its multi-class form is {MULTICLASS_FORM[name]})" if multiclass and name in MULTICLASS_FORM else ""
+            )
+            raise InvalidOption(
+                "combine", f"unknown {mode} loss {name!r} in {text!r}{hint}; losses: {', '.join(known)}"
+            )
+        i += 1
+        if weight is None and i < len(tokens) and tokens[i][1] == "*":
+            weight = _finite_weight(expect(i + 1, "number", "a number"), text)
+            i += 2
+        terms.append((sign * (1.0 if weight is None else weight), name))
+    return tuple(terms)
+
+
+def _finite_weight(token: str, text: str) -> float:
+    weight = float(token)
+    if not math.isfinite(weight):
+        raise InvalidOption("combine", f"weight {token} in {text!r} is not a finite number")
+    return weight
 
 
 def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:

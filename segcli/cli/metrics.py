@@ -8,12 +8,12 @@ def metrics() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from segcli.registry import SCORES
+    from segcli.registry import COMBINED_ROWS, SCORES
 
     table = Table(title="segcli scores (binary; region and surface scores also per class with --num-classes)")
     for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better", "GPU"):
         table.add_column(column, overflow="fold")
-    for s in SCORES:
+    for s in SCORES + COMBINED_ROWS:
         better = "higher" if s.higher_is_better else "lower"
         table.add_row(s.name, s.group, s.mode, s.formula, s.defaults, s.peers, better, "yes" if s.on_device else "")
     Console(width=200).print(table)

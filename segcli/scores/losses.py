@@ -68,6 +68,12 @@ class LossInputs:
     def soft_sum_p(self) -> np.ndarray:
         return self.ops.sum(self.prob)
 
+    def soft_sum_p_power(self, gamma: float) -> np.ndarray:
+        """sum(p^gamma) per image."""
+        if gamma == 1.0:
+            return self.soft_sum_p
+        return self.ops.sum(self.prob * self.prob if gamma == 2.0 else self.prob**gamma)
+
     def mean(self, pixel_values) -> np.ndarray:
         return self.ops.mean(pixel_values)
 
@@ -115,6 +121,27 @@ def wbce(x: LossInputs, *, pos_weight: float | None = None) -> np.ndarray:
     return x.mean(x.pixel_bce * x.ops.where(x.target, x.per_image(weight), 1.0))
 
 
+def nearest_cell_bce(x: LossInputs) -> np.ndarray:
+    """BCE with a per-pixel positive weight ``w = beta / (1 - beta) + exp(-d^2)``:
+    ``mean(-(w g log p + (1 - g) log(1 - p)))``, beta the share of negative pixels of the image
+    and d the distance of the pixel to the nearest GT foreground pixel (0 inside it, spacing units).
+
+    The weight multiplies only GT pixels, where d = 0, so for hard labels (a binary GT) the
+    distance term adds exactly 1: w = negatives / positives + 1 on every positive pixel, and no
+    distance transform is needed. (``unet_wce`` is the form that weights the gaps between cells.)
+    With no positive pixel (beta = 1) the weight multiplies nothing and the loss is the plain BCE
+    of the negatives; with no negative pixel (beta = 0) w = 1. Both are finite without the
+    clipping of beta that a per-pixel implementation needs to avoid ``inf * 0``.
+
+    >>> nearest_cell_bce(LossInputs(np.array([[0.9, 0.2, 0.1, 0.3]]), np.array([[1, 0, 0, 0]], bool))).round(4)
+    array([0.2767])
+    """
+    negatives = x.n_pixels - x.n_positive
+    has_positive = x.n_positive > 0
+    ratio = np.where(has_positive, negatives / np.where(has_positive, x.n_positive, 1.0), 0.0)
+    return x.mean(x.pixel_bce * x.ops.where(x.target, x.per_image(ratio + 1.0), 1.0))
+
+
 def focal_loss(x: LossInputs, *, alpha: float = 0.25, gamma: float = 2.0) -> np.ndarray:
     """Focal loss (Lin et al. 2017), ``mean(a_t (1 - p_t)^gamma * bce)``, a_t = alpha on positives,
     1 - alpha on negatives; alpha < 0 turns the class weighting off.
@@ -136,6 +163,17 @@ def dice_loss(x: LossInputs, *, smooth: float = SMOOTH) -> np.ndarray:
     array([0.])
     """
     return 1.0 - (2.0 * x.soft_tp + smooth) / (x.soft_sum_p + x.n_positive + smooth)
+
+
+def squared_dice_loss(x: LossInputs, *, gamma: float = 2.0, smooth: float = SMOOTH) -> np.ndarray:
+    """Squared Dice loss (Milletari et al. 2016, V-Net), ``1 - (2 sum(p g) + s) / (sum(p^gamma) +
+    sum(g^gamma) + s)``; gamma = 2 is MONAI's ``DiceLoss(squared_pred=True)``. For a binary target
+    g^gamma = g.
+
+    >>> squared_dice_loss(LossInputs(np.array([[0.5, 0.0]]), np.array([[1, 0]], bool)), smooth=0.0).round(4)
+    array([0.2])
+    """
+    return 1.0 - (2.0 * x.soft_tp + smooth) / (x.soft_sum_p_power(gamma) + x.n_positive + smooth)
 
 
 def tversky_loss(x: LossInputs, *, alpha: float = 0.3, beta: float = 0.7, smooth: float = SMOOTH) -> np.ndarray:
@@ -251,13 +289,13 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
     return losses
 
 
-def combo_loss(x: LossInputs, *, alpha: float = 0.5) -> np.ndarray:
+def combo_loss(x: LossInputs, *, alpha: float = 0.5, smooth: float = SMOOTH) -> np.ndarray:
     """Combo loss (Taghanaki et al. 2019) as ``alpha bce + (1 - alpha) dice_loss``.
 
     >>> combo_loss(LossInputs(np.array([[1.0, 0.0]]), np.array([[1, 0]], bool))).round(5)
     array([0.])
     """
-    return alpha * bce(x) + (1.0 - alpha) * dice_loss(x)
+    return alpha * bce(x) + (1.0 - alpha) * dice_loss(x, smooth=smooth)
 
 
 def weighted_bce(x: LossInputs, weight_map: np.ndarray) -> np.ndarray:

@@ -63,10 +63,12 @@ def multiclass_dice_loss(
     *,
     classes: Sequence[int],
     smooth: float = SMOOTH,
+    gamma: float = 1.0,
     weights: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Mean over ``classes`` of ``1 - (2 sum p_c g_c + s) / (sum p_c + sum g_c + s)``, valid pixels
-    only (MONAI DiceLoss with one-hot targets, softmax already applied).
+    """Mean over ``classes`` of ``1 - (2 sum p_c g_c + s) / (sum p_c^gamma + sum g_c + s)``, valid
+    pixels only (MONAI DiceLoss with one-hot targets, softmax already applied; gamma = 2 is its
+    ``squared_pred=True``, the squared Dice of V-Net).
 
     >>> prob, target = np.array([[[1.0, 0.0], [0.0, 1.0]]]), np.array([[0, 1]])
     >>> multiclass_dice_loss(prob, target, np.ones((1, 2), bool), classes=[0, 1]).round(6)
@@ -75,10 +77,13 @@ def multiclass_dice_loss(
     prob, target, valid, weights = _flat(prob, target, valid, weights)
     per_class = []
     for c in classes:
-        p = np.where(valid, prob[:, c, :] * weights, 0.0)
+        p_c = prob[:, c, :]
+        p = np.where(valid, p_c * weights, 0.0)
+        p_power = p if gamma == 1.0 else np.where(valid, p_c.astype(np.float64) ** gamma * weights, 0.0)
         g = (target == c) & valid
         intersection = np.where(g, p, 0.0).sum(axis=1)
-        per_class.append(1.0 - (2.0 * intersection + smooth) / (p.sum(axis=1) + (g * weights).sum(axis=1) + smooth))
+        denominator = p_power.sum(axis=1) + (g * weights).sum(axis=1) + smooth
+        per_class.append(1.0 - (2.0 * intersection + smooth) / denominator)
     return np.mean(per_class, axis=0)
 
 

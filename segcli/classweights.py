@@ -1,23 +1,36 @@
 """Class weights for imbalanced training: pixel counts per class over a dataset, five schemes.
 
 Counting streams over the files (in worker processes), keeping only K-vectors: the whole run
-costs little more than decoding the files. The ignore index is excluded everywhere.
+costs little more than decoding the files. The ignore index is excluded everywhere. A label
+beyond the classes (or, with K inferred, beyond ``MAX_CLASSES``) is an error found from the
+image's minimum and maximum, before any histogram is built: a stray 4e9 never costs a 32 GB
+``bincount``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from segcli.errors import ValueRangeError
+from segcli.errors import InputError, SegcliError, ValueRangeError
 from segcli.io import read_image
+from segcli.pool import WORKER_DIED, map_isolated
 
 SCHEMES = ("inverse", "balanced", "median", "enet", "effective")
+
+# The most classes counted: K inferred from the data never exceeds it, nor may num_classes.
+MAX_CLASSES = 65536
+
+
+class LabelRangeError(ValueRangeError):
+    """A label that is not a class (nor the ignore index): the class count or the ignore index
+    given does not fit the data."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,9 @@ class ClassCounts:
     counts: np.ndarray
     present_pixels: np.ndarray
     n_images: int
+    ignored_pixels: int = 0
+    binary_0_255: bool = False  # every image held only 0 and 255, and 255 was counted as class 1
+    failed: tuple[InputError, ...] = field(default=())  # images that could not be counted
 
     @property
     def num_classes(self) -> int:
@@ -43,37 +59,89 @@ class ClassCounts:
         return [int(c) for c in np.flatnonzero(self.counts == 0)]
 
 
-def count_file(path: Path, num_classes: int | None, ignore_index: int | None) -> tuple[np.ndarray, int]:
-    """Per-class pixel counts of one label image and its number of non-ignored pixels."""
-    labels = read_image(path).array
-    if labels.dtype.kind == "f":
-        if not np.array_equal(labels, np.round(labels)):
-            raise ValueRangeError(f"{path}: label map holds non-integer values")
-        labels = labels.astype(np.int64)
-    if labels.dtype == bool:
-        labels = labels.view(np.uint8)
-    flat = labels.reshape(-1)
-    if flat.dtype.kind == "i":
-        if flat.size and flat.min() < 0 and (ignore_index is None or (flat[flat < 0] != ignore_index).any()):
-            raise ValueRangeError(f"{path}: negative label {flat[flat < 0][0]}")
-        flat = flat[flat >= 0]
-    # One bincount over every value, the ignore bin dropped afterwards: no filtered copy of the image.
-    counts = np.bincount(flat, minlength=num_classes or 0).astype(np.int64)
+@dataclass(frozen=True)
+class FileCount:
+    """One label image: ``counts[c]`` pixels of class c (the ignore index left out), the pixels
+    of the ignore index, and ``zero_255`` = (pixels of 0, pixels of 255) when the image holds no
+    other value."""
+
+    counts: np.ndarray
+    ignored_pixels: int
+    zero_255: tuple[int, int] | None
+
+    @property
+    def valid_pixels(self) -> int:
+        return int(self.counts.sum())
+
+
+def count_file(path: Path, num_classes: int | None = None, ignore_index: int | None = 255) -> FileCount:
+    """Per-class pixel counts of one label image.
+
+    Raises ``LabelRangeError`` naming the file and the label for a value outside
+    ``0..num_classes-1`` (``0..MAX_CLASSES-1`` when inferred) that is not the ignore index, and
+    ``ValueRangeError`` for non-integer values.
+    """
+    flat = _integer_labels(path, read_image(path).array).reshape(-1)
+    size = flat.size
+    low, high = int(flat.min()), int(flat.max())
+    limit = num_classes if num_classes is not None else MAX_CLASSES
+    ignored = 0
+    if low < 0 or high >= limit:
+        outside = (flat < 0) | (flat >= limit)
+        if ignore_index is not None:
+            outside &= flat != ignore_index
+        if outside.any():
+            bad = flat[outside]
+            value = int(bad.min()) if bad.min() < 0 else int(bad.max())
+            raise LabelRangeError(_label_message(path, value, num_classes, ignore_index))
+        # Only the ignore index lies outside the classes: leave it out of the histogram.
+        keep = flat != ignore_index
+        ignored = int(flat.size - np.count_nonzero(keep))
+        flat = flat[keep]
+    # One bincount over every value, an in-range ignore bin dropped afterwards.
+    counts = np.bincount(flat.astype(np.intp, copy=False), minlength=num_classes or 0).astype(np.int64)
     if ignore_index is not None and 0 <= ignore_index < counts.size:
+        ignored = int(counts[ignore_index])
         counts[ignore_index] = 0
+    n0 = int(counts[0]) if counts.size else 0
+    n255 = ignored if ignore_index == 255 else (int(counts[255]) if counts.size > 255 else 0)
+    zero_255 = (n0, n255) if n0 + n255 == size else None
     labelled = np.flatnonzero(counts)
     highest = int(labelled[-1]) if labelled.size else -1
-    if num_classes is not None and highest >= num_classes:
-        raise ValueRangeError(
-            f"{path}: label {highest} outside 0..{num_classes - 1} (--num-classes {num_classes}) "
-            "and not the ignore index"
-        )
     counts = counts[: max(highest + 1, num_classes or 0)]
-    return counts, int(counts.sum())
+    return FileCount(counts=counts, ignored_pixels=ignored, zero_255=zero_255)
 
 
-def _count_task(args: tuple[Path, int | None, int | None]) -> tuple[np.ndarray, int]:
-    return count_file(*args)
+def _integer_labels(path: Path, labels: np.ndarray) -> np.ndarray:
+    if labels.dtype == bool:
+        return labels.view(np.uint8)
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)) or not np.array_equal(labels, np.round(labels)):
+            raise ValueRangeError(f"{path}: label map holds non-integer or non-finite values")
+    return labels
+
+
+def _label_message(path: Path, value: int, num_classes: int | None, ignore_index: int | None) -> str:
+    ignore = f"the ignore index ({ignore_index})" if ignore_index is not None else "an ignore index (none set)"
+    if num_classes is not None:
+        return f"{path}: label {value} outside 0..{num_classes - 1} and not {ignore}"
+    if value < 0:
+        return f"{path}: negative label {value}, not {ignore}"
+    return f"{path}: label {value} outside 0..{MAX_CLASSES - 1} (the most classes inferred) and not {ignore}"
+
+
+def _count_task(path: Path, num_classes: int | None, ignore_index: int | None) -> FileCount | InputError:
+    """``count_file``, with any exception returned as an ``InputError`` naming the file."""
+    try:
+        return count_file(path, num_classes, ignore_index)
+    except InputError as exc:
+        return exc
+    except SegcliError as exc:
+        return InputError(str(exc))
+    except MemoryError:
+        return InputError(f"{path}: out of memory")
+    except Exception as exc:  # one file's surprise must not cost the others
+        return InputError(f"{path}: {type(exc).__name__}: {exc}")
 
 
 def count_classes(
@@ -83,29 +151,63 @@ def count_classes(
     ignore_index: int | None = 255,
     workers: int = 1,
     on_done: Callable[[], None] | None = None,
+    binary_0_255: bool = False,
+    errors: Literal["raise", "collect"] = "raise",
 ) -> ClassCounts:
-    """Count pixels per class over ``paths``; K is inferred (max label + 1) when not given."""
+    """Count pixels per class over ``paths``; K is inferred (max label + 1) when not given.
+
+    ``binary_0_255``: when every image holds only 0 and 255 (and both occur), count 255 as class 1
+    instead of as the ignore index (``ClassCounts.binary_0_255`` says it was done).
+    ``errors``: ``raise`` the first image's error, or ``collect`` them in ``ClassCounts.failed``
+    and count the others. A worker process that dies fails its image only.
+    """
+    if num_classes is not None and not 2 <= num_classes <= MAX_CLASSES:
+        raise ValueError(f"num_classes: expected 2..{MAX_CLASSES}, got {num_classes}")
+    if workers < 1:
+        raise ValueError(f"workers: expected >= 1, got {workers}")
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors: expected raise or collect, got {errors!r}")
     counts = np.zeros(num_classes or 0, np.int64)
     present = np.zeros(num_classes or 0, np.int64)
-    tasks = [(Path(p), num_classes, ignore_index) for p in paths]
-    if workers > 1 and len(tasks) > 1:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)))
-        results = pool.map(_count_task, tasks, chunksize=max(1, min(32, len(tasks) // (workers * 8))))
-    else:
-        pool, results = None, map(_count_task, tasks)
-    try:
-        for file_counts, valid_pixels in results:
-            if file_counts.size > counts.size:
-                counts = np.pad(counts, (0, file_counts.size - counts.size))
-                present = np.pad(present, (0, file_counts.size - present.size))
-            counts[: file_counts.size] += file_counts
-            present[: file_counts.size] += np.where(file_counts > 0, valid_pixels, 0)
-            if on_done:
-                on_done()
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    return ClassCounts(counts=counts, present_pixels=present, n_images=len(tasks))
+    # The same sums with 255 as class 1, kept while every image holds only 0 and 255.
+    binary_counts = np.zeros(2, np.int64)
+    binary_present = np.zeros(2, np.int64)
+    all_0_255 = True
+    ignored = 0
+    failed: list[InputError] = []
+    paths = [Path(p) for p in paths]
+    results = map_isolated(
+        partial(_count_task, num_classes=num_classes, ignore_index=ignore_index),
+        paths,
+        workers=min(workers, len(paths)),
+        on_crash=lambda path: InputError(f"{path}: {WORKER_DIED}"),
+        chunksize=max(1, min(32, len(paths) // (workers * 8))),
+    )
+    for result in results:
+        if on_done:
+            on_done()
+        if isinstance(result, InputError):
+            if errors == "raise":
+                raise result
+            failed.append(result)
+            continue
+        file_counts, valid_pixels = result.counts, result.valid_pixels
+        if file_counts.size > counts.size:
+            counts = np.pad(counts, (0, file_counts.size - counts.size))
+            present = np.pad(present, (0, file_counts.size - present.size))
+        counts[: file_counts.size] += file_counts
+        present[: file_counts.size] += np.where(file_counts > 0, valid_pixels, 0)
+        ignored += result.ignored_pixels
+        if result.zero_255 is None:
+            all_0_255 = False
+        elif all_0_255:
+            pair = np.array(result.zero_255, np.int64)
+            binary_counts += pair
+            binary_present += np.where(pair > 0, pair.sum(), 0)
+    n_images = len(paths) - len(failed)
+    if binary_0_255 and all_0_255 and n_images and np.all(binary_counts > 0):
+        return ClassCounts(binary_counts, binary_present, n_images, binary_0_255=True, failed=tuple(failed))
+    return ClassCounts(counts, present, n_images, ignored_pixels=ignored, failed=tuple(failed))
 
 
 def _where_present(counts: np.ndarray, values: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

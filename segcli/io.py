@@ -9,6 +9,7 @@ leaves a partial file.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 import warnings
@@ -44,23 +45,26 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
 
 
-def read_image(path: str | Path) -> Image:
+def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     """Read one 2D or 3D image.
 
     Raises ``ReadError`` naming the file for anything that is not a readable image: a missing
-    file, a corrupt or truncated one, a colour image, an array of unsupported rank or dtype.
+    file, a corrupt or truncated one, a colour image, an array of unsupported rank or dtype, a
+    multi-page TIFF whose pages differ in shape, a stated spacing that is not positive and
+    finite. ``spacing=False`` skips the spacing metadata (``Image.spacing`` is None): for a
+    caller that overrides it, so a broken tag does not stop the read.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     try:
         if suffix in TIFF_SUFFIXES:
-            array, spacing = _read_tiff(path)
+            array, stated = _read_tiff(path, read_spacing=spacing)
         elif suffix in PILLOW_SUFFIXES:
-            array, spacing = _read_pillow(path), None
+            array, stated = _read_pillow(path), None
         elif suffix == ".npy":
-            array, spacing = np.load(path, allow_pickle=False), None
+            array, stated = np.load(path, allow_pickle=False), None
         elif suffix == ".npz":
-            array, spacing = _read_npz(path), None
+            array, stated = _read_npz(path), None
         else:
             raise ReadError(f"{path}: unsupported file type '{suffix}'")
     except ReadError:
@@ -70,7 +74,7 @@ def read_image(path: str | Path) -> Image:
     except Exception as exc:  # every decoder has its own exception zoo
         raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
     array = _check_array(path, np.asarray(array))
-    return Image(array=array, spacing=spacing, path=path)
+    return Image(array=array, spacing=stated, path=path)
 
 
 def _short(exc: Exception) -> str:
@@ -88,7 +92,7 @@ def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
+def _read_tiff(path: Path, *, read_spacing: bool = True) -> tuple[np.ndarray, tuple[float, ...] | None]:
     import logging
 
     import tifffile
@@ -96,13 +100,50 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, tuple[float, ...] | None]:
     # tifffile logs each corrupt tag before raising; the one-line error we raise says it all.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
     with tifffile.TiffFile(path) as tif:
-        array = tif.asarray()
-        spacing = _tiff_spacing(tif, array.ndim)
+        array = _tiff_pixels(path, tif)
+        spacing = _tiff_spacing(path, tif, array.ndim) if read_spacing else None
     return array, spacing
 
 
-def _tiff_spacing(tif, ndim: int) -> tuple[float, ...] | None:
-    """Spacing from the resolution tags (pixels per unit) and ImageJ's z 'spacing'."""
+def _tiff_pixels(path: Path, tif) -> np.ndarray:
+    """Every page of the file: one series as it is, or equal pages stored as several series
+    (tifffile reads only the first) stacked as slices; colour samples collapsed as for PNG."""
+    # Reduced-resolution pages (thumbnails, pyramid levels) are previews of the image, not data.
+    series = [s for s in tif.series if not s.keyframe.is_reduced]
+    if not series:
+        raise ReadError(f"{path}: no full-resolution image in the TIFF")
+    pages = [_tiff_series_pixels(path, s) for s in series]
+    if len(pages) == 1:
+        return pages[0]
+    shapes = sorted({page.shape for page in pages})
+    if len(shapes) > 1 or pages[0].ndim != 2:
+        described = ", ".join("x".join(map(str, shape)) for shape in shapes)
+        raise ReadError(
+            f"{path}: multi-page TIFF whose {len(pages)} images differ in shape ({described}); "
+            "expected equal pages (one 2D image per slice)"
+        )
+    dtypes = sorted({str(page.dtype) for page in pages})
+    if len(dtypes) > 1:
+        raise ReadError(f"{path}: multi-page TIFF whose pages differ in type ({', '.join(dtypes)})")
+    return np.stack(pages)
+
+
+def _tiff_series_pixels(path: Path, series) -> np.ndarray:
+    array = series.asarray()
+    if "S" not in series.axes:
+        return array
+    # Samples of a pixel (RGB, RGBA, separate planes) are channels, never a spatial axis.
+    array = np.moveaxis(array, series.axes.index("S"), -1)
+    alpha = sum(1 for extra in series.keyframe.extrasamples if int(extra) in (1, 2))  # associated / unassociated alpha
+    return _collapse_grey_channels(path, array, colour=max(array.shape[-1] - alpha, 1))
+
+
+def _tiff_spacing(path: Path, tif, ndim: int) -> tuple[float, ...] | None:
+    """Spacing from the resolution tags (pixels per unit) and ImageJ's z 'spacing'.
+
+    Tags without a physical unit are placeholders (None); a stated spacing that is not a
+    positive finite number is a ``ReadError`` naming the file and the value.
+    """
     page = tif.pages[0]
     tags = page.tags
     if "XResolution" not in tags or "YResolution" not in tags:
@@ -111,16 +152,32 @@ def _tiff_spacing(tif, ndim: int) -> tuple[float, ...] | None:
     imagej = tif.imagej_metadata or {}
     if (unit is None or int(unit.value) == 1) and "unit" not in imagej:
         return None  # no physical unit stated: the tags are placeholders
-    xnum, xden = tags["XResolution"].value
-    ynum, yden = tags["YResolution"].value
-    if not xnum or not ynum:
-        return None
-    spacing_xy = (yden / ynum, xden / xnum)
+    spacing_xy = (
+        _spacing_from_resolution(path, "YResolution", *tags["YResolution"].value),
+        _spacing_from_resolution(path, "XResolution", *tags["XResolution"].value),
+    )
     if ndim == 2:
         return spacing_xy
     if ndim == 3 and "spacing" in imagej:
-        return (float(imagej["spacing"]), *spacing_xy)
+        return (_checked_spacing(path, "ImageJ metadata 'spacing'", imagej["spacing"]), *spacing_xy)
     return None
+
+
+def _spacing_from_resolution(path: Path, tag: str, pixels: int, units: int) -> float:
+    """A resolution tag is pixels per unit, a rational ``pixels / units``; spacing is its inverse."""
+    if pixels <= 0 or units <= 0:
+        raise ReadError(f"{path}: bad spacing in TIFF tag {tag}: {pixels}/{units} pixels per unit")
+    return _checked_spacing(path, f"TIFF tag {tag}", units / pixels)
+
+
+def _checked_spacing(path: Path, source: str, value: object) -> float:
+    try:
+        spacing = float(value)
+    except (TypeError, ValueError):
+        spacing = math.nan
+    if not (math.isfinite(spacing) and spacing > 0):
+        raise ReadError(f"{path}: bad spacing in {source}: {value!r}; expected a positive finite number")
+    return spacing
 
 
 def _read_pillow(path: Path) -> np.ndarray:
@@ -140,11 +197,18 @@ def _read_pillow(path: Path) -> np.ndarray:
     return array
 
 
-def _collapse_grey_channels(path: Path, array: np.ndarray) -> np.ndarray:
-    """Accept RGB(A) files whose colour channels are equal (a grey mask saved as colour)."""
-    colour = array[..., :3]
-    if np.array_equal(colour[..., 0], colour[..., 1]) and np.array_equal(colour[..., 0], colour[..., 2]):
-        return np.ascontiguousarray(colour[..., 0])
+def _collapse_grey_channels(path: Path, array: np.ndarray, *, colour: int | None = None) -> np.ndarray:
+    """Accept images whose colour channels (the last axis) are equal: a grey mask saved as colour.
+
+    ``colour`` is the number of colour channels before any alpha (default: 3 of RGB(A), 1 of
+    grey + alpha); alpha is ignored.
+    """
+    if colour is None:
+        colour = 3 if array.shape[-1] >= 3 else 1
+    channels = array[..., :colour]
+    first = channels[..., 0]
+    if all(np.array_equal(first, channels[..., c]) for c in range(1, colour)):
+        return np.ascontiguousarray(first)
     raise ReadError(f"{path}: colour image; expected a single-channel mask or label map")
 
 

@@ -1,24 +1,30 @@
 """Writing weight maps for a set of images: output paths, skip/overwrite rules, parallel workers.
 
 Each job reads one image, computes its map (``segcli.maps``) and writes it atomically; a job
-that fails reports its file and the others go on.
+that fails for any reason (a bad file, an unexpected exception, a worker process that dies)
+reports its file and the others go on. A job that cannot write its output (disk full, read-only)
+says so in ``MapResult.output_failed``: the caller stops there, as every later write would fail.
 """
 
 from __future__ import annotations
 
+import os
+import traceback
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from segcli.errors import InputError, OutputExistsError
+from segcli.errors import SegcliError, UsageError
 from segcli.io import read_image, write_png, write_tiff
 from segcli.maps import map_for_image, preview_rgb
+from segcli.outputs import describe_os_error
 from segcli.pairing import find_images
 from segcli.pipeline import default_workers, resolve_spacing
+from segcli.pool import WORKER_DIED, map_isolated
 
 
 @dataclass(frozen=True)
@@ -41,8 +47,17 @@ class MapJob:
 
     @staticmethod
     def for_inputs(masks: Path, out: Path) -> list[MapJob]:
-        """One job per image under ``masks``, its output mirroring the relative path under ``out``."""
-        return [MapJob(path, Path(out) / f"{key}.tif") for key, path in find_images(masks).items()]
+        """One job per image under ``masks``, its output mirroring the relative path under ``out``.
+
+        Raises ``UsageError`` when an output (map or preview) would be one of the inputs.
+        """
+        jobs = [MapJob(path, Path(out) / f"{key}.tif") for key, path in find_images(masks).items()]
+        sources = {os.path.realpath(job.source): job.source for job in jobs}
+        for job in jobs:
+            for target in (job.target, job.target.with_suffix(".png")):
+                if os.path.realpath(target) in sources:
+                    raise UsageError(f"{target}: an output would replace the input {sources[os.path.realpath(target)]}")
+        return jobs
 
 
 @dataclass(frozen=True)
@@ -51,9 +66,26 @@ class MapResult:
     error: str | None = None
     skipped: bool = False
     warnings: tuple[str, ...] = ()
+    output_failed: bool = False  # the error is a write that failed (disk full, read-only, ...)
+    detail: str | None = None  # the traceback of an unexpected exception
 
 
 def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
+    """Read, compute and write one map. Never raises an ``Exception``: every failure is a result."""
+    try:
+        return _run_map_job(job, settings)
+    except SegcliError as exc:  # a bad input file, an output path that cannot be used
+        return MapResult(job, error=str(exc))
+    except MemoryError:
+        return MapResult(job, error=f"{job.source}: out of memory")
+    except Exception as exc:  # one file's surprise must not cost the others
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if not isinstance(exc, ValueError):  # ValueError: the maps' own check of the image
+            message = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+        return MapResult(job, error=f"{job.source}: {message}", detail=traceback.format_exc())
+
+
+def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
     preview_path = job.target.with_suffix(".png")
     if job.target.exists():
         if settings.skip_existing:
@@ -62,27 +94,27 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
             return MapResult(job, error=f"{job.target}: exists; pass --overwrite or --skip-existing")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        image = read_image(job.source, spacing=settings.spacing is None)
+        spacing = resolve_spacing(settings.spacing, image.spacing, image.array.ndim, job.source)
+        weights = settings.class_weights
+        result = map_for_image(
+            image.array,
+            settings.kind,
+            w0=settings.w0,
+            sigma=settings.sigma,
+            class_weights=weights if isinstance(weights, str) else np.asarray(weights),
+            connectivity=settings.connectivity,
+            spacing=spacing,
+        )
+        # The preview first: an existing map then always has its preview (--skip-existing).
+        writing = preview_path
         try:
-            image = read_image(job.source)
-            spacing = resolve_spacing(settings.spacing, image.spacing, image.array.ndim, job.source)
-            weights = settings.class_weights
-            result = map_for_image(
-                image.array,
-                settings.kind,
-                w0=settings.w0,
-                sigma=settings.sigma,
-                class_weights=weights if isinstance(weights, str) else np.asarray(weights),
-                connectivity=settings.connectivity,
-                spacing=spacing,
-            )
-            # The preview first: an existing map then always has its preview (--skip-existing).
             if settings.preview:
                 write_png(preview_path, preview_rgb(result), overwrite=True)
+            writing = job.target
             write_tiff(job.target, result, overwrite=True)
-        except (InputError, OutputExistsError) as exc:
-            return MapResult(job, error=str(exc))
-        except MemoryError:
-            return MapResult(job, error=f"{job.source}: out of memory")
+        except OSError as exc:
+            return MapResult(job, error=describe_os_error(exc, writing), output_failed=True)
     messages = tuple(f"{job.source}: {w.message}" for w in caught)
     return MapResult(job, warnings=messages)
 
@@ -90,16 +122,16 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
 def run_map_jobs(
     jobs: list[MapJob], settings: MapSettings, *, workers: int | None = None, on_done: Callable[[], None] | None = None
 ) -> Iterator[MapResult]:
+    """One result per job, in the order of ``jobs``, computed by up to ``workers`` processes; a
+    worker process that dies fails the job that killed it, and the others go on."""
     workers = default_workers() if workers is None else workers
-    if workers <= 1 or len(jobs) <= 1:
-        results = (run_map_job(job, settings) for job in jobs)
-        for result in results:
-            yield result
-            if on_done:
-                on_done()
-        return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        for result in pool.map(run_map_job, jobs, [settings] * len(jobs)):
-            yield result
-            if on_done:
-                on_done()
+    if workers < 1:
+        raise ValueError(f"workers: expected >= 1, got {workers}")
+    for result in map_isolated(partial(run_map_job, settings=settings), jobs, workers=workers, on_crash=_crashed):
+        yield result
+        if on_done:
+            on_done()
+
+
+def _crashed(job: MapJob) -> MapResult:
+    return MapResult(job, error=f"{job.source}: {WORKER_DIED}")

@@ -7,6 +7,7 @@ One implementation serves both ``segcli weightmap`` (which writes the maps) and 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -18,6 +19,35 @@ from segcli.stats import BitMask
 BORDER_TERM_CUTOFF = 1e-6
 
 Connectivity = Literal[1, 2]
+
+# A label map may ask for one sdf channel per class 1..max: refuse a stack larger than this.
+MAX_SDF_BYTES = 4 * 1024**3
+
+
+def _check_number(name: str, value: float, *, positive: bool) -> float:
+    """``value`` as a float that is finite and > 0 (``positive``) or >= 0; ValueError naming it."""
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (positive and number == 0):
+        raise ValueError(f"{name}: expected a finite number {'> 0' if positive else '>= 0'}, got {value}")
+    return number
+
+
+def check_class_weights(class_weights: Sequence[float]) -> np.ndarray:
+    """``(w_background, w_foreground)`` as a float64 array, each finite and >= 0."""
+    weights = np.asarray(class_weights, dtype=np.float64)
+    if weights.shape != (2,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError(
+            f"class_weights: expected two finite numbers >= 0 (w_background, w_foreground), got {weights.tolist()}"
+        )
+    return weights
+
+
+def _check_spacing(spacing: Spacing | None, ndim: int) -> None:
+    if spacing is None:
+        return
+    values = tuple(float(s) for s in spacing)
+    if len(values) != ndim or not all(math.isfinite(s) and s > 0 for s in values):
+        raise ValueError(f"spacing: expected {ndim} finite numbers > 0, got {list(spacing)}")
 
 
 def connected_instances(mask: np.ndarray, *, connectivity: Connectivity = 1) -> np.ndarray:
@@ -110,12 +140,14 @@ def unet_weight_map(
     >>> round(float(m[0, 1]), 4)  # d1 = d2 = 1: 1 + 10 exp(-2)
     2.3534
     """
-    if sigma <= 0:
-        raise ValueError(f"sigma: expected > 0, got {sigma}")
+    sigma = _check_number("sigma", sigma, positive=True)
+    w0 = _check_number("w0", w0, positive=False)
+    _check_spacing(spacing, instances.ndim)
     background = instances == 0
     if class_weights is None:
         weights = np.ones(instances.shape, np.float32)
     else:
+        class_weights = check_class_weights(class_weights)
         weights = np.where(background, class_weights[0], class_weights[1]).astype(np.float32)
     boxes = instance_boxes(instances)
     if len(boxes) < 2:
@@ -156,6 +188,9 @@ def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int =
     >>> boundary_weight_map(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]], bool), width=1).tolist()
     [[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0]]
     """
+    weight = _check_number("weight", weight, positive=False)
+    if int(width) != width or width < 0:
+        raise ValueError(f"width: expected an integer >= 0, got {width}")
     return np.where(boundary_band(target, width=width), np.float32(weight), np.float32(1.0))
 
 
@@ -167,6 +202,9 @@ def distance_weight_map(
     >>> distance_weight_map(np.array([[0, 1, 0]], bool), tau=1.0).astype(float).round(4).tolist()
     [[0.3679, 0.3679, 0.3679]]
     """
+    tau = _check_number("tau", tau, positive=True)
+    if not isinstance(target, InsideOutside):
+        _check_spacing(spacing, target.ndim)
     edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
     if edts.degenerate:
         return np.ones(edts.target.shape, np.float32)
@@ -202,11 +240,27 @@ def map_for_image(
     ``MergedCellsWarning``); sdf: the Kervadec signed distance of a binary mask, or one channel
     per class 1..max for a label map; boundary / distance: the weight maps of boundary_bce and
     distmap_bce on ``array > 0``.
+
+    Raises ValueError naming the argument for a bad option, and for an ``array`` that is not a
+    mask or label image (non-integer or negative values, a label map too large for its sdf stack).
     """
     import warnings
 
     from segcli.distance import kervadec_sdf
 
+    if kind not in MAP_KINDS:
+        raise ValueError(f"kind: expected one of {MAP_KINDS}, got {kind!r}")
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity: expected 1 or 2, got {connectivity!r}")
+    w0 = _check_number("w0", w0, positive=False)
+    sigma = _check_number("sigma", sigma, positive=True)
+    _check_spacing(spacing, array.ndim)
+    if isinstance(class_weights, str):
+        if class_weights not in ("uniform", "balanced"):
+            raise ValueError(f"class_weights: expected uniform, balanced or a vector, got {class_weights!r}")
+    else:
+        class_weights = check_class_weights(class_weights)
+    array = _check_labels(array)
     if kind == "unet":
         if is_binary_mask(array):
             warnings.warn(
@@ -217,23 +271,41 @@ def map_for_image(
             instances = connected_instances(array != 0, connectivity=connectivity)
         else:
             instances = array.astype(np.int64, copy=False)
+            if int(instances.max()) > instances.size:
+                # Sparse labels (e.g. 4e9 in a uint32 image): number them 1..n, so per-label
+                # tables stay the size of the image.
+                instances = np.unique(instances, return_inverse=True)[1].reshape(instances.shape)
         if isinstance(class_weights, str):
-            if class_weights not in ("uniform", "balanced"):
-                raise ValueError(f"class_weights: expected uniform, balanced or a vector, got {class_weights!r}")
             weights = None if class_weights == "uniform" else balanced_class_weights(instances != 0)
         else:
-            weights = np.asarray(class_weights, dtype=np.float64)
+            weights = class_weights
         return unet_weight_map(instances, w0=w0, sigma=sigma, class_weights=weights, spacing=spacing)
     if kind == "sdf":
         if is_binary_mask(array):
             return kervadec_sdf(array != 0, spacing)
-        classes = range(1, int(array.max()) + 1)
+        channels = int(array.max())
+        if channels * array.size * 4 > MAX_SDF_BYTES:
+            raise ValueError(
+                f"array: label map with highest label {channels} would need {channels} sdf channels "
+                f"({channels * array.size * 4 / 1024**3:.1f} GiB); at most {MAX_SDF_BYTES // 1024**3} GiB"
+            )
+        classes = range(1, channels + 1)
         return np.stack([kervadec_sdf(array == c, spacing, warn=False) for c in classes])
     if kind == "boundary":
         return boundary_weight_map(array != 0)
-    if kind == "distance":
-        return distance_weight_map(array != 0, spacing=spacing)
-    raise ValueError(f"kind: expected one of {MAP_KINDS}, got {kind!r}")
+    return distance_weight_map(array != 0, spacing=spacing)
+
+
+def _check_labels(array: np.ndarray) -> np.ndarray:
+    """A mask or label image: bool or integer values >= 0 (floats that hold integers pass)."""
+    if array.dtype == bool:
+        return array
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)) or not np.array_equal(array, np.round(array)):
+            raise ValueError("array: expected a mask or integer labels, got non-integer or non-finite values")
+    if array.size and array.min() < 0:
+        raise ValueError(f"array: expected labels >= 0, got {array.min()}")
+    return array
 
 
 # Five anchor colours of matplotlib's viridis, interpolated linearly: enough for a quick look.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._output import info, library_errors, progress, warn
+from segcli.cli._output import error, fail, info, library_errors, progress, warn
 
 
 class WeightsFormat(str, Enum):
@@ -29,9 +30,15 @@ class Absent(str, Enum):
 def classweights(
     dataset: Annotated[Path, typer.Argument(help="Label-mask file or directory (searched recursively).")],
     num_classes: Annotated[
-        int | None, typer.Option(help="Number of classes K [default: max label + 1, reported].")
+        int | None, typer.Option(help="Number of classes K \\[default: max label + 1, reported].")
     ] = None,
-    ignore_index: Annotated[int, typer.Option(help="Label excluded from every count.")] = 255,
+    ignore_index: Annotated[
+        int | None,
+        typer.Option(
+            help="Label excluded from every count \\[default: 255, except on masks of only 0 and 255, "
+            "where 255 is class 1 unless this is given]."
+        ),
+    ] = None,
     scheme: Annotated[
         str, typer.Option(help="Comma list of inverse, balanced, median, enet, effective, or all.")
     ] = "all",
@@ -40,15 +47,19 @@ def classweights(
         Absent, typer.Option(help="A class with no pixel: weight 0 (zero) or exit 1 (error).")
     ] = Absent.zero,
     fmt: Annotated[
-        WeightsFormat | None, typer.Option("--format", help="Output format [default: table on a terminal, else csv].")
+        WeightsFormat | None, typer.Option("--format", help="Output format \\[default: table on a terminal, else csv].")
     ] = None,
     output: Annotated[Path | None, typer.Option(help="Write here (atomically) instead of stdout.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
-    workers: Annotated[int | None, typer.Option(help="Parallel reader processes [default: all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel reader processes \\[default: all cores].")] = None,
 ) -> None:
-    """Count pixels per class over a dataset and print class weights for imbalanced training."""
+    """Count pixels per class over a dataset and print class weights for imbalanced training.
+
+    On a dataset of binary 0/255 masks, 255 is counted as class 1 unless --ignore-index is given.
+    """
     from segcli import classweights as cw
-    from segcli.errors import InputError, UsageError
+    from segcli.errors import InputError, OutputError, UsageError
+    from segcli.outputs import OutputLock, check_output_file, describe_os_error
     from segcli.pairing import find_images
     from segcli.pipeline import default_workers
 
@@ -57,47 +68,97 @@ def classweights(
         unknown = [s for s in schemes if s not in cw.SCHEMES]
         if unknown or not schemes:
             raise UsageError(f"--scheme: unknown {', '.join(unknown) or scheme!r}; known: {', '.join(cw.SCHEMES)}, all")
-        if not 0 <= beta < 1:
+        if not 0 <= beta < 1:  # NaN fails too
             raise UsageError(f"--beta: expected 0 <= beta < 1, got {beta}")
-        if num_classes is not None and num_classes < 1:
-            raise UsageError(f"--num-classes: expected >= 1, got {num_classes}")
-        paths = list(find_images(dataset).values())
-        with progress(len(paths), "counting") as advance:
-            counts = cw.count_classes(
-                paths,
-                num_classes=num_classes,
-                ignore_index=ignore_index,
-                workers=workers or default_workers(),
-                on_done=advance,
+        if num_classes is not None and not 2 <= num_classes <= cw.MAX_CLASSES:
+            raise UsageError(
+                f"--num-classes: expected 2..{cw.MAX_CLASSES} (weights balance two or more classes), got {num_classes}"
             )
-        if num_classes is None:
-            info(f"--num-classes not given: inferred K = {counts.num_classes} from the data")
-        if counts.counts.sum() == 0:
-            raise InputError(f"{dataset}: no labelled pixel (every pixel is the ignore index {ignore_index})")
-        if counts.absent:
-            message = f"class(es) with no pixel in {dataset}: {', '.join(map(str, counts.absent))}"
-            if absent is Absent.error:
-                raise InputError(message)
-            warn(message + " (weight 0)")
-        weights = cw.class_weights(counts, schemes, beta=beta)
-        document = {
-            "num_classes": counts.num_classes,
-            "ignore_index": ignore_index,
-            "n_images": counts.n_images,
-            "counts": counts.counts.tolist(),
-            "frequencies": counts.frequencies.tolist(),
-            "absent": counts.absent,
-            "weights": {name: vector.tolist() for name, vector in weights.items()},
-            "settings": {"beta": beta, "schemes": schemes},
-        }
-        chosen = fmt.value if fmt else _format_from(output)
-        text = _render(document, chosen)
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            from segcli.io import write_text
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers: expected >= 1, got {workers}")
+        if output is not None:
+            output = check_output_file(output, overwrite=overwrite)
+        paths = list(find_images(dataset).values())
+        workers = _capped_workers(workers, len(paths), default_workers())
+        explicit_ignore = ignore_index is not None
+        ignore = ignore_index if explicit_ignore else 255
+        with OutputLock(output) if output is not None else contextlib.nullcontext():
+            with progress(len(paths), "counting") as advance:
+                counts = cw.count_classes(
+                    paths,
+                    num_classes=num_classes,
+                    ignore_index=ignore,
+                    workers=workers,
+                    on_done=advance,
+                    binary_0_255=not explicit_ignore and num_classes in (None, 2),
+                    errors="collect",
+                )
+            label_hint = (
+                f" (--num-classes {num_classes}, --ignore-index {ignore})"
+                if num_classes is not None
+                else " (pass --num-classes, or --ignore-index if the label marks pixels to leave out)"
+            )
+            for failure in counts.failed:
+                error(f"{failure}{label_hint if isinstance(failure, cw.LabelRangeError) else ''}")
+            if not counts.n_images:
+                raise InputError(f"{dataset}: no label image could be counted")
+            if counts.binary_0_255:
+                info(
+                    "every mask holds only 0 and 255: 255 counted as class 1 (foreground), not as the ignore "
+                    "index; pass --ignore-index 255 to ignore it"
+                )
+            elif num_classes is None:
+                info(f"--num-classes not given: inferred K = {counts.num_classes} from the data")
+            if counts.counts.sum() == 0:
+                raise InputError(f"{dataset}: no labelled pixel (every pixel is --ignore-index {ignore})")
+            if counts.num_classes < 2:
+                left_out = f", {counts.ignored_pixels} pixel(s) of --ignore-index {ignore} left out"
+                raise InputError(
+                    f"{dataset}: every labelled pixel is class 0{left_out if counts.ignored_pixels else ''}; "
+                    "class weights need two or more classes (see --num-classes, --ignore-index)"
+                )
+            if counts.absent:
+                message = f"class(es) with no pixel in {dataset}: {', '.join(map(str, counts.absent))}"
+                if absent is Absent.error:
+                    raise InputError(message)
+                warn(message + " (weight 0)")
+            weights = cw.class_weights(counts, schemes, beta=beta)
+            document = {
+                "num_classes": counts.num_classes,
+                "ignore_index": None if counts.binary_0_255 else ignore,
+                "binary_0_255": counts.binary_0_255,
+                "n_images": counts.n_images,
+                "counts": counts.counts.tolist(),
+                "frequencies": counts.frequencies.tolist(),
+                "absent": counts.absent,
+                "weights": {name: vector.tolist() for name, vector in weights.items()},
+                "failed": [str(failure) for failure in counts.failed],
+                "settings": {"beta": beta, "schemes": schemes},
+            }
+            chosen = fmt.value if fmt else _format_from(output)
+            text = _render(document, chosen)
+            if output is None:
+                sys.stdout.write(text)
+            else:
+                from segcli.io import write_text
 
-            write_text(output, text, overwrite=overwrite)
+                try:
+                    write_text(output, text, overwrite=overwrite)
+                except OSError as exc:
+                    raise OutputError(describe_os_error(exc, output)) from None
+        if counts.failed:
+            fail(f"{len(counts.failed)} of {len(paths)} file(s) could not be counted; the others were", 1)
+
+
+def _capped_workers(workers: int | None, n_files: int, cores: int) -> int:
+    """At most one worker per file and per core; an explicit --workers above that is said."""
+    cap = max(1, min(n_files, cores))
+    if workers is None:
+        return cap
+    if workers > cap:
+        info(f"--workers {workers} capped at {cap} ({n_files} file(s), {cores} core(s))")
+        return cap
+    return workers
 
 
 def _format_from(output: Path | None) -> str:

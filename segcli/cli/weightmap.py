@@ -3,13 +3,15 @@ boundary / distance weight maps behind boundary_bce and distmap_bce, as float32 
 
 from __future__ import annotations
 
+import contextlib
+import math
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from segcli.cli._output import fail, library_errors, parse_floats, progress, warn
+from segcli.cli._output import fail, info, library_errors, parse_floats, progress, state, warn
 
 
 class MapKindChoice(str, Enum):
@@ -39,65 +41,116 @@ def weightmap(
         int, typer.Option(help="Connected components of binary masks: 1 = 4/6-neighbours, 2 = 8/26.")
     ] = 1,
     spacing: Annotated[
-        str | None, typer.Option(help="Voxel spacing in array axis order [default: from TIFF metadata, else 1].")
+        str | None, typer.Option(help="Voxel spacing in array axis order \\[default: from TIFF metadata, else 1].")
     ] = None,
     preview: Annotated[bool, typer.Option(help="Also write a colour-mapped PNG beside each map.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
     skip_existing: Annotated[
         bool, typer.Option(help="Leave existing outputs as they are (resume an interrupted run).")
     ] = False,
-    workers: Annotated[int | None, typer.Option(help="Parallel worker processes [default: all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first file that cannot be processed.")] = False,
 ) -> None:
-    """Write one float32 TIFF weight or distance map per input image."""
-    from segcli.errors import UsageError
-    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+    """Write one float32 TIFF weight or distance map per input image.
 
+    ``--out`` may not be MASKS or inside it; it is checked before any work and locked for the run.
+    """
+    from segcli.errors import OutputError, UsageError
+    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+    from segcli.outputs import OutputLock, check_output_dir
+    from segcli.pipeline import default_workers
+
+    spacing_values = parse_floats(spacing, "--spacing")  # a usage error of its own (click's)
     with library_errors():
         if connectivity not in (1, 2):
-            raise typer.BadParameter(f"expected 1 or 2, got {connectivity}", param_hint="--connectivity")
-        if sigma <= 0:
-            raise typer.BadParameter(f"expected > 0, got {sigma}", param_hint="--sigma")
+            raise UsageError(f"--connectivity: expected 1 or 2, got {connectivity}")
+        if not (math.isfinite(sigma) and sigma > 0):
+            raise UsageError(f"--sigma: expected a finite number > 0, got {sigma}")
+        if not (math.isfinite(w0) and w0 >= 0):
+            raise UsageError(f"--w0: expected a finite number >= 0, got {w0}")
+        if workers is not None and workers < 1:
+            raise UsageError(f"--workers: expected >= 1, got {workers}")
         if overwrite and skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other")
+        _refuse_out_in_masks(masks, out)
         settings = MapSettings(
             kind=kind.value,
             w0=w0,
             sigma=sigma,
             class_weights=_class_weights(wc, wc_scheme),
             connectivity=connectivity,
-            spacing=parse_floats(spacing, "--spacing"),
+            spacing=spacing_values,
             preview=preview,
             overwrite=overwrite,
             skip_existing=skip_existing,
         )
+        check_output_dir(out)
         jobs = MapJob.for_inputs(masks, out)
+        workers = _capped_workers(workers, len(jobs), default_workers())
         failures = 0
         written = skipped = 0
-        with progress(len(jobs), f"{kind.value} maps") as advance:
-            for result in run_map_jobs(jobs, settings, workers=workers, on_done=advance):
+        with (
+            OutputLock(out),
+            progress(len(jobs), f"{kind.value} maps") as advance,
+            # closed before the lock is released: no worker writes once the run has ended
+            contextlib.closing(run_map_jobs(jobs, settings, workers=workers, on_done=advance)) as results,
+        ):
+            for result in results:
                 for message in result.warnings:
                     warn(message)
+                if result.output_failed:
+                    raise OutputError(result.error)
                 if result.error:
                     failures += 1
                     warn(f"not written: {result.error}")
+                    if state["debug"] and result.detail:
+                        typer.echo(result.detail, err=True, nl=False)
                     if fail_fast:
                         break
                 elif result.skipped:
                     skipped += 1
                 else:
                     written += 1
-        typer.echo(
-            f"segcli: {written} map(s) written to {out}" + (f", {skipped} existing skipped" if skipped else ""),
-            err=True,
-        )
+        info(f"{written} map(s) written to {out}" + (f", {skipped} existing skipped" if skipped else ""))
         if failures:
             fail(f"{failures} of {len(jobs)} file(s) could not be processed", 1)
 
 
-def _class_weights(wc: str, scheme: str):
-    if wc in ("uniform", "balanced"):
-        return wc
+def _refuse_out_in_masks(masks: Path, out: Path) -> None:
+    """Outputs must never be read back as inputs: --out may not be MASKS or lie inside it."""
+    from segcli.errors import UsageError
+
+    masks_real, out_real = masks.resolve(), out.resolve()
+    if out_real == masks_real or out_real.is_relative_to(masks_real):
+        where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
+        raise UsageError(f"--out {out}: is {where}; outputs must never be read back as inputs")
+
+
+def _capped_workers(workers: int | None, n_files: int, cores: int) -> int:
+    """At most one worker per file and per core; an explicit --workers above that is said."""
+    cap = max(1, min(n_files, cores))
+    if workers is None:
+        return cap
+    if workers > cap:
+        info(f"--workers {workers} capped at {cap} ({n_files} file(s), {cores} core(s))")
+        return cap
+    return workers
+
+
+def _class_weights(wc: str, scheme: str) -> str | tuple[float, ...]:
+    """uniform, balanced, or (w_bg, w_fg) from a comma list or a classweights JSON, each finite >= 0."""
+    from segcli.errors import UsageError
+    from segcli.maps import check_class_weights
     from segcli.multiclass import load_class_weights
 
-    return load_class_weights(wc, scheme, 2)
+    if wc in ("uniform", "balanced"):
+        return wc
+    try:
+        weights = load_class_weights(wc, scheme, 2)
+    except UsageError as exc:
+        # load_class_weights is shared with score, whose option it names.
+        raise UsageError(str(exc).replace("--class-weights", "--wc").replace("--num-classes 2", "2 classes")) from None
+    try:
+        return tuple(check_class_weights(weights).tolist())
+    except ValueError:
+        raise UsageError(f"--wc: expected two finite weights >= 0 (background, foreground), got {wc!r}") from None

@@ -240,9 +240,9 @@ def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
 
 
 def _on_device(metric: str) -> bool:
-    from segcli.registry import BY_NAME
+    from segcli.registry import lookup
 
-    return BY_NAME[metric].on_device
+    return lookup(metric).on_device
 
 
 # Peak bytes per pixel beyond the decoded inputs, measured on a 4096x4096 pair (peak RSS of
@@ -338,9 +338,9 @@ def compute_scores(
     batch: BinaryBatch, metrics: Iterable[str], *, prefix: str = "", suffix: str = ""
 ) -> list[dict[str, float]]:
     """Every named score for every pair of the batch, as one dict per pair."""
-    from segcli.registry import BY_NAME
+    from segcli.registry import lookup
 
-    columns = {f"{prefix}{name}{suffix}": BY_NAME[name].compute(batch) for name in metrics}
+    columns = {f"{prefix}{name}{suffix}": lookup(name).compute(batch) for name in metrics}
     return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
 
 

@@ -100,6 +100,9 @@ class ReportWriter:
         *,
         settings: dict | None = None,
         meta_columns: Sequence[str] = (),
+        confidence: float | None = None,
+        n_resamples: int | None = None,
+        seed: int | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
@@ -108,6 +111,13 @@ class ReportWriter:
         self.columns = list(columns)
         self.meta_columns = list(meta_columns)
         self.settings = settings or {}
+        # With a confidence level the summary adds ci_low / ci_high (bootstrap of the mean);
+        # interval_notes then says why a column has none.
+        self.confidence = confidence
+        self.n_resamples = n_resamples
+        self.seed = seed
+        self.interval_notes: dict[str, str] = {}
+        self.statistics = STATISTICS + (("ci_low", "ci_high") if confidence is not None else ())
         self.rows: list[dict[str, float]] = []
         self.metas: list[dict] = []
         self.names: list[str] = []
@@ -145,8 +155,10 @@ class ReportWriter:
         """The summary; in JSON also ``failed`` (names) and, given ``messages``, ``failures``
         (each failed pair's name and message)."""
         summary = summarize(self.columns, self.rows)
+        if self.confidence is not None:
+            self._add_intervals(summary)
         if self._csv is not None:
-            for statistic in STATISTICS:
+            for statistic in self.statistics:
                 self._csv.writerow(
                     [
                         f"summary:{statistic}",
@@ -164,14 +176,27 @@ class ReportWriter:
                 self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
             else:
                 images = [
-                    self._record(n, row, meta)
-                    for n, row, meta in zip(self.names, self.rows, self.metas, strict=True)
+                    self._record(n, row, meta) for n, row, meta in zip(self.names, self.rows, self.metas, strict=True)
                 ]
                 self.stream.write(json.dumps({"images": images} | tail, allow_nan=False, indent=1) + "\n")
         else:
             self._table(summary)
         self.stream.flush()
         return summary
+
+    def _add_intervals(self, summary: dict[str, dict[str, float]]) -> None:
+        from segcli.intervals import N_RESAMPLES, SEED, mean_intervals
+
+        intervals = mean_intervals(
+            {c: [row.get(c, math.nan) for row in self.rows] for c in self.columns},
+            confidence=self.confidence,
+            n_resamples=N_RESAMPLES if self.n_resamples is None else self.n_resamples,
+            seed=SEED if self.seed is None else self.seed,
+        )
+        for column, (low, high, reason) in intervals.items():
+            summary[column] |= {"ci_low": low, "ci_high": high}
+            if reason:
+                self.interval_notes[column] = reason
 
     def _table(self, summary: dict[str, dict[str, float]]) -> None:
         """Per-image scores and the summary as rich tables. Too many scores for one row per image
@@ -192,8 +217,8 @@ class ReportWriter:
                 rows = self.rows[start : start + per_table]
                 transposed = [[c, *(row.get(c, math.nan) for row in rows)] for c in self.columns]
                 console.print(_table("per image", ["score", *self.names[start : start + per_table]], transposed))
-        rows = [[c, *(summary[c][s] for s in STATISTICS)] for c in self.columns]
-        console.print(_table("summary", ["score", *STATISTICS], rows))
+        rows = [[c, *(summary[c][s] for s in self.statistics)] for c in self.columns]
+        console.print(_table("summary", ["score", *self.statistics], rows))
 
 
 def _meta_text(column: str, value) -> str:

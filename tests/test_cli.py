@@ -183,7 +183,6 @@ def test_sample_data_all_scores(runner):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     from segcli.registry import BY_NAME
-
     from segcli.report import META_COLUMNS
 
     assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, *META_COLUMNS}

@@ -414,11 +414,6 @@ def test_cli_combine_multiclass_column_and_preset_warnings(label_pairs):
     assert bad.exit_code == 2 and "--combine" in bad.stderr and "'bce'" in bad.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="binary --combine needs cli/score.py to take its columns from settings.metrics and "
-    "pipeline.compute_scores to find rows with registry.lookup (reported to the integrator)",
-)
 def test_cli_combine_binary_column(tmp_path, rng):
     for i in range(2):
         _png(tmp_path / "gt" / f"{i}.png", smooth_mask(rng, (20, 24)) * 255)

@@ -10,7 +10,7 @@ import typer
 
 from segcli import __version__
 from segcli.allocator import keep_freed_memory
-from segcli.cli import classweights, metrics, report, score, weightmap
+from segcli.cli import classweights, compare, metrics, report, score, weightmap
 from segcli.cli._output import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, silence_stdout, state
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.command("weightmap", no_args_is_help=True)(weightmap.weightmap)
 app.command("classweights", no_args_is_help=True)(classweights.classweights)
 app.command("metrics")(metrics.metrics)
 app.command("report", no_args_is_help=True)(report.report)
+app.command("compare", no_args_is_help=True)(compare.compare)
 
 
 def _version(value: bool) -> None:

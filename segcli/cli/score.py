@@ -75,6 +75,12 @@ def score(
         Path | None,
         typer.Option(help="Images shown under the report's contours, matched like PRED.", rich_help_panel="Report"),
     ] = None,
+    ci: Annotated[
+        float | None,
+        typer.Option(help="Add a confidence interval of each mean to the summary (e.g. 0.95): BCa bootstrap."),
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for --ci.")] = 9999,
+    seed: Annotated[int, typer.Option(help="Seed of the --ci bootstrap (same data, same interval).")] = 0,
     resume: Annotated[
         bool,
         typer.Option(help="Finish an interrupted run: score only the pairs missing from --output's partial file."),
@@ -179,6 +185,12 @@ def score(
 
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
+        if ci is not None and not 0 < ci < 1:
+            raise typer.BadParameter(f"expected a level in (0, 1) such as 0.95, got {ci}", param_hint="--ci")
+        if bootstrap < 1:
+            raise typer.BadParameter(f"expected >= 1, got {bootstrap}", param_hint="--bootstrap")
+        if seed < 0:
+            raise typer.BadParameter(f"expected >= 0, got {seed}", param_hint="--seed")
         if resume and output is None:
             raise typer.BadParameter(
                 "needs --output FILE (a run written to stdout cannot be resumed)", param_hint="--resume"
@@ -210,7 +222,7 @@ def score(
             combine=() if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None),
         )
         settings = ScoreSettings(
-            metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None and num_classes is not None else ()),
+            metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None else ()),
             options=options,
             pred_kind=pred_kind.value,
             threshold=threshold,
@@ -235,13 +247,17 @@ def score(
                 warn(f"{path}: ground truth without prediction, skipped")
         workers = _cap_workers(workers, len(pairing.pairs))
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
-        columns = multiclass.columns(settings) if num_classes is not None else list(chosen)
+        columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics)
+        record = _settings_record(settings, resolved_device)
+        if ci is not None:
+            record |= {"ci": ci, "bootstrap": bootstrap, "seed": seed}
         run = _Run(
             pairs=pairing.pairs,
             settings=settings,
             columns=columns,
             fmt=_choose_format(fmt, output),
-            record=_settings_record(settings, resolved_device),
+            record=record,
+            interval=(ci, bootstrap, seed) if ci is not None else None,
             workers=workers,
             device=resolved_device,
             fail_fast=fail_fast,
@@ -350,6 +366,7 @@ class _Run:
     workers: int
     device: str
     fail_fast: bool
+    interval: tuple[float, int, int] | None = None  # --ci, --bootstrap, --seed
     failures: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
     scored: dict[str, tuple[dict, dict]] = field(default_factory=dict)
@@ -399,7 +416,23 @@ class _Run:
     def writer(self, stream):
         from segcli.report import META_COLUMNS, ReportWriter
 
-        return ReportWriter(stream, self.fmt, self.columns, settings=self.record, meta_columns=META_COLUMNS)
+        confidence, n_resamples, seed = self.interval or (None, None, None)
+        return ReportWriter(
+            stream,
+            self.fmt,
+            self.columns,
+            settings=self.record,
+            meta_columns=META_COLUMNS,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+
+    def finish(self, writer) -> None:
+        """The summary, and one line on stderr for each column left without an interval."""
+        writer.finish(self.failures, self.messages)
+        for column, reason in writer.interval_notes.items():
+            warn(f"no confidence interval for {column}: {reason}")
 
     def to_stream(self, target) -> None:
         """Stream records to stdout (or a device / FIFO given as --output) as they come."""
@@ -418,7 +451,7 @@ class _Run:
             for outcome in self.outcomes(self.pairs):
                 writer.write(outcome.name, outcome.values, outcome.meta)
                 self.scored[outcome.name] = (outcome.values, outcome.meta)
-            writer.finish(self.failures, self.messages)
+            self.finish(writer)
         finally:
             if stream is not target:
                 with contextlib.suppress(OSError):
@@ -461,7 +494,7 @@ class _Run:
                     if pair.name in done:
                         values, meta = done[pair.name]
                         writer.write(pair.name, values, meta)
-                writer.finish(self.failures, self.messages)
+                self.finish(writer)
             journal.remove()
             self.scored = done
 

@@ -1,0 +1,175 @@
+"""``segcli compare A B``: two runs case by case, with intervals, tests and wins/ties/losses."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segcli.cli._output import info, library_errors, warn
+from segcli.cli.score import OutputFormat
+
+
+def compare(
+    a: Annotated[
+        Path, typer.Argument(help="Run A: a segcli score output (csv/tsv/json/jsonl) or, with --gt, a PRED dir.")
+    ],
+    b: Annotated[Path, typer.Argument(help="Run B, the same kind as A; differences are B - A.")],
+    gt: Annotated[
+        Path | None, typer.Option(help="Ground truth: A and B are prediction directories, scored first.")
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="Scores to compare \\[default: every score both runs have; with --gt: dice,iou,hd95,assd]."),
+    ] = None,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", help="Output format \\[default: table on a terminal, else csv; from --output]."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (atomically).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes when scoring (--gt) \\[default: all cores].")
+    ] = None,
+) -> None:
+    """Compare two runs: mean paired difference B - A with its 95% interval, Wilcoxon test (Holm-corrected),
+    wins/ties/losses and the cases that changed most. Exit 0 whatever the verdict."""
+    with library_errors():
+        from segcli.compare import compare as compare_runs
+        from segcli.compare import read_results, settings_differences
+
+        if workers is not None and workers < 1:
+            raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
+        target = None
+        if output is not None:
+            from segcli.outputs import check_output_file
+
+            target = check_output_file(output, overwrite=overwrite)
+        if gt is not None:
+            run_a, run_b = _score_both(a, b, gt, metrics or "dice,iou,hd95,assd", workers)
+        else:
+            run_a, run_b = read_results(a), read_results(b)
+            if run_a.settings is None or run_b.settings is None:
+                info("CSV/TSV results carry no settings: whether both runs used the same ones is not checked")
+            differ = settings_differences(run_a.settings, run_b.settings)
+            if differ:
+                warn(f"the two runs used different settings: {', '.join(differ)}")
+        scores = [s.strip() for s in metrics.split(",") if s.strip()] if metrics and gt is None else None
+        rows, pairing = compare_runs(run_a, run_b, scores=scores)
+        for side, names in (("A", pairing["only_a"]), ("B", pairing["only_b"])):
+            if names:
+                shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                warn(f"{len(names)} case(s) only in {side}, left out: {shown}")
+        if not pairing["paired"]:
+            from segcli.errors import InputError
+
+            raise InputError(f"{a} and {b} have no case name in common")
+        meta = {
+            "a": str(a),
+            "b": str(b),
+            "n_paired": len(pairing["paired"]),
+            "only_a": pairing["only_a"],
+            "only_b": pairing["only_b"],
+        }
+        chosen = fmt.value if fmt else _format_from(output)
+        text = render(rows, meta, chosen)
+        if target is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        else:
+            from segcli.io import write_text
+            from segcli.outputs import OutputLock
+
+            with OutputLock(target):
+                write_text(target, text, overwrite=True)
+
+
+def _format_from(output: Path | None) -> str:
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        return suffix if suffix in ("csv", "tsv", "json", "jsonl") else "csv"
+    return "table" if sys.stdout.isatty() else "csv"
+
+
+def _score_both(a: Path, b: Path, gt: Path, metrics: str, workers: int | None):
+    """Score A and B against GT in this process's pool (default settings otherwise)."""
+    from segcli import registry
+    from segcli.cli._output import progress
+    from segcli.compare import ScoreTable
+    from segcli.pairing import pair_files
+    from segcli.pipeline import Failure, ScoreSettings, score_pairs
+
+    chosen = tuple(s.name for s in registry.select(metrics))
+    settings = ScoreSettings(metrics=chosen)
+    tables = []
+    for root in (a, b):
+        pairing = pair_files(root, gt, missing="skip")
+        table = ScoreTable(str(root), list(chosen), settings={"metrics": list(chosen)})
+        with progress(len(pairing.pairs), f"scoring {root}") as advance:
+            for outcome in score_pairs(pairing.pairs, settings, workers=workers, on_done=advance):
+                if isinstance(outcome, Failure):
+                    warn(f"not scored: {outcome.message}")
+                else:
+                    table.values[outcome.name] = outcome.values
+        tables.append(table)
+    return tables
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return ";".join(f"{name}:{diff:+.6g}" for name, diff in value)
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)
+
+
+def _json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [{"name": name, "diff": diff} for name, diff in value]
+    return value
+
+
+def render(rows: list[dict], meta: dict, fmt: str) -> str:
+    """The comparison in one of score's output formats."""
+    import io
+
+    from segcli.compare import COMPARE_COLUMNS
+
+    buffer = io.StringIO()
+    if fmt in ("csv", "tsv"):
+        writer = csv.writer(buffer, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerow(COMPARE_COLUMNS)
+        for row in rows:
+            writer.writerow([_text(row[c]) for c in COMPARE_COLUMNS])
+    elif fmt == "jsonl":
+        for row in rows:
+            buffer.write(json.dumps({c: _json(row[c]) for c in COMPARE_COLUMNS}, allow_nan=False) + "\n")
+        buffer.write(json.dumps(meta, allow_nan=False) + "\n")
+    elif fmt == "json":
+        document = {"comparison": [{c: _json(row[c]) for c in COMPARE_COLUMNS} for row in rows]} | meta
+        buffer.write(json.dumps(document, allow_nan=False, indent=1) + "\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"B - A over {meta['n_paired']} paired case(s): B = {meta['b']}, A = {meta['a']}")
+        shown = [c for c in COMPARE_COLUMNS if c != "most_changed"]
+        for column in shown:
+            table.add_column(column, justify="left" if column == "score" else "right")
+        for row in rows:
+            table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in shown))
+        console = Console(file=buffer, width=200)
+        console.print(table)
+        with contextlib.suppress(KeyError):
+            for row in rows:
+                if row["most_changed"]:
+                    console.print(f"{row['score']}: most changed {_text(row['most_changed'])}")
+    return buffer.getvalue()

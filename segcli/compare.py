@@ -1,0 +1,212 @@
+"""Comparing two scoring runs case by case: is B better than A, and is the difference real?
+
+Cases are paired by name. Per score: the mean paired difference B - A with its bootstrap interval
+(``segcli.intervals``, the same BCa interval as every summary), the Wilcoxon signed-rank test
+(scipy's defaults) with Holm's correction across the scores compared, wins / ties / losses by the
+score's direction, and the cases that changed most. Differences that are not finite (inf - inf,
+inf - 3) are left out of the mean, the interval and the test, and counted. Values equal to a
+relative 1e-9 (what the 10 significant digits of CSV keep) are ties, with a difference of 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from segcli.errors import InputError
+from segcli.report import META_COLUMNS
+
+# The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV).
+COMPARE_COLUMNS = (
+    "score",
+    "n_cases",
+    "mean_a",
+    "mean_b",
+    "mean_diff",
+    "ci_low",
+    "ci_high",
+    "wilcoxon_statistic",
+    "p_value",
+    "p_holm",
+    "wins",
+    "ties",
+    "losses",
+    "n_nonfinite_diff",
+    "most_changed",
+)
+N_MOST_CHANGED = 5
+TIE_RTOL = 1e-9  # relative: CSV/TSV keep 10 significant digits
+
+
+@dataclass
+class ScoreTable:
+    """One run's per-case scores (``values[name][column]``) and its settings, if the file has them."""
+
+    path: str
+    columns: list[str]
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    settings: dict | None = None
+
+
+def read_results(path: Path) -> ScoreTable:
+    """Read what ``segcli score`` wrote: CSV, TSV, JSON or JSONL (by extension, else by content)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
+    suffix = path.suffix.lower()
+    stripped = text.lstrip()
+    if suffix == ".jsonl" or (suffix not in (".json", ".csv", ".tsv") and stripped.startswith('{"name"')):
+        from segcli.html_report import RunResults
+
+        run = RunResults.from_jsonl(path)
+        table = ScoreTable(str(path), run.columns, settings=run.settings)
+        table.values = dict(zip(run.names, run.rows, strict=True))
+        return table
+    if suffix == ".json" or stripped.startswith("{"):
+        return _read_json(path, text)
+    return _read_delimited(path, text, "\t" if suffix == ".tsv" or "\t" in text.splitlines()[0] else ",")
+
+
+def _read_json(path: Path, text: str) -> ScoreTable:
+    try:
+        document = json.loads(text)
+        images, summary = document["images"], document["summary"]
+    except (ValueError, KeyError, TypeError):
+        raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
+    table = ScoreTable(str(path), list(summary), settings=document.get("settings"))
+    for record in images:
+        odd = record.get("nonfinite", {})
+        table.values[str(record["name"])] = {
+            c: float(odd[c]) if c in odd else (math.nan if record.get(c) is None else float(record[c]))
+            for c in table.columns
+        }
+    return table
+
+
+def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
+    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"{path}: empty file") from None
+    if not header or header[0] != "name":
+        raise InputError(f"{path}: not a segcli score table (its first column must be 'name')")
+    columns = [c for c in header[1:] if c not in META_COLUMNS]
+    table = ScoreTable(str(path), columns)
+    for number, row in enumerate(reader, 2):
+        if not row or row[0].startswith("summary:"):
+            continue
+        record = dict(zip(header, row, strict=False))
+        try:
+            table.values[row[0]] = {c: float(record[c]) if record.get(c, "") != "" else math.nan for c in columns}
+        except ValueError:
+            raise InputError(f"{path}: line {number} holds a value that is not a number") from None
+    return table
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and does not count as a test).
+
+    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
+    [0.03, 0.06, 0.06]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    tested = np.flatnonzero(~np.isnan(p))
+    adjusted = np.full(p.shape, np.nan)
+    m = tested.size
+    running = 0.0
+    for rank, index in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return [float(v) for v in adjusted]
+
+
+def settings_differences(a: dict | None, b: dict | None) -> list[str]:
+    """Settings that differ between two runs (device and memory budget never change a value)."""
+    if a is None or b is None:
+        return []
+
+    def flat(d: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in d.items():
+            if isinstance(value, dict):
+                out |= flat(value, f"{prefix}{key}.")
+            elif key not in ("device", "max_memory"):
+                out[f"{prefix}{key}"] = value
+        return out
+
+    fa, fb = flat(a), flat(b)
+    return sorted(k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k))
+
+
+def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None) -> tuple[list[dict], dict]:
+    """One row per score common to both runs (or the ``scores`` named), and what was paired:
+    ``{"paired": [...], "only_a": [...], "only_b": [...]}``."""
+    from scipy import stats
+
+    from segcli.html_report import higher_is_better
+    from segcli.intervals import mean_intervals
+
+    paired = sorted(a.values.keys() & b.values.keys())
+    pairing = {"paired": paired, "only_a": sorted(a.values.keys() - b.values.keys()),
+               "only_b": sorted(b.values.keys() - a.values.keys())}  # fmt: skip
+    common = [c for c in a.columns if c in b.columns]
+    if scores:
+        missing = [s for s in scores if s not in common]
+        if missing:
+            raise InputError(f"score(s) not in both runs: {', '.join(missing)}; common: {', '.join(common)}")
+        common = list(scores)
+    rows = []
+    for column in common:
+        va = np.array([a.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
+        vb = np.array([b.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            diff = vb - va
+            # Equal to the 10 significant digits CSV keeps: a tie, whatever format each run was read from.
+            tie = (va == vb) | np.isclose(va, vb, rtol=TIE_RTOL, atol=0.0)
+        diff[tie & np.isfinite(va)] = 0.0  # inf - inf stays nan: left out of the test, counted
+        finite = np.isfinite(diff)
+        d = diff[finite]
+        better = ((vb > va) if higher_is_better(column) else (vb < va)) & ~tie
+        worse = ((vb < va) if higher_is_better(column) else (vb > va)) & ~tie
+        comparable = ~(np.isnan(va) | np.isnan(vb))
+        statistic = p_value = math.nan
+        if d.size and np.any(d != 0):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = stats.wilcoxon(d)
+            statistic, p_value = float(result.statistic), float(result.pvalue)
+        low, high, _ = mean_intervals({column: d})[column] if d.size else (math.nan, math.nan, "")
+        order = np.argsort(-np.abs(np.where(finite, diff, 0.0)), kind="stable")
+        most = [(paired[i], float(diff[i])) for i in order[:N_MOST_CHANGED] if finite[i] and diff[i] != 0]
+        with np.errstate(invalid="ignore"):
+            rows.append(
+                {
+                    "score": column,
+                    "n_cases": int(finite.sum()),
+                    "mean_a": float(np.mean(va[finite])) if d.size else math.nan,
+                    "mean_b": float(np.mean(vb[finite])) if d.size else math.nan,
+                    "mean_diff": float(np.mean(d)) if d.size else math.nan,
+                    "ci_low": low,
+                    "ci_high": high,
+                    "wilcoxon_statistic": statistic,
+                    "p_value": p_value,
+                    "wins": int(np.sum(better & comparable)),
+                    "ties": int(np.sum(tie & comparable)),
+                    "losses": int(np.sum(worse & comparable)),
+                    "n_nonfinite_diff": int((~finite).sum()),
+                    "most_changed": most,
+                }
+            )
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_holm"] = adjusted
+    return [{c: row[c] for c in COMPARE_COLUMNS} for row in rows], pairing

@@ -209,7 +209,8 @@ def _collapse_grey_channels(path: Path, array: np.ndarray, *, colour: int | None
     first = channels[..., 0]
     if all(np.array_equal(first, channels[..., c]) for c in range(1, colour)):
         return np.ascontiguousarray(first)
-    raise ReadError(f"{path}: colour image; expected a single-channel mask or label map")
+    kind = "colour image" if colour >= 3 else f"image of {colour} different channels"
+    raise ReadError(f"{path}: {kind}; expected a single-channel mask or label map")
 
 
 def _read_npz(path: Path) -> np.ndarray:

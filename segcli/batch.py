@@ -45,11 +45,35 @@ class ScoreOptions:
     boundary_width: int = 3
     distmap_tau: float = 5.0
     boundary_iou_width: int = 2
+    # A surface distance with exactly one side empty (a missed or spurious structure): inf (the
+    # default), worst (the image diagonal in spacing units), nan (left out of means) or a number.
+    empty_distance: str | float = "inf"
 
     def __post_init__(self) -> None:
         for name, value in (("smooth", self.smooth), ("dice_gamma", self.dice_gamma)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise InvalidOption(name, f"expected a finite number > 0, got {value!r}")
+        policy = self.empty_distance
+        if isinstance(policy, str):
+            if policy not in EMPTY_DISTANCE_POLICIES:
+                raise InvalidOption("empty_distance", f"expected inf, worst, nan or a number >= 0, got {policy!r}")
+        elif not (isinstance(policy, (int, float)) and math.isfinite(policy) and policy >= 0):
+            raise InvalidOption("empty_distance", f"expected inf, worst, nan or a number >= 0, got {policy!r}")
+
+
+EMPTY_DISTANCE_POLICIES = ("inf", "worst", "nan")
+# The scores --empty-distance applies to: distances, which are inf when exactly one side is empty.
+EMPTY_DISTANCE_SCORES = ("hd", "hd95", "hd95_pooled", "assd", "masd")
+
+
+def image_diagonal(shape: tuple[int, ...], spacing: tuple[float, ...] | None) -> float:
+    """The largest distance between two pixel centres of an image, in spacing units.
+
+    >>> image_diagonal((4, 5), (1.0, 1.0))
+    5.0
+    """
+    spacing = spacing or (1.0,) * len(shape)
+    return float(math.sqrt(sum(((n - 1) * s) ** 2 for n, s in zip(shape, spacing, strict=True))))
 
 
 class BinaryBatch:

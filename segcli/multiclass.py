@@ -16,7 +16,7 @@ from segcli.batch import BinaryBatch, MulticlassBatch, ScoreOptions
 from segcli.errors import UsageError
 from segcli.inputs import BinaryPair, multiclass_pair
 from segcli.io import Image
-from segcli.pipeline import ScoreSettings, compute_scores
+from segcli.pipeline import EMPTY_DISTANCE_LOG, ScoreSettings, compute_scores
 
 
 def select(spec: str | None) -> list[str]:
@@ -79,8 +79,15 @@ def score_multiclass_pair(
     foreground = [c for c in scored_classes(settings) if c != 0]
     averaged = foreground_present or foreground
     for name in per_class:
-        scores = [values[f"{name}_{class_label(settings, c)}"] for c in averaged]
+        keys = [f"{name}_{class_label(settings, c)}" for c in averaged]
+        scores = [values[key] for key in keys]
         values[name] = float(np.mean(scores)) if scores else float("nan")
+        touched = [key for key in keys if key in EMPTY_DISTANCE_LOG]
+        if touched:
+            EMPTY_DISTANCE_LOG.append(name)  # the mean over classes took a replaced distance
+            if options.empty_distance == "nan":  # left out of the mean over the classes
+                kept = [v for key, v in zip(keys, scores, strict=True) if key not in touched]
+                values[name] = float(np.mean(kept)) if kept else float("nan")
     if losses:
         from segcli.registry import lookup
 

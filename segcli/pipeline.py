@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import traceback
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -28,6 +25,7 @@ from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
 from segcli.io import read_image
 from segcli.pairing import Pair
+from segcli.pool import WORKER_DIED, map_isolated
 
 
 @dataclass(frozen=True)
@@ -215,21 +213,23 @@ def _messages(caught) -> tuple[str, ...]:
 
 def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
     """Read and score one pair on the CPU."""
+    EMPTY_DISTANCE_LOG.clear()
     result = _capturing(_score_pair, pair, settings)
     if isinstance(result, Failure):
         return result
     (values, meta), caught = result
-    return Record(pair.name, values, caught, meta)
+    return Record(pair.name, values, caught, _log_empty_distance(settings, meta))
 
 
 def prepare_pair(pair: Pair, settings: ScoreSettings) -> Prepared | Failure:
     """Read and interpret one binary pair and compute its CPU-only scores (surface distances,
     weight-map losses); the rest are left for a device batch."""
+    EMPTY_DISTANCE_LOG.clear()
     result = _capturing(_prepare_and_score_cpu, pair, settings)
     if isinstance(result, Failure):
         return result
     (binary, options, values, meta), caught = result
-    return Prepared(pair.name, binary, options, values, caught, meta)
+    return Prepared(pair.name, binary, options, values, caught, _log_empty_distance(settings, meta))
 
 
 def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
@@ -277,8 +277,9 @@ def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, pred: np.
 def _read_pair(pair: Pair, settings: ScoreSettings):
     """Both images, checked against the memory budget, the options with this pair's spacing, and
     the record's ``meta`` (spacing and where it came from)."""
-    gt_image = read_image(pair.gt)
-    pred_image = read_image(pair.pred) if pair.pred is not None else None
+    stated = settings.spacing_override is None  # --spacing given: a file's broken tag does not matter
+    gt_image = read_image(pair.gt, spacing=stated)
+    pred_image = read_image(pair.pred, spacing=stated) if pair.pred is not None else None
     _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
     ndim = gt_image.array.ndim
     if settings.num_classes is not None and pred_image is not None and pred_image.array.ndim == ndim + 1:
@@ -341,7 +342,36 @@ def compute_scores(
     from segcli.registry import lookup
 
     columns = {f"{prefix}{name}{suffix}": lookup(name).compute(batch) for name in metrics}
+    policy = batch.options.empty_distance
+    if policy != "inf":
+        from segcli.batch import EMPTY_DISTANCE_SCORES, image_diagonal
+
+        for name in metrics:
+            key = f"{prefix}{name}{suffix}"
+            if name not in EMPTY_DISTANCE_SCORES:
+                continue
+            values = np.array(columns[key], dtype=np.float64)
+            hit = np.isposinf(values)
+            if hit.any():
+                if policy == "worst":
+                    values[hit] = image_diagonal(batch.target.shape[1:], batch.options.spacing)
+                else:
+                    values[hit] = math.nan if policy == "nan" else float(policy)
+                columns[key] = values
+                EMPTY_DISTANCE_LOG.extend([key] * int(hit.sum()))
     return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
+
+
+# Columns whose distance --empty-distance replaced while scoring the current pair (one pair at a
+# time per process); the pair's record lists them in ``meta["empty_distance"]``.
+EMPTY_DISTANCE_LOG: list[str] = []
+
+
+def _log_empty_distance(settings: ScoreSettings, meta: dict) -> dict:
+    if settings.options.empty_distance != "inf":
+        meta = meta | {"empty_distance": list(dict.fromkeys(EMPTY_DISTANCE_LOG))}
+    EMPTY_DISTANCE_LOG.clear()
+    return meta
 
 
 def total_memory() -> int | None:
@@ -382,127 +412,18 @@ def score_pairs(
             if on_done:
                 on_done()
         return
-    for outcome in resilient_map(score_pair, pairs, settings, workers=min(workers, len(pairs)), window=4 * workers):
+    work = partial(score_pair, settings=settings)
+    for outcome in map_isolated(
+        work, pairs, workers=min(workers, len(pairs)), on_crash=worker_died, window=4 * workers
+    ):
         yield outcome
         if on_done:
             on_done()
 
 
-def _worker_init() -> None:
-    """In each worker: Ctrl-C is the main process's to handle (it stops the workers), and a
-    worker dies with the main process even when that is killed outright (no orphans)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        pr_set_pdeathsig = 1
-        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-        if os.getppid() == 1:  # the parent died before prctl took effect
-            os._exit(1)
-    except (OSError, AttributeError):
-        pass
-
-
-def new_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool whose workers ignore Ctrl-C and die with the main process."""
-    return ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init)
-
-
-def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now (Ctrl-C, SIGTERM, an error): no orphans,
-    no waiting for a long pair to finish."""
-    processes = list(pool._processes.values()) if getattr(pool, "_processes", None) else []
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    for process in processes:
-        process.join(timeout=5)
-
-
-def worker_died(item) -> Failure:
+def worker_died(pair: Pair) -> Failure:
     """The failure of a pair whose worker process died (out-of-memory killer, a crash)."""
-    where = getattr(item, "pred", None) or getattr(item, "gt", None) or item
-    return Failure(
-        getattr(item, "name", str(item)),
-        f"{where}: the worker process scoring it died (killed by the system, e.g. out of memory, or crashed)",
-    )
-
-
-def resilient_map(
-    work: Callable,
-    items: list,
-    settings,
-    *,
-    workers: int,
-    window: int,
-    on_death: Callable[[object], object] = worker_died,
-) -> Iterator:
-    """``work(item, settings)`` for every item in worker processes, results in order, at most
-    ``window`` in flight (bounded memory).
-
-    A worker that dies breaks the whole pool: the results already finished are kept, the items
-    that were in flight are run again one at a time in a fresh single-worker pool, so only the item
-    that kills its worker again fails (``on_death(item)``); then the run goes on with a new pool.
-    """
-    pool = new_pool(workers)
-    pending: deque = deque()
-    try:
-        iterator = iter(items)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < window:
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    exhausted = True
-                    break
-                try:
-                    pending.append((item, pool.submit(work, item, settings)))
-                except BrokenProcessPool:
-                    pending.append((item, None))
-            if not pending:
-                return
-            item, future = pending.popleft()
-            try:
-                if future is None:
-                    raise BrokenProcessPool
-                yield future.result()
-                continue
-            except BrokenProcessPool:
-                pass
-            suspects = [(item, future)] + list(pending)
-            pending.clear()
-            stop_pool(pool)
-            yield from _isolate(work, suspects, settings, on_death)
-            pool = new_pool(workers)
-    finally:
-        stop_pool(pool)
-
-
-def _isolate(work, suspects: list, settings, on_death) -> Iterator:
-    """Results of the items in flight when a worker died, in order: finished ones as they were,
-    the others each run alone, so only an item that kills its worker again fails."""
-    single = None
-    try:
-        for item, future in suspects:
-            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-                yield future.result()
-                continue
-            if single is None:
-                single = new_pool(1)
-            try:
-                result = single.submit(work, item, settings).result()
-            except BrokenProcessPool:
-                stop_pool(single)
-                single = None
-                result = on_death(item)
-            yield result
-    finally:
-        if single is not None:
-            stop_pool(single)
+    return Failure(pair.name, f"{pair.pred if pair.pred is not None else pair.gt}: {WORKER_DIED}")
 
 
 def _score_pairs_on_device(
@@ -538,7 +459,9 @@ def _score_pairs_on_device(
                 on_done()
         batch.clear()
 
-    for item in resilient_map(prepare_pair, pairs, settings, workers=max(1, workers), window=2 * batch_size + workers):
+    work = partial(prepare_pair, settings=settings)
+    window = 2 * batch_size + workers
+    for item in map_isolated(work, pairs, workers=workers, on_crash=worker_died, window=window):
         if isinstance(item, Failure):
             yield from flush()
             yield item

@@ -1,16 +1,26 @@
-"""Worker processes that one task can never take down with the others.
+"""Worker processes that one task can never take down with the others, and that never outlive
+the run.
 
 A task's own exceptions are its function's business (it returns a result for them). What this
-module adds is surviving a worker process that dies (the out-of-memory killer, a crash in native
-code): the tasks in flight are run again one at a time in a process of their own, so the one
-that kills its process is found and gets ``on_crash(task)``, and the rest go on in a new pool.
+module adds:
+
+* surviving a worker process that dies (the out-of-memory killer, a crash in native code): the
+  results already finished are kept, the tasks that were in flight are run again one at a time in
+  a process of their own, so only the one that kills its process again gets ``on_crash(task)``,
+  and the rest go on in a new pool;
+* stopping cleanly: workers ignore Ctrl-C (the main process handles it), die with the main
+  process even when that is killed outright (Linux's parent-death signal), and are killed, not
+  waited for, when the run stops early (Ctrl-C, SIGTERM, an error, ``--fail-fast``);
+* bounded memory: at most ``window`` chunks in flight or waiting, results in task order.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
@@ -20,6 +30,43 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def _worker_init() -> None:
+    """In each worker: Ctrl-C is the main process's to handle, and the worker dies with the main
+    process (no orphans)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool whose workers ignore Ctrl-C and die with the main process."""
+    return ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the workers now: no orphans, no waiting for a long task."""
+    processes = list((pool._processes or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)
+
+
+def _run_chunk(function: Callable[[T], R], chunk: list[T]) -> list[R]:
+    return [function(task) for task in chunk]
+
+
 def map_isolated(
     function: Callable[[T], R],
     tasks: Sequence[T],
@@ -27,82 +74,75 @@ def map_isolated(
     workers: int,
     on_crash: Callable[[T], R],
     chunksize: int = 1,
+    window: int | None = None,
 ) -> Iterator[R]:
     """``function(task)`` for every task, in the order given, in up to ``workers`` processes.
 
     ``function`` must be picklable (a module-level function or a ``functools.partial`` of one).
     A task whose worker process dies yields ``on_crash(task)`` (called in this process). At most
-    ``2 * workers`` chunks of ``chunksize`` tasks are in flight, which bounds the work redone
-    after a crash. With ``workers <= 1`` the tasks run in this process.
+    ``window`` chunks of ``chunksize`` tasks (default ``2 * workers``) are in flight or waiting,
+    which bounds memory and the work redone after a crash. With ``workers <= 1`` or a single task
+    the tasks run in this process.
     """
     if workers <= 1 or len(tasks) <= 1:
         yield from map(function, tasks)
         return
-    chunks = [list(tasks[i : i + chunksize]) for i in range(0, len(tasks), max(1, chunksize))]
-    done: dict[int, list[R]] = {}
-    waiting = deque(range(len(chunks)))
-    emitted = 0
-    while waiting:
-        suspects: list[int] = []
-        for index, results in _until_broken(function, chunks, waiting, min(workers, len(chunks)), suspects):
-            done[index] = results
-            while emitted in done:
-                yield from done.pop(emitted)
-                emitted += 1
-        for index in sorted(suspects):
-            done[index] = list(_one_at_a_time(function, chunks[index], on_crash))
-        while emitted in done:
-            yield from done.pop(emitted)
-            emitted += 1
-
-
-def _run_chunk(function: Callable[[T], R], chunk: list[T]) -> list[R]:
-    return [function(task) for task in chunk]
-
-
-def _until_broken(
-    function: Callable[[T], R], chunks: list[list[T]], waiting: deque[int], workers: int, suspects: list[int]
-) -> Iterator[tuple[int, list[R]]]:
-    """Run waiting chunks in one pool until all are done or the pool breaks; the chunks in
-    flight when it broke are appended to ``suspects``."""
-    pool = ProcessPoolExecutor(max_workers=workers)
-    running: dict[Future, int] = {}
-    broken = False
+    size = max(1, chunksize)
+    chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
+    window = max(1, window or 2 * workers)
+    workers = min(workers, len(chunks))
+    pool = new_pool(workers)
+    pending: deque = deque()
     try:
-        while (waiting or running) and not broken:
-            while waiting and len(running) < 2 * workers and not broken:
+        upcoming = iter(chunks)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window:
+                chunk = next(upcoming, None)
+                if chunk is None:
+                    exhausted = True
+                    break
                 try:
-                    running[pool.submit(_run_chunk, function, chunks[waiting[0]])] = waiting[0]
-                    waiting.popleft()
-                except BrokenProcessPool:  # a worker died before its chunk was collected
-                    broken = True
-            if not running:
-                break
-            completed, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in completed:
-                index = running.pop(future)
-                try:
-                    results = future.result()
+                    pending.append((chunk, pool.submit(_run_chunk, function, chunk)))
                 except BrokenProcessPool:
-                    suspects.append(index)
-                    broken = True
+                    pending.append((chunk, None))
+            if not pending:
+                return
+            chunk, future = pending.popleft()
+            if future is not None:
+                try:
+                    yield from future.result()
                     continue
-                yield index, results
-        suspects.extend(running.values())
+                except BrokenProcessPool:
+                    pass
+            suspects = [(chunk, future), *pending]
+            pending.clear()
+            stop_pool(pool)
+            yield from _isolate(function, suspects, on_crash)
+            pool = new_pool(workers)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop_pool(pool)
 
 
-def _one_at_a_time(function: Callable[[T], R], tasks: list[T], on_crash: Callable[[T], R]) -> Iterator[R]:
-    """Each task alone in a one-worker pool, replaced after a crash."""
-    pool = ProcessPoolExecutor(max_workers=1)
+def _isolate(function: Callable[[T], R], suspects: list, on_crash: Callable[[T], R]) -> Iterator[R]:
+    """The chunks in flight when a worker died, in order: those that finished as they were, the
+    others task by task in a one-worker pool, replaced after each crash."""
+    single = None
     try:
-        for task in tasks:
-            try:
-                yield pool.submit(function, task).result()
-            except BrokenProcessPool:
-                yield on_crash(task)
-                pool.shutdown(wait=True)
-                pool = ProcessPoolExecutor(max_workers=1)
+        for chunk, future in suspects:
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+                yield from future.result()
+                continue
+            for task in chunk:
+                if single is None:
+                    single = new_pool(1)
+                try:
+                    result = single.submit(function, task).result()
+                except BrokenProcessPool:
+                    stop_pool(single)
+                    single = None
+                    result = on_crash(task)
+                yield result
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if single is not None:
+            stop_pool(single)

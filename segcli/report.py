@@ -103,6 +103,7 @@ class ReportWriter:
         confidence: float | None = None,
         n_resamples: int | None = None,
         seed: int | None = None,
+        empty_distance: str | float = "inf",
     ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format: expected one of {FORMATS}, got {fmt!r}")
@@ -117,7 +118,14 @@ class ReportWriter:
         self.n_resamples = n_resamples
         self.seed = seed
         self.interval_notes: dict[str, str] = {}
-        self.statistics = STATISTICS + (("ci_low", "ci_high") if confidence is not None else ())
+        # With an --empty-distance policy other than inf, the summary counts the replaced distances
+        # per column (n_empty_distance); under nan they are left out of the statistics.
+        self.empty_distance = empty_distance
+        self.statistics = (
+            STATISTICS
+            + (("ci_low", "ci_high") if confidence is not None else ())
+            + (("n_empty_distance",) if empty_distance != "inf" else ())
+        )
         self.rows: list[dict[str, float]] = []
         self.metas: list[dict] = []
         self.names: list[str] = []
@@ -154,9 +162,18 @@ class ReportWriter:
     def finish(self, failed: Sequence[str] = (), messages: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
         """The summary; in JSON also ``failed`` (names) and, given ``messages``, ``failures``
         (each failed pair's name and message)."""
-        summary = summarize(self.columns, self.rows)
+        rows = self.rows
+        if self.empty_distance == "nan":
+            rows = [
+                {k: v for k, v in row.items() if k not in meta.get("empty_distance", ())}
+                for row, meta in zip(self.rows, self.metas, strict=True)
+            ]
+        summary = summarize(self.columns, rows)
         if self.confidence is not None:
-            self._add_intervals(summary)
+            self._add_intervals(summary, rows)
+        if self.empty_distance != "inf":
+            for column in self.columns:
+                summary[column]["n_empty_distance"] = sum(column in m.get("empty_distance", ()) for m in self.metas)
         if self._csv is not None:
             for statistic in self.statistics:
                 self._csv.writerow(
@@ -184,11 +201,11 @@ class ReportWriter:
         self.stream.flush()
         return summary
 
-    def _add_intervals(self, summary: dict[str, dict[str, float]]) -> None:
+    def _add_intervals(self, summary: dict[str, dict[str, float]], rows: list[dict[str, float]]) -> None:
         from segcli.intervals import N_RESAMPLES, SEED, mean_intervals
 
         intervals = mean_intervals(
-            {c: [row.get(c, math.nan) for row in self.rows] for c in self.columns},
+            {c: [row[c] for row in rows if c in row] for c in self.columns},
             confidence=self.confidence,
             n_resamples=N_RESAMPLES if self.n_resamples is None else self.n_resamples,
             seed=SEED if self.seed is None else self.seed,

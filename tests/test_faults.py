@@ -233,7 +233,7 @@ def test_dead_worker_fails_its_pair_and_the_run_goes_on(tmp_path, monkeypatch):
     assert [o.name for o in outcomes] == [f"p{i}" for i in range(8)]
     failed = [o for o in outcomes if isinstance(o, pipeline.Failure)]
     assert [f.name for f in failed] == ["p3"]
-    assert "worker process scoring it died" in failed[0].message
+    assert "p3.npy: the worker process died while processing it" in failed[0].message
     assert all(o.values["dice"] == 1.0 for o in outcomes if not isinstance(o, pipeline.Failure))
 
 

@@ -75,6 +75,13 @@ def score(
         Path | None,
         typer.Option(help="Images shown under the report's contours, matched like PRED.", rich_help_panel="Report"),
     ] = None,
+    empty_distance: Annotated[
+        str,
+        typer.Option(
+            help="A distance score with exactly one side empty (a missed structure): inf, worst (the image "
+            "diagonal in spacing units), nan (left out of means, counted) or a number.",
+        ),
+    ] = "inf",
     ci: Annotated[
         float | None,
         typer.Option(help="Add a confidence interval of each mean to the summary (e.g. 0.95): BCa bootstrap."),
@@ -217,6 +224,7 @@ def score(
             pos_weight=pos_weight,
             unet_w0=w0,
             unet_sigma=sigma,
+            empty_distance=_empty_distance(empty_distance),
             smooth=smooth,
             dice_gamma=dice_gamma,
             combine=() if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None),
@@ -278,6 +286,17 @@ def score(
                 write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+def _empty_distance(text: str) -> str | float:
+    if text in ("inf", "worst", "nan"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected inf, worst, nan or a number, got {text!r}", param_hint="--empty-distance"
+        ) from None
 
 
 # Settings whose CLI flag is not the setting's name with dashes.
@@ -426,11 +445,18 @@ class _Run:
             confidence=confidence,
             n_resamples=n_resamples,
             seed=seed,
+            empty_distance=self.settings.options.empty_distance,
         )
 
     def finish(self, writer) -> None:
         """The summary, and one line on stderr for each column left without an interval."""
-        writer.finish(self.failures, self.messages)
+        summary = writer.finish(self.failures, self.messages)
+        policy = self.settings.options.empty_distance
+        if policy != "inf":
+            touched = {c: s["n_empty_distance"] for c, s in summary.items() if s.get("n_empty_distance")}
+            if touched:
+                counts = ", ".join(f"{c}: {n}" for c, n in touched.items())
+                info(f"--empty-distance {policy} replaced the distance of a missed structure ({counts})")
         for column, reason in writer.interval_notes.items():
             warn(f"no confidence interval for {column}: {reason}")
 

@@ -69,6 +69,8 @@ class RunResults:
             raise InputError(f"{path}: no summary line (an unfinished run? write it with segcli score -o X.jsonl)")
         from segcli.report import META_COLUMNS
 
+        if "best" in tail:  # --thresholds: long records (name, threshold, score, value)
+            return cls._from_long(records, tail)
         columns = list(tail["summary"])
         results = cls(columns=columns, settings=tail.get("settings", {}))
         for record in records:
@@ -83,6 +85,33 @@ class RunResults:
         messages = {f["name"]: f["message"] for f in tail.get("failures", []) if isinstance(f, dict)}
         results.failures = [(name, messages.get(name, "")) for name in tail.get("failed", [])]
         return results
+
+    @classmethod
+    def _from_long(cls, records: list[dict], tail: dict) -> RunResults:
+        """Wide columns ``<score>@<threshold>`` from the long records of a --thresholds run."""
+        columns = [f"{score}@{t}" for score, by_t in tail["summary"].items() for t in by_t]
+        results = cls(columns=columns, settings=tail.get("settings", {}))
+        rows: dict[str, dict[str, float]] = {}
+        for record in records:
+            value = record.get("value")
+            value = float(record["nonfinite"]) if "nonfinite" in record else (math.nan if value is None else value)
+            rows.setdefault(str(record["name"]), {})[f"{record['score']}@{record['threshold']:.10g}"] = float(value)
+        for name, values in rows.items():
+            results.names.append(name)
+            results.rows.append(values)
+            results.metas.append({})
+        messages = {f["name"]: f["message"] for f in tail.get("failures", []) if isinstance(f, dict)}
+        results.failures = [(name, messages.get(name, "")) for name in tail.get("failed", [])]
+        return results
+
+    def at_threshold(self, threshold: float) -> RunResults:
+        """The scores at one threshold of a --thresholds run, under their plain names."""
+        from segcli.report import split_threshold
+
+        keep = {c: split_threshold(c)[0] for c in self.columns if split_threshold(c)[1] == threshold}
+        rows = [{keep[c]: v for c, v in row.items() if c in keep} for row in self.rows]
+        settings = self.settings | {"threshold": threshold}  # thumbnails cut at this threshold
+        return RunResults(list(keep.values()), list(self.names), rows, list(self.metas), self.failures, settings)
 
 
 def _registry():
@@ -117,6 +146,10 @@ def higher_is_better(column: str) -> bool:
 def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:
     """Indices of the ``n`` worst pairs by ``sort_by``: ascending for a score where higher is
     better (dice), descending otherwise (distances, losses); NaN last."""
+    threshold_section = ""
+    if any("@" in c for c in results.columns):
+        results, threshold_section = _thresholds(results, sort_by)
+        sort_by = sort_by.partition("@")[0]
     if sort_by not in results.columns:
         raise UsageError(f"report sort score {sort_by!r} is not among the columns: {', '.join(results.columns)}")
     values = np.array([row.get(sort_by, math.nan) for row in results.rows], dtype=np.float64)
@@ -196,6 +229,57 @@ def per_class_plot(score: str, labels: Sequence[str], results: RunResults) -> st
     ax.tick_params(axis="x", labelsize=8, rotation=30)
     figure.tight_layout()
     return _figure_uri(figure)
+
+
+def threshold_plot(summary: dict[str, dict[str, float]], best: dict[str, tuple[float, float]]) -> str:
+    """Mean of each score against the threshold, one panel per score, the best threshold marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from segcli.report import split_threshold
+
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for column, stats in summary.items():
+        score, threshold = split_threshold(column)
+        curves.setdefault(score, []).append((threshold, stats["mean"]))
+    per_row = 4
+    n_rows = math.ceil(len(curves) / per_row)
+    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 2.0 * n_rows), squeeze=False)
+    for ax, (score, points) in zip(axes.flat, curves.items(), strict=False):
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3)
+        if score in best:
+            ax.axvline(best[score][0], color="#c0392b", linestyle="--", linewidth=1)
+        ax.set_title(f"{score} (best {best[score][0]:g})" if score in best else score, fontsize=9)
+        ax.tick_params(labelsize=8)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
+    figure.tight_layout()
+    return _figure_uri(figure)
+
+
+def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
+    """A --thresholds run: the mean-against-threshold plot, and the results at the best
+    threshold of the sort score (the rest of the page shows those)."""
+    from segcli.report import best_thresholds, summarize
+
+    summary = summarize(results.columns, results.rows)
+    best = best_thresholds(summary, {name: higher_is_better(name) for name in _registry()})
+    score = sort_by.partition("@")[0]
+    if score not in best:
+        raise UsageError(f"--report-sort {sort_by}: not a score of this run; choose from {', '.join(best)}")
+    threshold = best[score][0]
+    section = (
+        "<h2 id='thresholds'>Thresholds</h2>"
+        f"<img class='plot' alt='mean score against threshold' src='{threshold_plot(summary, best)}'>"
+        f"<p class='note'>The rest of this page shows the scores at threshold {threshold:g}, the best for "
+        f"{html.escape(score)}. Best threshold per score: "
+        + ", ".join(f"{html.escape(s)} {t:g}" for s, (t, _) in best.items())
+        + "</p>"
+    )
+    return results.at_threshold(threshold), section
 
 
 # --- thumbnails ------------------------------------------------------------------------------
@@ -373,6 +457,10 @@ def render_report(
     from segcli.intervals import mean_intervals
     from segcli.report import STATISTICS, summarize
 
+    threshold_section = ""
+    if any("@" in c for c in results.columns):
+        results, threshold_section = _thresholds(results, sort_by)
+        sort_by = sort_by.partition("@")[0]
     if sort_by not in results.columns:
         raise UsageError(f"--report-sort {sort_by}: not a column of this run; choose from {', '.join(results.columns)}")
     summary = summarize(results.columns, results.rows)
@@ -388,6 +476,7 @@ def render_report(
     # Provenance
     rows = [(k, v) for k, v in provenance.items()] + _flatten(results.settings, "setting: ")
     parts += ["<h2 id='provenance'>Provenance</h2>", _table(["what", "value"], rows, css="prov")]
+    parts.append(threshold_section)
     # Summary
     header = ["score", *STATISTICS, "ci95_low", "ci95_high"]
     table_rows = [[c, *(summary[c][s] for s in STATISTICS), intervals[c][0], intervals[c][1]] for c in results.columns]

@@ -43,6 +43,8 @@ class ScoreSettings:
     class_names: tuple[str, ...] | None = None
     class_weights: tuple[float, ...] | None = None
     max_memory: float | None = None  # bytes one pair may use; None: no check
+    # Binary scoring at several thresholds: each score becomes the columns ``<score>@<t>``.
+    thresholds: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -82,6 +84,13 @@ def validate_settings(settings: ScoreSettings) -> None:
         _finite("spacing", value, low=0.0, strict=True)
     if settings.max_memory is not None:
         _finite("max_memory", settings.max_memory, low=0.0, strict=True)
+    if settings.thresholds is not None:
+        if not settings.thresholds:
+            raise InvalidOption("thresholds", "expected at least one threshold")
+        for value in settings.thresholds:
+            _finite("thresholds", value, low=0.0, high=1.0)
+        if settings.num_classes is not None:
+            raise InvalidOption("thresholds", "applies to binary scoring (a multi-class prediction is an argmax)")
     if settings.num_classes is not None:
         if not isinstance(settings.num_classes, int) or settings.num_classes < 2:
             raise InvalidOption(
@@ -326,7 +335,51 @@ def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], 
         values = score_multiclass_pair(pred_image, gt_image, settings, options)
         return values, {"pred_kind": kind} | meta
     binary, options, meta = _prepare_binary(pair, settings)
-    return compute_scores(BinaryBatch([binary], options), settings.metrics)[0], meta
+    if settings.thresholds is None:
+        return compute_scores(BinaryBatch([binary], options), settings.metrics)[0], meta
+    values: dict[str, float] = {}
+    for threshold in settings.thresholds:
+        hard = binary.prob >= threshold if binary.kind in ("prob", "logits") else binary.hard
+        at = BinaryPair(prob=binary.prob, hard=hard, target=binary.target, kind=binary.kind)
+        values |= compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))[0]
+    return values, meta
+
+
+def threshold_suffix(threshold: float) -> str:
+    """The column suffix of a score at a threshold: ``dice@0.35``.
+
+    >>> threshold_suffix(0.35000000000000003)
+    '@0.35'
+    """
+    return f"@{threshold:.10g}"
+
+
+def parse_thresholds(text: str) -> tuple[float, ...]:
+    """``START:STOP:STEP`` (STOP included) or a comma list, each in [0, 1].
+
+    >>> parse_thresholds("0.1:0.3:0.1")
+    (0.1, 0.2, 0.3)
+    """
+    try:
+        if ":" in text:
+            start, stop, step = (float(part) for part in text.split(":"))
+            if not (math.isfinite(start) and math.isfinite(stop) and math.isfinite(step)) or step <= 0:
+                raise InvalidOption("thresholds", f"expected START:STOP:STEP with a step > 0, got {text!r}")
+            if stop < start:
+                raise InvalidOption("thresholds", f"STOP must not be below START, got {text!r}")
+            count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            if count > 10_000:
+                raise InvalidOption("thresholds", f"{count} thresholds; at most 10000")
+            values = tuple(round(start + i * step, 12) for i in range(count))
+        else:
+            values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        raise InvalidOption(
+            "thresholds", f"expected START:STOP:STEP or a comma list of numbers, got {text!r}"
+        ) from None
+    for value in values:
+        _finite("thresholds", value, low=0.0, high=1.0)
+    return tuple(dict.fromkeys(values))
 
 
 def _with_spacing(options: ScoreOptions, spacing: tuple[float, ...] | None) -> ScoreOptions:
@@ -403,7 +456,7 @@ def score_pairs(
     ``batch_size`` same-shaped pairs on the device (counts and the other losses).
     """
     workers = default_workers() if workers is None else workers
-    if torch_device is not None and settings.num_classes is None:
+    if torch_device is not None and settings.num_classes is None and settings.thresholds is None:
         yield from _score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
         return
     if workers <= 1 or len(pairs) <= 1:

@@ -262,3 +262,125 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
     for label, *values in rows:
         table.add_row(label, *(f"{v:.6g}" for v in values))
     return table
+
+
+def split_threshold(column: str) -> tuple[str, float | None]:
+    """``dice@0.35`` -> (``dice``, 0.35); a plain column -> (column, None)."""
+    name, at, value = column.rpartition("@")
+    if not at:
+        return column, None
+    try:
+        return name, float(value)
+    except ValueError:
+        return column, None
+
+
+def best_thresholds(
+    summary: dict[str, dict[str, float]], higher_is_better: dict[str, bool]
+) -> dict[str, tuple[float, float]]:
+    """Per score: the threshold whose mean is best in the score's direction (the lowest such
+    threshold on a tie; NaN means never win) and that mean.
+
+    >>> best_thresholds({"dice@0.3": {"mean": 0.7}, "dice@0.5": {"mean": 0.8}}, {"dice": True})
+    {'dice': (0.5, 0.8)}
+    """
+    best: dict[str, tuple[float, float]] = {}
+    for column, stats in summary.items():
+        score, threshold = split_threshold(column)
+        mean = stats["mean"]
+        if threshold is None or math.isnan(mean):
+            continue
+        better = higher_is_better.get(score, True)
+        if score not in best or (mean > best[score][1] if better else mean < best[score][1]):
+            best[score] = (threshold, mean)
+    return best
+
+
+class ThresholdWriter(ReportWriter):
+    """``--thresholds``: long format, one row per (pair, threshold, score), then the summary per
+    (threshold, score) and, per score, the threshold with the best mean (rows named ``best``)."""
+
+    LONG = ("name", "threshold", "score", "value")
+
+    def __init__(self, stream: IO[str], fmt: Format, columns: Sequence[str], *, higher_is_better, **kwargs) -> None:
+        super().__init__(stream, "jsonl" if fmt == "jsonl" else "table", columns, **kwargs)
+        self.fmt = fmt
+        self.higher_is_better = higher_is_better
+        self._csv = None
+        if fmt in ("csv", "tsv"):
+            self._csv = csv.writer(stream, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+            self._csv.writerow(self.LONG)
+
+    def _long(self, name: str, values: dict[str, float]):
+        for column in self.columns:
+            score, threshold = split_threshold(column)
+            yield name, threshold, score, values.get(column, math.nan)
+
+    def write(self, name: str, values: dict[str, float], meta: dict | None = None) -> None:
+        self.rows.append(values)
+        self.metas.append(meta or {})
+        self.names.append(name)
+        for row in self._long(name, values):
+            if self._csv is not None:
+                self._csv.writerow([row[0], format_number(row[1]), row[2], format_number(row[3])])
+            elif self.fmt == "jsonl":
+                record = dict(zip(self.LONG, row, strict=True))
+                record |= {"value": json_value(row[3])} | (
+                    {"nonfinite": str(row[3])} if not math.isfinite(row[3]) else {}
+                )
+                self.stream.write(json.dumps(record, allow_nan=False) + "\n")
+
+    def finish(self, failed: Sequence[str] = (), messages: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
+        summary = summarize(self.columns, self.rows)
+        best = best_thresholds(summary, self.higher_is_better)
+        if self._csv is not None:
+            for statistic in STATISTICS:
+                for column in self.columns:
+                    score, threshold = split_threshold(column)
+                    self._csv.writerow(
+                        [
+                            f"summary:{statistic}",
+                            format_number(threshold),
+                            score,
+                            format_number(summary[column][statistic]),
+                        ]
+                    )
+            for score, (threshold, mean) in best.items():
+                self._csv.writerow(["best", format_number(threshold), score, format_number(mean)])
+        elif self.fmt in ("json", "jsonl"):
+            long_summary: dict = {}
+            for column in self.columns:
+                score, threshold = split_threshold(column)
+                long_summary.setdefault(score, {})[f"{threshold:.10g}"] = _json_clean(summary[column])
+            tail = {
+                "summary": long_summary,
+                "best": {s: {"threshold": t, "mean": json_value(m)} for s, (t, m) in best.items()},
+                "failed": list(failed),
+            }
+            if messages is not None:
+                tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
+            tail["settings"] = _json_clean(self.settings)
+            if self.fmt == "jsonl":
+                self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
+            else:
+                records = [
+                    dict(zip(self.LONG, (n, t, s, json_value(v)), strict=True))
+                    for name, row in zip(self.names, self.rows, strict=True)
+                    for n, t, s, v in self._long(name, row)
+                ]
+                self.stream.write(json.dumps({"records": records} | tail, allow_nan=False, indent=1) + "\n")
+        else:
+            from rich.console import Console
+
+            scores = list(dict.fromkeys(split_threshold(c)[0] for c in self.columns))
+            thresholds = list(dict.fromkeys(split_threshold(c)[1] for c in self.columns))
+            console = Console(file=self.stream)
+            shown = thresholds if (len(thresholds) + 3) * 11 <= console.width else []
+            rows = [
+                [s, *best.get(s, (math.nan, math.nan)), *(summary[f"{s}@{t:.10g}"]["mean"] for t in shown)]
+                for s in scores
+            ]
+            header = ["score", "best threshold", "best mean", *(f"{t:.10g}" for t in shown)]
+            console.print(_table("mean per threshold", header, rows))
+        self.stream.flush()
+        return summary

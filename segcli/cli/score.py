@@ -93,7 +93,16 @@ def score(
         typer.Option(help="Finish an interrupted run: score only the pairs missing from --output's partial file."),
     ] = False,
     pred_kind: Annotated[PredKindChoice, typer.Option(help="How to read predictions.")] = PredKindChoice.auto,
-    threshold: Annotated[float, typer.Option(help="Hard prediction = probability >= threshold.")] = 0.5,
+    threshold: Annotated[
+        float | None, typer.Option(help="Hard prediction = probability >= threshold \\[default: 0.5].")
+    ] = None,
+    thresholds: Annotated[
+        str | None,
+        typer.Option(
+            help="Score probability maps at each threshold START:STOP:STEP (STOP included) or a comma list: "
+            "long output (name, threshold, score, value) and the best threshold per score.",
+        ),
+    ] = None,
     spacing: Annotated[
         str | None,
         typer.Option(
@@ -229,11 +238,15 @@ def score(
             dice_gamma=dice_gamma,
             combine=() if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None),
         )
+        threshold_values = _thresholds(thresholds, threshold, chosen) if num_classes is None else None
+        if thresholds is not None and num_classes is not None:
+            raise typer.BadParameter("applies to binary scoring, not --num-classes", param_hint="--thresholds")
         settings = ScoreSettings(
             metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None else ()),
             options=options,
             pred_kind=pred_kind.value,
-            threshold=threshold,
+            threshold=0.5 if threshold is None else threshold,
+            thresholds=threshold_values,
             spacing_override=parse_floats(spacing, "--spacing"),
             num_classes=num_classes,
             ignore_index=255 if ignore_index is None else ignore_index,
@@ -256,6 +269,10 @@ def score(
         workers = _cap_workers(workers, len(pairing.pairs))
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics)
+        if settings.thresholds is not None:
+            from segcli.pipeline import threshold_suffix
+
+            columns = [f"{m}{threshold_suffix(t)}" for t in settings.thresholds for m in settings.metrics]
         record = _settings_record(settings, resolved_device)
         if ci is not None:
             record |= {"ci": ci, "bootstrap": bootstrap, "seed": seed}
@@ -286,6 +303,25 @@ def score(
                 write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+def _thresholds(text: str | None, threshold: float | None, chosen: list[str]) -> tuple[float, ...] | None:
+    """--thresholds: only scores that depend on the hard mask; never with --threshold."""
+    if text is None:
+        return None
+    from segcli.pipeline import parse_thresholds
+    from segcli.registry import BY_NAME
+
+    if threshold is not None:
+        raise typer.BadParameter("give --threshold or --thresholds, not both", param_hint="--thresholds")
+    losses = [m for m in chosen if m in BY_NAME and BY_NAME[m].group == "losses"]
+    if losses and len(losses) < len(chosen):
+        chosen[:] = [m for m in chosen if m not in losses]  # "all": region and surface scores
+    elif losses:
+        raise typer.BadParameter(
+            f"losses ({', '.join(losses)}) do not depend on the threshold", param_hint="--thresholds"
+        )
+    return parse_thresholds(text)
 
 
 def _empty_distance(text: str) -> str | float:
@@ -436,6 +472,12 @@ class _Run:
         from segcli.report import META_COLUMNS, ReportWriter
 
         confidence, n_resamples, seed = self.interval or (None, None, None)
+        if self.settings.thresholds is not None:
+            from segcli.registry import BY_NAME
+            from segcli.report import ThresholdWriter
+
+            direction = {name: BY_NAME[name].higher_is_better for name in self.settings.metrics}
+            return ThresholdWriter(stream, self.fmt, self.columns, higher_is_better=direction, settings=self.record)
         return ReportWriter(
             stream,
             self.fmt,

@@ -110,7 +110,7 @@ def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
         writing = preview_path
         try:
             if settings.preview:
-                write_png(preview_path, preview_rgb(result), overwrite=True)
+                write_png(preview_path, preview_rgb(result, image_ndim=image.array.ndim), overwrite=True)
             writing = job.target
             write_tiff(job.target, result, overwrite=True)
         except OSError as exc:

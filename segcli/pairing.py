@@ -24,6 +24,7 @@ class Pair:
     name: str
     pred: Path | None
     gt: Path
+    raters: tuple[Path, ...] = ()  # further ground truths of the same case (--rater), in order
 
 
 @dataclass(frozen=True)

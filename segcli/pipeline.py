@@ -45,6 +45,7 @@ class ScoreSettings:
     max_memory: float | None = None  # bytes one pair may use; None: no check
     # Binary scoring at several thresholds: each score becomes the columns ``<score>@<t>``.
     thresholds: tuple[float, ...] | None = None
+    staple: bool = False  # with --rater: also score against the raters' STAPLE consensus
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -336,13 +337,31 @@ def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], 
         return values, {"pred_kind": kind} | meta
     binary, options, meta = _prepare_binary(pair, settings)
     if settings.thresholds is None:
-        return compute_scores(BinaryBatch([binary], options), settings.metrics)[0], meta
+        values = compute_scores(BinaryBatch([binary], options), settings.metrics)[0]
+        if pair.raters:
+            values |= _rater_values(pair, binary, options, settings)
+        return values, meta
     values: dict[str, float] = {}
     for threshold in settings.thresholds:
         hard = binary.prob >= threshold if binary.kind in ("prob", "logits") else binary.hard
         at = BinaryPair(prob=binary.prob, hard=hard, target=binary.target, kind=binary.kind)
         values |= compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))[0]
     return values, meta
+
+
+def _rater_values(pair: Pair, binary: BinaryPair, options: ScoreOptions, settings: ScoreSettings) -> dict:
+    """Scores against the case's further raters, their consensus, and between the raters."""
+    from segcli.inputs import binary_ground_truth
+    from segcli.raters import rater_scores
+
+    masks = []
+    for path in pair.raters:
+        stated = settings.spacing_override is None
+        image = read_image(path, spacing=stated)
+        if image.array.shape != binary.target.shape:
+            raise ShapeError(f"{path}: shape {image.array.shape} does not match {pair.gt} shape {binary.target.shape}")
+        masks.append(binary_ground_truth(image.array, path))
+    return rater_scores(binary, masks, options, settings.metrics, with_staple=settings.staple)
 
 
 def threshold_suffix(threshold: float) -> str:
@@ -456,7 +475,8 @@ def score_pairs(
     ``batch_size`` same-shaped pairs on the device (counts and the other losses).
     """
     workers = default_workers() if workers is None else workers
-    if torch_device is not None and settings.num_classes is None and settings.thresholds is None:
+    on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
+    if torch_device is not None and settings.num_classes is None and not on_cpu:
         yield from _score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
         return
     if workers <= 1 or len(pairs) <= 1:

@@ -96,6 +96,13 @@ def score(
     threshold: Annotated[
         float | None, typer.Option(help="Hard prediction = probability >= threshold \\[default: 0.5].")
     ] = None,
+    rater: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Another rater's ground truth (a directory matched like GT; repeatable): adds rater<k>., "
+            "majority., staple. and interrater. columns (binary mode).",
+        ),
+    ] = None,
     thresholds: Annotated[
         str | None,
         typer.Option(
@@ -266,9 +273,15 @@ def score(
         if missing is Missing.skip:
             for path in pairing.unmatched_gt:
                 warn(f"{path}: ground truth without prediction, skipped")
+        if rater:
+            pairing = _with_raters(pairing, rater, num_classes, threshold_values, gt_suffix)
+            settings = replace(settings, staple=_staple_or_note())
+            columns_extra = rater_columns(settings.metrics, len(rater) + 1, staple=settings.staple)
+        else:
+            columns_extra = []
         workers = _cap_workers(workers, len(pairing.pairs))
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
-        columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics)
+        columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
             from segcli.pipeline import threshold_suffix
 
@@ -303,6 +316,40 @@ def score(
                 write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+def _with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix: str):
+    """Each pair with its file from every --rater directory (matched by name like GT)."""
+    from dataclasses import replace as replace_pair
+
+    from segcli.errors import PairingError
+    from segcli.pairing import find_images
+
+    if num_classes is not None or thresholds is not None:
+        raise typer.BadParameter("applies to binary scoring without --thresholds", param_hint="--rater")
+    found = [find_images(root, suffix=gt_suffix) for root in raters]
+    missing = [f"{root}: no file for {pair.name}" for root, files in zip(raters, found, strict=True)
+               for pair in pairing.pairs if pair.name not in files]  # fmt: skip
+    if missing:
+        shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise PairingError(f"{len(missing)} rater file(s) missing: {shown}")
+    pairs = [replace_pair(pair, raters=tuple(files[pair.name] for files in found)) for pair in pairing.pairs]
+    return replace_pair(pairing, pairs=pairs)
+
+
+def _staple_or_note() -> bool:
+    from segcli.raters import STAPLE_NOTE, staple_available
+
+    if staple_available():
+        return True
+    info(STAPLE_NOTE)
+    return False
+
+
+def rater_columns(metrics, n_raters: int, *, staple: bool) -> list[str]:
+    from segcli.raters import rater_columns as columns
+
+    return columns(metrics, n_raters, staple=staple)
 
 
 def _thresholds(text: str | None, threshold: float | None, chosen: list[str]) -> tuple[float, ...] | None:

@@ -446,8 +446,11 @@ def test_concurrent_runs_never_mix(many_pairs, tmp_path):
     first = subprocess.Popen([*command, "--metrics", "all"], stderr=subprocess.PIPE, text=True)
     while not (tmp_path / "r.csv.partial").exists():
         time.sleep(0.01)
-    second = subprocess.run([*command, "--metrics", "iou", "--overwrite"], capture_output=True, text=True)
-    assert first.poll() is None, "the first run ended before the second started"
+    first.send_signal(signal.SIGSTOP)  # frozen mid-run, its lock held, however loaded the machine
+    try:
+        second = subprocess.run([*command, "--metrics", "iou", "--overwrite"], capture_output=True, text=True)
+    finally:
+        first.send_signal(signal.SIGCONT)
     first.communicate(timeout=120)
     assert second.returncode == 2 and "another segcli run" in second.stderr
     assert first.returncode == 0

@@ -23,7 +23,7 @@ import numpy as np
 from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
-from segcli.io import read_image
+from segcli.io import Image, read_image
 from segcli.pairing import Pair
 from segcli.pool import WORKER_DIED, map_isolated
 
@@ -323,23 +323,56 @@ def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, Sc
 
 
 def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], dict]:
+    gt_image, pred_image, options, meta = _read_pair(pair, settings)
+    raters = []
+    for path in pair.raters:
+        image = read_image(path, spacing=False)
+        if image.array.shape != gt_image.array.shape:
+            raise ShapeError(f"{path}: shape {image.array.shape} does not match {pair.gt} shape {gt_image.array.shape}")
+        raters.append(image)
+    return score_images(gt_image, pred_image, options, meta, settings, raters=raters)
+
+
+def score_images(
+    gt_image: Image,
+    pred_image: Image | None,
+    options: ScoreOptions,
+    meta: dict,
+    settings: ScoreSettings,
+    *,
+    raters: list[Image] = (),
+) -> tuple[dict[str, float], dict]:
+    """Score one pair already read (``options`` carry its spacing): the values and the record's
+    ``meta`` with ``pred_kind``. ``pred_image=None`` stands for an empty prediction."""
+    pred_path = pred_image.path if pred_image is not None else "prediction"
     if settings.num_classes is not None:
         from segcli.inputs import multiclass_kind
         from segcli.multiclass import score_multiclass_pair
 
-        gt_image, pred_image, options, meta = _read_pair(pair, settings)
         kind = "labels"
         if pred_image is not None:
             kind = multiclass_kind(
-                pred_image.array, gt_image.array.shape, settings.num_classes, settings.pred_kind, pair.pred
+                pred_image.array, gt_image.array.shape, settings.num_classes, settings.pred_kind, pred_path
             )
         values = score_multiclass_pair(pred_image, gt_image, settings, options)
         return values, {"pred_kind": kind} | meta
-    binary, options, meta = _prepare_binary(pair, settings)
+    binary = binary_pair(
+        pred_image.array if pred_image is not None else None,
+        gt_image.array,
+        pred_kind=settings.pred_kind,
+        threshold=settings.threshold,
+        pred_path=pred_path,
+        gt_path=gt_image.path,
+    )
+    meta = {"pred_kind": binary.kind} | meta
     if settings.thresholds is None:
         values = compute_scores(BinaryBatch([binary], options), settings.metrics)[0]
-        if pair.raters:
-            values |= _rater_values(pair, binary, options, settings)
+        if raters:
+            from segcli.inputs import binary_ground_truth
+            from segcli.raters import rater_scores
+
+            masks = [binary_ground_truth(r.array, r.path) for r in raters]
+            values |= rater_scores(binary, masks, options, settings.metrics, with_staple=settings.staple)
         return values, meta
     values: dict[str, float] = {}
     for threshold in settings.thresholds:
@@ -347,21 +380,6 @@ def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], 
         at = BinaryPair(prob=binary.prob, hard=hard, target=binary.target, kind=binary.kind)
         values |= compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))[0]
     return values, meta
-
-
-def _rater_values(pair: Pair, binary: BinaryPair, options: ScoreOptions, settings: ScoreSettings) -> dict:
-    """Scores against the case's further raters, their consensus, and between the raters."""
-    from segcli.inputs import binary_ground_truth
-    from segcli.raters import rater_scores
-
-    masks = []
-    for path in pair.raters:
-        stated = settings.spacing_override is None
-        image = read_image(path, spacing=stated)
-        if image.array.shape != binary.target.shape:
-            raise ShapeError(f"{path}: shape {image.array.shape} does not match {pair.gt} shape {binary.target.shape}")
-        masks.append(binary_ground_truth(image.array, path))
-    return rater_scores(binary, masks, options, settings.metrics, with_staple=settings.staple)
 
 
 def threshold_suffix(threshold: float) -> str:

@@ -29,7 +29,7 @@ def resolve_device(device: str) -> str:
     except ImportError:
         if device == "auto":
             return "cpu"
-        raise UsageError(f"--device {device}: torch is not installed") from None
+        raise UsageError(f"--device {device}: needs torch; install the extra: pip install 'segcli[gpu]'") from None
     if not torch.cuda.is_available():
         if device == "auto":
             return "cpu"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -452,9 +453,31 @@ def compute_scores(
     return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
 
 
+class _ThreadLog(threading.local):
+    """A list of its own in every thread (a Dask worker may score pairs in several threads)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def append(self, item: str) -> None:
+        self.items.append(item)
+
+    def extend(self, items) -> None:
+        self.items.extend(items)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.items
+
+    def __iter__(self):
+        return iter(self.items)
+
+
 # Columns whose distance --empty-distance replaced while scoring the current pair (one pair at a
-# time per process); the pair's record lists them in ``meta["empty_distance"]``.
-EMPTY_DISTANCE_LOG: list[str] = []
+# time per thread); the pair's record lists them in ``meta["empty_distance"]``.
+EMPTY_DISTANCE_LOG = _ThreadLog()
 
 
 def _log_empty_distance(settings: ScoreSettings, meta: dict) -> dict:
@@ -484,14 +507,21 @@ def score_pairs(
     on_done: Callable[[], None] | None = None,
     torch_device: str | None = None,
     batch_size: int = 16,
+    client=None,
 ) -> Iterator[Outcome]:
     """Yield one outcome per pair, in the order given, scoring up to ``workers`` pairs at once.
 
+    With a ``client`` (``dask.distributed.Client``) every pair is a task on that cluster.
     With a ``torch_device`` (``cuda:0``; ``cpu`` runs the same path with torch on the CPU, for
     tests) and binary mode, worker processes read the pairs and compute the CPU-only scores
     (surface distances, weight-map losses) while the main process scores batches of up to
     ``batch_size`` same-shaped pairs on the device (counts and the other losses).
     """
+    if client is not None:  # a dask.distributed Client: every pair a task on the cluster
+        from segcli.cluster import score_pairs_on_cluster
+
+        yield from score_pairs_on_cluster(pairs, settings, client, on_done=on_done)
+        return
     workers = default_workers() if workers is None else workers
     on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
     if torch_device is not None and settings.num_classes is None and not on_cpu:

@@ -119,6 +119,13 @@ def score(
     nsd_tolerance: Annotated[float, typer.Option(help="Tolerance of nsd, in spacing units.")] = 1.0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Score on a Dask cluster (tcp://host:8786): each pair a task on a worker (needs segcli[dask]).",
+        ),
+    ] = None,
     pred_suffix: Annotated[str, typer.Option(help="Suffix removed from prediction names before matching.")] = "",
     gt_suffix: Annotated[
         str, typer.Option(help="Suffix removed from ground-truth names before matching (nnU-Net: _0000).")
@@ -279,7 +286,19 @@ def score(
             columns_extra = rater_columns(settings.metrics, len(rater) + 1, staple=settings.staple)
         else:
             columns_extra = []
-        workers = _cap_workers(workers, len(pairing.pairs))
+        stack = contextlib.ExitStack()
+        client = None
+        if scheduler:
+            from segcli.cluster import connect, threads_per_worker
+
+            client = stack.enter_context(connect(scheduler))
+            info(f"scoring on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
+            if resolved_device != "cpu":
+                warn("--device applies to local runs; the cluster scores on its workers' CPUs")
+                resolved_device = "cpu"
+            workers = threads_per_worker(client)  # pairs one worker's memory is shared by
+        else:
+            workers = _cap_workers(workers, len(pairing.pairs))
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
@@ -296,11 +315,12 @@ def score(
             fmt=_choose_format(fmt, output),
             record=record,
             interval=(ci, bootstrap, seed) if ci is not None else None,
+            client=client,
             workers=workers,
             device=resolved_device,
             fail_fast=fail_fast,
         )
-        with contextlib.ExitStack() as stack:
+        with stack:
             if report_target is not None:
                 from segcli.outputs import OutputLock
 
@@ -469,6 +489,7 @@ class _Run:
     device: str
     fail_fast: bool
     interval: tuple[float, int, int] | None = None  # --ci, --bootstrap, --seed
+    client: object = None  # a dask.distributed Client (--scheduler)
     failures: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
     scored: dict[str, tuple[dict, dict]] = field(default_factory=dict)
@@ -499,6 +520,7 @@ class _Run:
                 workers=self.workers,
                 on_done=advance,
                 torch_device=None if self.device == "cpu" else self.device,
+                client=self.client,
             ):
                 for message in outcome.warnings:
                     if message not in seen:

@@ -1,0 +1,91 @@
+"""--scheduler: scoring on a Dask cluster equals a local run byte for byte, and a lost worker
+costs no pair."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from segcli.cli.main import app
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster, client
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    from scipy import ndimage
+
+    root = tmp_path_factory.mktemp("cluster")
+    (root / "pred").mkdir()
+    (root / "gt").mkdir()
+    rng = np.random.default_rng(8)
+    for i in range(40):
+        gt = (ndimage.gaussian_filter(rng.standard_normal((64, 64)), 3) > 0).astype(np.uint8) * 255
+        Image.fromarray(gt).save(root / "gt" / f"c{i:02d}.png")
+        Image.fromarray(np.roll(gt, i % 3, axis=1)).save(root / "pred" / f"c{i:02d}.png")
+    (root / "pred" / "z.png").write_bytes(b"broken")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(root / "gt" / "z.png")
+    return root
+
+
+def test_cluster_output_equals_local_byte_for_byte(cluster, pairs, tmp_path):
+    local_cluster, _ = cluster
+    base = ["score", str(pairs / "pred"), str(pairs / "gt"), "--metrics", "region,surface,bce"]
+    local = CliRunner().invoke(app, [*base, "--workers", "2"])
+    remote = CliRunner().invoke(app, [*base, "--scheduler", local_cluster.scheduler_address])
+    assert local.exit_code == remote.exit_code == 1  # the broken pair, on both
+    assert remote.stdout == local.stdout
+    assert "z.png: cannot read" in remote.stderr
+    out = tmp_path / "r.csv"
+    env = CliRunner().invoke(
+        app, [*base, "-o", str(out)], env={"DASK_SCHEDULER_ADDRESS": local_cluster.scheduler_address}
+    )
+    assert "Dask cluster" in env.stderr and out.read_text() == local.stdout
+
+
+def test_a_killed_worker_costs_no_pair(cluster, pairs):
+    from segcli.pairing import pair_files
+    from segcli.pipeline import Record, ScoreSettings, score_pairs
+
+    _, client = cluster
+    found = pair_files(pairs / "pred", pairs / "gt").pairs
+    found = [p for p in found if p.name != "z"] * 3
+    settings = ScoreSettings(metrics=("dice", "hd95"))
+    expected = [o.values for o in score_pairs(found, settings, workers=1)]
+    outcomes = []
+    for outcome in score_pairs(found, settings, client=client):
+        outcomes.append(outcome)
+        if len(outcomes) == 10:
+            victim = next(iter(client.run(os.getpid).values()))
+            os.kill(victim, signal.SIGKILL)
+    assert all(isinstance(o, Record) for o in outcomes)
+    assert [o.values for o in outcomes] == expected
+
+
+def test_without_dask_the_option_names_the_extra(monkeypatch, pairs):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_distributed(name, *args, **kwargs):
+        if name.startswith("distributed"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_distributed)
+    result = CliRunner().invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--scheduler", "tcp://x:1"])
+    assert result.exit_code == 2 and "segcli[dask]" in result.stderr

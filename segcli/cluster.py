@@ -28,9 +28,32 @@ def connect(address: str):
     except ImportError:
         raise UsageError(f"--scheduler needs dask.distributed: {EXTRA}") from None
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        client = Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"--scheduler {address}: cannot connect ({exc})") from None
+    prepare_workers(client)
+    return client
+
+
+def prepare_workers(client) -> None:
+    """What the CLI does for its own processes, once per worker: keep freed large blocks in the
+    heap (``segcli.allocator``; without it the workers spend seconds per thousand pairs in page
+    faults) and import the scoring code before the first task."""
+    from segcli.allocator import keep_freed_memory
+
+    try:
+        client.run(_warm_worker, keep_freed_memory)
+    except Exception as exc:  # a worker without segcli, or one that cannot unpickle our function
+        client.close()
+        raise UsageError(
+            f"the Dask workers cannot run segcli ({type(exc).__name__}: {exc}); install it there"
+        ) from None
+
+
+def _warm_worker(setting: Callable[[], bool]) -> bool:
+    import segcli.pipeline  # noqa: F401  (the imports every task needs)
+
+    return setting()
 
 
 def threads_per_worker(client) -> int:
@@ -45,33 +68,54 @@ def map_on_cluster(
     items: list,
     *,
     on_lost: Callable[[object, BaseException], object],
+    chunksize: int | None = None,
     window: int | None = None,
-    retries: int = 0,
 ) -> Iterator:
-    """``function(item)`` for every item as Dask tasks, results in item order, at most ``window``
-    in flight (default: 4 per worker thread). A task that raises (segcli's own functions return
-    failures instead of raising, so this means the infrastructure: a worker lost more often than
-    the scheduler allows, a cancelled task) yields ``on_lost(item, error)``."""
-    if window is None:
-        window = max(4, 4 * sum(client.nthreads().values()))
+    """``function(item)`` for every item as Dask tasks, results in item order.
+
+    Items travel in chunks (default: enough for about 8 tasks per worker thread, at most 32 items
+    a chunk), since each task costs the scheduler and the client time of their own; at most
+    ``window`` chunks are in flight (default: 4 per worker thread). A chunk whose task raises
+    (segcli's own functions return failures instead of raising, so this means the infrastructure:
+    a worker lost more often than the scheduler allows, a cancelled task) is run again item by
+    item, and an item that fails alone yields ``on_lost(item, error)``.
+    """
+    from segcli.pool import _run_chunk
+
+    threads = max(1, sum(client.nthreads().values()))
+    if chunksize is None:
+        chunksize = max(1, min(32, len(items) // (8 * threads)))
+    window = window or 4 * threads
+    chunks = [items[i : i + chunksize] for i in range(0, len(items), chunksize)]
     pending: deque = deque()
-    upcoming = iter(items)
+    upcoming = iter(chunks)
     try:
         while True:
             while len(pending) < window:
-                item = next(upcoming, None)
-                if item is None:
+                chunk = next(upcoming, None)
+                if chunk is None:
                     break
-                pending.append((item, client.submit(function, item, pure=False, retries=retries)))
+                pending.append((chunk, client.submit(_run_chunk, function, chunk, pure=False)))
             if not pending:
                 return
-            item, future = pending.popleft()
+            chunk, future = pending.popleft()
             try:
-                yield future.result()
-            except Exception as exc:  # KilledWorker, CancelledError, a lost connection
-                yield on_lost(item, exc)
+                results = future.result()
+            except Exception:  # KilledWorker, CancelledError, a lost connection: item by item
+                results = None
             finally:
                 future.release()
+            if results is not None:
+                yield from results
+                continue
+            for item in chunk:
+                single = client.submit(function, item, pure=False)
+                try:
+                    yield single.result()
+                except Exception as exc:
+                    yield on_lost(item, exc)
+                finally:
+                    single.release()
     finally:
         for _, future in pending:
             future.cancel()

@@ -35,14 +35,14 @@ def connect(address: str):
     return client
 
 
-def prepare_workers(client) -> None:
+def prepare_workers(client, modules: tuple[str, ...] = ("segcli.pipeline",)) -> None:
     """What the CLI does for its own processes, once per worker: keep freed large blocks in the
     heap (``segcli.allocator``; without it the workers spend seconds per thousand pairs in page
-    faults) and import the scoring code before the first task."""
+    faults) and import the scoring code (``modules``) before the first task."""
     from segcli.allocator import keep_freed_memory
 
     try:
-        client.run(_warm_worker, keep_freed_memory)
+        client.run(_warm_worker, keep_freed_memory, modules)
     except Exception as exc:  # a worker without segcli, or one that cannot unpickle our function
         client.close()
         raise UsageError(
@@ -50,9 +50,11 @@ def prepare_workers(client) -> None:
         ) from None
 
 
-def _warm_worker(setting: Callable[[], bool]) -> bool:
-    import segcli.pipeline  # noqa: F401  (the imports every task needs)
+def _warm_worker(setting: Callable[[], bool], modules: tuple[str, ...]) -> bool:
+    import importlib
 
+    for module in modules:
+        importlib.import_module(module)
     return setting()
 
 
@@ -119,19 +121,3 @@ def map_on_cluster(
     finally:
         for _, future in pending:
             future.cancel()
-
-
-def score_pairs_on_cluster(pairs: list, settings, client, *, on_done: Callable[[], None] | None = None) -> Iterator:
-    """``score_pair`` of every pair on the cluster, in order (the pipeline's outcomes)."""
-    from functools import partial
-
-    from segcli.pipeline import Failure, score_pair
-
-    def lost(pair, error: BaseException) -> Failure:
-        where = pair.pred if pair.pred is not None else pair.gt
-        return Failure(pair.name, f"{where}: the cluster could not score it ({type(error).__name__}: {error})")
-
-    for outcome in map_on_cluster(client, partial(score_pair, settings=settings), pairs, on_lost=lost):
-        yield outcome
-        if on_done:
-            on_done()

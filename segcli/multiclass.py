@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +17,10 @@ from segcli.batch import BinaryBatch, MulticlassBatch, ScoreOptions
 from segcli.errors import UsageError
 from segcli.inputs import BinaryPair, multiclass_pair
 from segcli.io import Image
-from segcli.pipeline import EMPTY_DISTANCE_LOG, ScoreSettings, compute_scores
+from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores
+
+if TYPE_CHECKING:
+    from segcli.pipeline import ScoreSettings
 
 
 def select(spec: str | None) -> list[str]:

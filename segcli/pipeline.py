@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +26,7 @@ from segcli.inputs import BinaryPair, PredKind, binary_pair
 from segcli.io import Image, read_image
 from segcli.pairing import Pair
 from segcli.pool import WORKER_DIED, map_isolated
+from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores
 
 
 @dataclass(frozen=True)
@@ -426,60 +426,6 @@ def _with_spacing(options: ScoreOptions, spacing: tuple[float, ...] | None) -> S
     return replace(options, spacing=spacing)
 
 
-def compute_scores(
-    batch: BinaryBatch, metrics: Iterable[str], *, prefix: str = "", suffix: str = ""
-) -> list[dict[str, float]]:
-    """Every named score for every pair of the batch, as one dict per pair."""
-    from segcli.registry import lookup
-
-    columns = {f"{prefix}{name}{suffix}": lookup(name).compute(batch) for name in metrics}
-    policy = batch.options.empty_distance
-    if policy != "inf":
-        from segcli.batch import EMPTY_DISTANCE_SCORES, image_diagonal
-
-        for name in metrics:
-            key = f"{prefix}{name}{suffix}"
-            if name not in EMPTY_DISTANCE_SCORES:
-                continue
-            values = np.array(columns[key], dtype=np.float64)
-            hit = np.isposinf(values)
-            if hit.any():
-                if policy == "worst":
-                    values[hit] = image_diagonal(batch.target.shape[1:], batch.options.spacing)
-                else:
-                    values[hit] = math.nan if policy == "nan" else float(policy)
-                columns[key] = values
-                EMPTY_DISTANCE_LOG.extend([key] * int(hit.sum()))
-    return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
-
-
-class _ThreadLog(threading.local):
-    """A list of its own in every thread (a Dask worker may score pairs in several threads)."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def append(self, item: str) -> None:
-        self.items.append(item)
-
-    def extend(self, items) -> None:
-        self.items.extend(items)
-
-    def clear(self) -> None:
-        self.items.clear()
-
-    def __contains__(self, item: str) -> bool:
-        return item in self.items
-
-    def __iter__(self):
-        return iter(self.items)
-
-
-# Columns whose distance --empty-distance replaced while scoring the current pair (one pair at a
-# time per thread); the pair's record lists them in ``meta["empty_distance"]``.
-EMPTY_DISTANCE_LOG = _ThreadLog()
-
-
 def _log_empty_distance(settings: ScoreSettings, meta: dict) -> dict:
     if settings.options.empty_distance != "inf":
         meta = meta | {"empty_distance": list(dict.fromkeys(EMPTY_DISTANCE_LOG))}
@@ -518,9 +464,12 @@ def score_pairs(
     ``batch_size`` same-shaped pairs on the device (counts and the other losses).
     """
     if client is not None:  # a dask.distributed Client: every pair a task on the cluster
-        from segcli.cluster import score_pairs_on_cluster
+        from segcli.cluster import map_on_cluster
 
-        yield from score_pairs_on_cluster(pairs, settings, client, on_done=on_done)
+        for outcome in map_on_cluster(client, partial(score_pair, settings=settings), pairs, on_lost=_lost_on_cluster):
+            yield outcome
+            if on_done:
+                on_done()
         return
     workers = default_workers() if workers is None else workers
     on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
@@ -540,6 +489,11 @@ def score_pairs(
         yield outcome
         if on_done:
             on_done()
+
+
+def _lost_on_cluster(pair: Pair, error: BaseException) -> Failure:
+    where = pair.pred if pair.pred is not None else pair.gt
+    return Failure(pair.name, f"{where}: the cluster could not score it ({type(error).__name__}: {error})")
 
 
 def worker_died(pair: Pair) -> Failure:

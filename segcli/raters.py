@@ -87,8 +87,7 @@ def rater_scores(
 ) -> dict[str, float]:
     """The columns of ``rater_columns`` for one case; ``raters`` are the masks of raters 2, 3, ...
     (rater 1 is ``prediction.target``)."""
-    from segcli.pipeline import compute_scores
-    from segcli.registry import BY_NAME
+    from segcli.registry import BY_NAME, compute_scores
 
     everyone = [prediction.target, *[np.asarray(r, bool) for r in raters]]
 

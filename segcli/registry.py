@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -597,3 +598,57 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
                 f"--metrics: unknown {mode} score or group {item!r}; known: {', '.join(GROUPS + tuple(table))}"
             )
     return [s for s in table.values() if s.name in chosen]
+
+
+def compute_scores(
+    batch: BinaryBatch, metrics: Iterable[str], *, prefix: str = "", suffix: str = ""
+) -> list[dict[str, float]]:
+    """Every named score for every pair of the batch, as one dict per pair; a distance with one
+    side empty follows the options' ``empty_distance`` policy (replacements are logged in
+    ``EMPTY_DISTANCE_LOG``)."""
+    columns = {f"{prefix}{name}{suffix}": lookup(name).compute(batch) for name in metrics}
+    policy = batch.options.empty_distance
+    if policy != "inf":
+        from segcli.batch import EMPTY_DISTANCE_SCORES, image_diagonal
+
+        for name in metrics:
+            key = f"{prefix}{name}{suffix}"
+            if name not in EMPTY_DISTANCE_SCORES:
+                continue
+            values = np.array(columns[key], dtype=np.float64)
+            hit = np.isposinf(values)
+            if hit.any():
+                if policy == "worst":
+                    values[hit] = image_diagonal(batch.target.shape[1:], batch.options.spacing)
+                else:
+                    values[hit] = math.nan if policy == "nan" else float(policy)
+                columns[key] = values
+                EMPTY_DISTANCE_LOG.extend([key] * int(hit.sum()))
+    return [{key: float(values[i]) for key, values in columns.items()} for i in range(len(batch))]
+
+
+class _ThreadLog(threading.local):
+    """A list of its own in every thread (a Dask worker may score pairs in several threads)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def append(self, item: str) -> None:
+        self.items.append(item)
+
+    def extend(self, items) -> None:
+        self.items.extend(items)
+
+    def clear(self) -> None:
+        self.items.clear()
+
+    def __contains__(self, item: str) -> bool:
+        return item in self.items
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+# Columns whose distance --empty-distance replaced while scoring the current pair (one pair at a
+# time per thread); the pair's record lists them in ``meta["empty_distance"]``.
+EMPTY_DISTANCE_LOG = _ThreadLog()

@@ -585,3 +585,15 @@ def test_help_shows_every_default():
         "default: negatives/positives per image",
     ):
         assert text in result.stdout, text
+
+
+def test_options_of_the_other_mode_are_said(runner, tmp_path):
+    labels = _square()
+    _pair(tmp_path, "a", labels, labels)
+    multi = _score(runner, tmp_path, "--metrics", "dice", "--num-classes", "2", "--focal-alpha", "0.5", "--w0", "3")
+    assert "--focal-alpha applies to binary scoring" in multi.stderr and "--w0 applies to binary" in multi.stderr
+    binary = _score(runner, tmp_path, "--metrics", "dice", "--include-background", "--class-names", "a,b")
+    assert "--include-background applies to multi-class" in binary.stderr
+    assert "--class-names applies to multi-class" in binary.stderr
+    quiet = _score(runner, tmp_path, "--metrics", "dice", "--num-classes", "2", "--focal-gamma", "3")
+    assert "applies to" not in quiet.stderr  # focal_gamma is used by the multi-class focal loss

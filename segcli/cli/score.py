@@ -406,12 +406,30 @@ def _empty_distance(text: str) -> str | float:
 OPTION_FLAGS = {"unet_w0": "--w0", "unet_sigma": "--sigma", "spacing_override": "--spacing"}
 
 
+# Options that only one mode uses: given in the other, they are said to be ignored.
+BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "pos_weight", "unet_w0",
+               "unet_sigma")  # fmt: skip
+MULTICLASS_ONLY = ("class_names", "class_weights", "include_background")
+
+
 def _warn_about_settings(settings, pred: Path, gt: Path, ignore_index: int | None) -> None:
     """Settings that are legal but probably not what was meant: said, never silently applied."""
+    from segcli.batch import ScoreOptions
+
+    defaults = ScoreOptions()
     if settings.num_classes is None:
         if ignore_index is not None:
             warn("--ignore-index applies to multi-class scoring (--num-classes); ignored in binary mode")
-    elif 0 <= settings.ignore_index < settings.num_classes:
+        for name in MULTICLASS_ONLY:
+            if getattr(settings, name) not in (None, False):
+                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
+                warn(f"{flag} applies to multi-class scoring (--num-classes); ignored in binary mode")
+    else:
+        for name in BINARY_ONLY:
+            if getattr(settings.options, name) != getattr(defaults, name):
+                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
+                warn(f"{flag} applies to binary scoring; no multi-class score uses it")
+    if settings.num_classes is not None and 0 <= settings.ignore_index < settings.num_classes:
         warn(
             f"--ignore-index {settings.ignore_index} is also class {settings.ignore_index} of "
             f"0..{settings.num_classes - 1}: "

@@ -185,10 +185,7 @@ class ReportWriter:
                 )
         elif self.fmt in ("jsonl", "json"):
             json_summary = {c: _json_clean(stats) | _nonfinite_entry(stats) for c, stats in summary.items()}
-            tail = {"summary": json_summary, "failed": list(failed)}
-            if messages is not None:
-                tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
-            tail["settings"] = _json_clean(self.settings)
+            tail = self._tail({"summary": json_summary}, failed, messages)
             if self.fmt == "jsonl":
                 self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
             else:
@@ -200,6 +197,14 @@ class ReportWriter:
             self._table(summary)
         self.stream.flush()
         return summary
+
+    def _tail(self, head: dict, failed: Sequence[str], messages: dict[str, str] | None) -> dict:
+        """The JSON summary object: ``head``, then the failed pairs (names, and with ``messages``
+        each one's message), then the settings."""
+        tail = head | {"failed": list(failed)}
+        if messages is not None:
+            tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
+        return tail | {"settings": _json_clean(self.settings)}
 
     def _add_intervals(self, summary: dict[str, dict[str, float]], rows: list[dict[str, float]]) -> None:
         from segcli.intervals import N_RESAMPLES, SEED, mean_intervals
@@ -352,14 +357,8 @@ class ThresholdWriter(ReportWriter):
             for column in self.columns:
                 score, threshold = split_threshold(column)
                 long_summary.setdefault(score, {})[f"{threshold:.10g}"] = _json_clean(summary[column])
-            tail = {
-                "summary": long_summary,
-                "best": {s: {"threshold": t, "mean": json_value(m)} for s, (t, m) in best.items()},
-                "failed": list(failed),
-            }
-            if messages is not None:
-                tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
-            tail["settings"] = _json_clean(self.settings)
+            best_means = {s: {"threshold": t, "mean": json_value(m)} for s, (t, m) in best.items()}
+            tail = self._tail({"summary": long_summary, "best": best_means}, failed, messages)
             if self.fmt == "jsonl":
                 self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
             else:

@@ -132,6 +132,17 @@ def progress(total: int, description: str) -> Iterator[callable]:
         yield lambda: bar.advance(task)
 
 
+def cap_workers(workers: int | None, n_items: int, cores: int, what: str = "file") -> int:
+    """At most one worker per item and per core; an explicit --workers above that is said."""
+    cap = max(1, min(n_items, cores))
+    if workers is None:
+        return cap
+    if workers > cap:
+        info(f"--workers {workers} capped at {cap} ({n_items} {what}(s), {cores} core(s))")
+        return cap
+    return workers
+
+
 def parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
     """Parse ``1,1,2.5`` into floats, each > 0; a usage error names the option otherwise."""
     if text is None:

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._output import error, fail, info, library_errors, progress, warn
+from segcli.cli._output import cap_workers, error, fail, info, library_errors, progress, warn
 
 
 class WeightsFormat(str, Enum):
@@ -79,7 +79,7 @@ def classweights(
         if output is not None:
             output = check_output_file(output, overwrite=overwrite)
         paths = list(find_images(dataset).values())
-        workers = _capped_workers(workers, len(paths), default_workers())
+        workers = cap_workers(workers, len(paths), default_workers())
         explicit_ignore = ignore_index is not None
         ignore = ignore_index if explicit_ignore else 255
         with OutputLock(output) if output is not None else contextlib.nullcontext():
@@ -148,17 +148,6 @@ def classweights(
                     raise OutputError(describe_os_error(exc, output)) from None
         if counts.failed:
             fail(f"{len(counts.failed)} of {len(paths)} file(s) could not be counted; the others were", 1)
-
-
-def _capped_workers(workers: int | None, n_files: int, cores: int) -> int:
-    """At most one worker per file and per core; an explicit --workers above that is said."""
-    cap = max(1, min(n_files, cores))
-    if workers is None:
-        return cap
-    if workers > cap:
-        info(f"--workers {workers} capped at {cap} ({n_files} file(s), {cores} core(s))")
-        return cap
-    return workers
 
 
 def _format_from(output: Path | None) -> str:

@@ -12,7 +12,17 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._output import fail, info, library_errors, option_errors, parse_floats, progress, state, warn
+from segcli.cli._output import (
+    cap_workers,
+    fail,
+    info,
+    library_errors,
+    option_errors,
+    parse_floats,
+    progress,
+    state,
+    warn,
+)
 
 
 class OutputFormat(str, Enum):
@@ -304,7 +314,9 @@ def score(
                 resolved_device = "cpu"
             workers = threads_per_worker(client)  # pairs one worker's memory is shared by
         else:
-            workers = _cap_workers(workers, len(pairing.pairs))
+            from segcli.pipeline import default_workers
+
+            workers = cap_workers(workers, len(pairing.pairs), default_workers(), "pair")
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
@@ -444,18 +456,6 @@ def _warn_about_settings(settings, pred: Path, gt: Path, ignore_index: int | Non
     with contextlib.suppress(OSError):
         if pred.resolve() == gt.resolve():
             warn(f"PRED and GT are the same path ({gt}): every prediction is scored against itself")
-
-
-def _cap_workers(workers: int | None, n_pairs: int) -> int:
-    from segcli.pipeline import default_workers
-
-    cores = default_workers()
-    if workers is None:
-        return cores
-    if workers > cores:
-        info(f"--workers {workers} capped at the {cores} core(s) this process may use")
-        return cores
-    return workers
 
 
 def _check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._output import fail, info, library_errors, parse_floats, progress, state, warn
+from segcli.cli._output import cap_workers, fail, info, library_errors, parse_floats, progress, state, warn
 
 
 class MapKindChoice(str, Enum):
@@ -86,7 +86,7 @@ def weightmap(
         )
         check_output_dir(out)
         jobs = MapJob.for_inputs(masks, out)
-        workers = _capped_workers(workers, len(jobs), default_workers())
+        workers = cap_workers(workers, len(jobs), default_workers())
         failures = 0
         written = skipped = 0
         with (
@@ -124,17 +124,6 @@ def _refuse_out_in_masks(masks: Path, out: Path) -> None:
     if out_real == masks_real or out_real.is_relative_to(masks_real):
         where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
         raise UsageError(f"--out {out}: is {where}; outputs must never be read back as inputs")
-
-
-def _capped_workers(workers: int | None, n_files: int, cores: int) -> int:
-    """At most one worker per file and per core; an explicit --workers above that is said."""
-    cap = max(1, min(n_files, cores))
-    if workers is None:
-        return cap
-    if workers > cap:
-        info(f"--workers {workers} capped at {cap} ({n_files} file(s), {cores} core(s))")
-        return cap
-    return workers
 
 
 def _class_weights(wc: str, scheme: str) -> str | tuple[float, ...]:

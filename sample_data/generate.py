@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import sys
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import tifffile
 from PIL import Image
@@ -44,3 +47,31 @@ Image.fromarray(((cells > 0) * 255).astype(np.uint8)).save(root / "instances" / 
 
 for i in range(1, 4):
     Image.fromarray(label_map(rng, (96, 96), num_classes=4)).save(root / "labels" / f"scene{i:02d}.png")
+
+# A NIfTI pair (nifti/): a 3-D label map (1 organ, 2 lesion inside it), anisotropic voxels
+# (0.8 x 0.75 x 3 mm) and an oblique, shifted affine, as a CT or MR label file has; the
+# prediction's organ is a blurred, thresholded copy and its lesion sits one voxel off.
+nifti = root / "nifti"
+for folder in ("pred", "gt"):
+    (nifti / folder).mkdir(parents=True, exist_ok=True)
+rng = np.random.default_rng(13)
+organ = blob_mask(rng, (12, 40, 48), smooth=3, fill=0.35)  # array axes z, y, x
+lesion = organ & blob_mask(rng, organ.shape, smooth=2, fill=0.08)
+gt_labels = organ.astype(np.uint8) + lesion.astype(np.uint8)
+pred_organ = noisy_prediction(rng, organ, smooth=3, noise=1.5) >= 0.5
+pred_labels = pred_organ.astype(np.uint8) + (np.roll(lesion, 1, axis=2) & pred_organ).astype(np.uint8)
+angle = np.deg2rad(20)
+rotation = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
+affine = np.eye(4)
+affine[:3, :3] = rotation @ np.diag([0.8, 0.75, 3.0])  # file axes i, j, k = array axes 2, 1, 0
+affine[:3, 3] = (-20.0, 35.5, -112.0)
+for folder, labels in (("gt", gt_labels), ("pred", pred_labels)):
+    image = nib.Nifti1Image(np.asfortranarray(labels.T), affine)
+    image.set_qform(affine, code=1)
+    image.set_sform(affine, code=1)
+    image.header["descrip"] = b"segcli sample"
+    # A fixed gzip header (no time stamp, no name) so that regenerating gives the same bytes.
+    (nifti / folder / "patient01.nii.gz").write_bytes(gzip.compress(image.to_bytes(), mtime=0))
+(nifti / "dataset.json").write_text(
+    json.dumps({"labels": {"background": 0, "organ": 1, "lesion": 2, "organ_and_lesion": [1, 2]}}, indent=1) + "\n"
+)

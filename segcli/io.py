@@ -1,9 +1,10 @@
 """Reading and writing image files.
 
 Every format detail lives here: TIFF (multi-page = 3D, spacing from ImageJ / resolution tags),
-PNG/BMP/JPEG (Pillow), NPY/NPZ. Reads return the array and the spacing the file states (or None);
-writes go to a temporary name in the target folder and are renamed, so an interrupted run never
-leaves a partial file.
+PNG/BMP/JPEG (Pillow), NPY/NPZ, and the medical volumes of ``segcli.volumes`` (NIfTI, NRRD,
+MetaImage: spacing and affine from the header). Reads return the array and the spacing the file
+states (or None); writes go to a temporary name in the target folder and are renamed, so an
+interrupted run never leaves a partial file.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import ReadError
+from segcli.volumes import VOLUME_SUFFIXES, output_suffix, read_volume, write_volume
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 PILLOW_SUFFIXES = (".png", ".bmp", ".jpg", ".jpeg")
 NUMPY_SUFFIXES = (".npy", ".npz")
-IMAGE_SUFFIXES = TIFF_SUFFIXES + PILLOW_SUFFIXES + NUMPY_SUFFIXES
+IMAGE_SUFFIXES = TIFF_SUFFIXES + PILLOW_SUFFIXES + NUMPY_SUFFIXES + VOLUME_SUFFIXES
+DOUBLE_SUFFIXES = (".nii.gz",)
 
 
 class LossyFormatWarning(UserWarning):
@@ -33,16 +36,33 @@ class LossyFormatWarning(UserWarning):
 
 @dataclass(frozen=True)
 class Image:
-    """An array read from a file, with the voxel spacing the file states (array axis order)."""
+    """An array read from a file, with the voxel spacing the file states (array axis order) and,
+    for a medical volume, its affine: array index to world (RAS+ mm), None for other formats."""
 
     array: np.ndarray
     spacing: tuple[float, ...] | None
     path: Path
+    affine: np.ndarray | None = None
+
+
+def image_suffix(path: Path) -> str:
+    """The lower-case extension that names the format: ``.nii.gz`` is one, ``.gz`` alone none."""
+    name = path.name.lower()
+    for double in DOUBLE_SUFFIXES:
+        if name.endswith(double) and len(name) > len(double):
+            return double
+    return path.suffix.lower()
+
+
+def image_stem(path: Path) -> Path:
+    """``path`` without its image extension (both parts of ``.nii.gz``)."""
+    suffix = image_suffix(path)
+    return path.with_name(path.name[: len(path.name) - len(suffix)]) if suffix else path
 
 
 def is_image_file(path: Path) -> bool:
     """True for a visible file with one of the supported extensions."""
-    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+    return image_suffix(path) in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
 
 
 def read_image(path: str | Path, *, spacing: bool = True) -> Image:
@@ -51,13 +71,18 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     Raises ``ReadError`` naming the file for anything that is not a readable image: a missing
     file, a corrupt or truncated one, a colour image, an array of unsupported rank or dtype, a
     multi-page TIFF whose pages differ in shape, a stated spacing that is not positive and
-    finite. ``spacing=False`` skips the spacing metadata (``Image.spacing`` is None): for a
-    caller that overrides it, so a broken tag does not stop the read.
+    finite, a 4-D volume whose fourth axis is not of size 1. ``spacing=False`` skips the spacing
+    metadata and a volume's affine (both None): for a caller that overrides them, so a broken tag
+    does not stop the read.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    suffix = image_suffix(path)
+    affine = None
     try:
-        if suffix in TIFF_SUFFIXES:
+        if suffix in VOLUME_SUFFIXES:
+            volume = read_volume(path, suffix, spacing=spacing)
+            array, stated, affine = volume.array, volume.spacing, volume.affine
+        elif suffix in TIFF_SUFFIXES:
             array, stated = _read_tiff(path, read_spacing=spacing)
         elif suffix in PILLOW_SUFFIXES:
             array, stated = _read_pillow(path), None
@@ -74,7 +99,7 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     except Exception as exc:  # every decoder has its own exception zoo
         raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
     array = _check_array(path, np.asarray(array))
-    return Image(array=array, spacing=stated, path=path)
+    return Image(array=array, spacing=stated, path=path, affine=affine)
 
 
 def _short(exc: Exception) -> str:
@@ -222,8 +247,10 @@ def _read_npz(path: Path) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def atomic_path(target: Path, *, overwrite: bool) -> Iterator[Path]:
+def atomic_path(target: Path, *, overwrite: bool, suffix: str = "") -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    ``suffix`` ends the temporary name, for writers that choose the format by the extension.
 
     On any error (or Ctrl-C) the temporary file is removed and ``target`` is left untouched.
     A character device or FIFO (``/dev/null``, a named pipe) is yielded as it is and written to
@@ -237,7 +264,7 @@ def atomic_path(target: Path, *, overwrite: bool) -> Iterator[Path]:
         yield target
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -255,12 +282,77 @@ def _umask() -> int:
     return mask
 
 
-def write_tiff(target: Path, array: np.ndarray, *, overwrite: bool) -> None:
-    """Write a float32 TIFF atomically (multi-page for 3D)."""
+def write_tiff(
+    target: Path,
+    array: np.ndarray,
+    *,
+    overwrite: bool,
+    spacing: tuple[float, ...] | None = None,
+    unit: str | None = None,
+) -> None:
+    """Write a float32 TIFF atomically (multi-page for 3D).
+
+    ``spacing`` (one value per axis of a 2D or 3D array) is written as ImageJ resolution tags and
+    z spacing in ``unit``, read back by ``read_image`` as the same spacing; a channel stack is
+    written without.
+    """
     import tifffile
 
+    array = np.asarray(array, dtype=np.float32)
     with atomic_path(target, overwrite=overwrite) as tmp:
-        tifffile.imwrite(tmp, np.asarray(array, dtype=np.float32), photometric="minisblack")
+        if spacing is None or len(spacing) not in (2, 3) or array.ndim != len(spacing):
+            tifffile.imwrite(tmp, array, photometric="minisblack")
+            return
+        metadata = {"axes": "ZYX" if array.ndim == 3 else "YX", "unit": unit or "pixel"}
+        if array.ndim == 3:
+            metadata["spacing"] = spacing[0]
+        tifffile.imwrite(
+            tmp,
+            array,
+            imagej=True,
+            resolution=(1 / spacing[-1], 1 / spacing[-2]),
+            metadata=metadata,
+        )
+
+
+def map_target_suffix(source: Path) -> str:
+    """The extension of a map written for ``source``: a medical volume keeps its format (as one
+    file), every other image becomes a TIFF."""
+    suffix = image_suffix(source)
+    return output_suffix(suffix) if suffix in VOLUME_SUFFIXES else ".tif"
+
+
+def write_volume_map(target: Path, array: np.ndarray, *, source: Image, overwrite: bool) -> None:
+    """Write a float32 map atomically as a medical volume (the format of ``target``'s extension)
+    with the geometry of the file ``source`` was read from."""
+    suffix = image_suffix(target)
+    with atomic_path(target, overwrite=overwrite, suffix=suffix) as tmp:
+        write_volume(tmp, array, source.path, suffix, source.array.ndim)
+
+
+def tiff_tags(source: Image) -> dict:
+    """The ``write_tiff`` keywords that keep the spacing (and unit) ``source`` stated; none when
+    it stated none."""
+    if source.spacing is None:
+        return {}
+    return {"spacing": source.spacing, "unit": tiff_unit(source.path)}
+
+
+_RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "micron"}
+
+
+def tiff_unit(path: Path) -> str | None:
+    """The length unit of a TIFF's spacing tags (ImageJ's, else the ResolutionUnit tag)."""
+    import tifffile
+
+    if image_suffix(path) not in TIFF_SUFFIXES:
+        return None
+    with tifffile.TiffFile(path) as tif:
+        unit = (tif.imagej_metadata or {}).get("unit")
+        if unit:
+            return str(unit)
+        tag = tif.pages[0].tags.get("ResolutionUnit")
+        return _RESOLUTION_UNITS.get(int(tag.value)) if tag is not None else None
 
 
 def write_png(target: Path, rgb: np.ndarray, *, overwrite: bool) -> None:

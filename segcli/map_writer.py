@@ -19,7 +19,17 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import SegcliError, UsageError
-from segcli.io import read_image, write_png, write_tiff
+from segcli.io import (
+    VOLUME_SUFFIXES,
+    image_stem,
+    image_suffix,
+    map_target_suffix,
+    read_image,
+    tiff_tags,
+    write_png,
+    write_tiff,
+    write_volume_map,
+)
 from segcli.maps import map_for_image, preview_rgb
 from segcli.outputs import describe_os_error
 from segcli.pairing import find_images
@@ -47,17 +57,24 @@ class MapJob:
 
     @staticmethod
     def for_inputs(masks: Path, out: Path) -> list[MapJob]:
-        """One job per image under ``masks``, its output mirroring the relative path under ``out``.
+        """One job per image under ``masks``, its output mirroring the relative path under ``out``:
+        a medical volume in its own format (``.nhdr`` as ``.nrrd``, ``.mhd`` as ``.mha``), any
+        other image as a TIFF.
 
         Raises ``UsageError`` when an output (map or preview) would be one of the inputs.
         """
-        jobs = [MapJob(path, Path(out) / f"{key}.tif") for key, path in find_images(masks).items()]
+        jobs = [MapJob(path, Path(out) / f"{key}{map_target_suffix(path)}") for key, path in find_images(masks).items()]
         sources = {os.path.realpath(job.source): job.source for job in jobs}
         for job in jobs:
-            for target in (job.target, job.target.with_suffix(".png")):
+            for target in (job.target, job.preview):
                 if os.path.realpath(target) in sources:
                     raise UsageError(f"{target}: an output would replace the input {sources[os.path.realpath(target)]}")
         return jobs
+
+    @property
+    def preview(self) -> Path:
+        stem = image_stem(self.target)
+        return stem.with_name(stem.name + ".png")
 
 
 @dataclass(frozen=True)
@@ -86,7 +103,7 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
 
 
 def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
-    preview_path = job.target.with_suffix(".png")
+    preview_path = job.preview
     if job.target.exists():
         if settings.skip_existing:
             return MapResult(job, skipped=True)
@@ -112,7 +129,10 @@ def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
             if settings.preview:
                 write_png(preview_path, preview_rgb(result, image_ndim=image.array.ndim), overwrite=True)
             writing = job.target
-            write_tiff(job.target, result, overwrite=True)
+            if image_suffix(job.target) in VOLUME_SUFFIXES:
+                write_volume_map(job.target, result, source=image, overwrite=True)
+            else:
+                write_tiff(job.target, result, overwrite=True, **tiff_tags(image))
         except OSError as exc:
             return MapResult(job, error=describe_os_error(exc, writing), output_failed=True)
     messages = tuple(f"{job.source}: {w.message}" for w in caught)

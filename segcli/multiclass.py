@@ -30,12 +30,32 @@ def select(spec: str | None) -> list[str]:
 
 
 def scored_classes(settings: ScoreSettings) -> tuple[int, ...]:
+    if settings.class_labels is not None:
+        return tuple(values[0] for _, values in _chosen_labels(settings))
     start = 0 if settings.include_background else 1
     return tuple(range(start, settings.num_classes))
 
 
 def class_label(settings: ScoreSettings, c: int) -> str:
+    if settings.class_labels is not None:
+        return next(name for name, values in settings.class_labels if values == (c,))
     return settings.class_names[c] if settings.class_names else str(c)
+
+
+def _chosen_labels(settings: ScoreSettings) -> list[tuple[str, tuple[int, ...]]]:
+    """--labels: the named classes scored (the background, label 0, only with --include-background)."""
+    return [(n, v) for n, v in settings.class_labels if settings.include_background or v != (0,)]
+
+
+def _class_masks(settings: ScoreSettings) -> list[tuple[str, tuple[int, ...]]]:
+    """Each scored class: its column label and the label values it is made of (a region: several)."""
+    if settings.class_labels is not None:
+        return _chosen_labels(settings)
+    return [(class_label(settings, c), (c,)) for c in scored_classes(settings)]
+
+
+def has_regions(settings: ScoreSettings) -> bool:
+    return settings.class_labels is not None and any(len(v) > 1 for _, v in settings.class_labels)
 
 
 def _split(settings: ScoreSettings) -> tuple[list[str], list[str]]:
@@ -50,10 +70,15 @@ def columns(settings: ScoreSettings) -> list[str]:
     """``<score>`` then ``<score>_<label>`` per scored class, for region and surface scores; then
     the multi-class losses."""
     per_class, losses = _split(settings)
+    if losses and has_regions(settings):
+        raise UsageError(
+            f"--labels: regions (classes of several labels) overlap, so the multi-class losses "
+            f"({', '.join(losses)}) do not apply; choose region and surface scores"
+        )
     out: list[str] = []
     for name in per_class:
         out.append(name)
-        out += [f"{name}_{class_label(settings, c)}" for c in scored_classes(settings)]
+        out += [f"{name}_{label}" for label, _ in _class_masks(settings)]
     return out + losses
 
 
@@ -71,19 +96,20 @@ def score_multiclass_pair(
     )
     per_class, losses = _split(settings)
     values: dict[str, float] = {}
-    foreground_present: list[int] = []
-    for c in scored_classes(settings):
-        hard = (pair.labels == c) & pair.valid
-        target = (pair.target == c) & pair.valid
-        if c != 0 and (hard.any() or target.any()):
-            foreground_present.append(c)
+    foreground_present: list[str] = []
+    classes = _class_masks(settings)
+    for label, members in classes:
+        hard = _member_mask(pair.labels, members) & pair.valid
+        target = _member_mask(pair.target, members) & pair.valid
+        if members != (0,) and (hard.any() or target.any()):
+            foreground_present.append(label)
         # Region and surface scores use only the hard masks, so the mask stands in for prob.
         batch = BinaryBatch([BinaryPair(prob=hard, hard=hard, target=target)], options, valid=pair.valid[None])
-        values |= compute_scores(batch, per_class, suffix=f"_{class_label(settings, c)}")[0]
-    foreground = [c for c in scored_classes(settings) if c != 0]
+        values |= compute_scores(batch, per_class, suffix=f"_{label}")[0]
+    foreground = [label for label, members in classes if members != (0,)]
     averaged = foreground_present or foreground
     for name in per_class:
-        keys = [f"{name}_{class_label(settings, c)}" for c in averaged]
+        keys = [f"{name}_{label}" for label in averaged]
         scores = [values[key] for key in keys]
         values[name] = float(np.mean(scores)) if scores else float("nan")
         touched = [key for key in keys if key in EMPTY_DISTANCE_LOG]
@@ -104,6 +130,68 @@ def score_multiclass_pair(
         )
         values |= {name: float(lookup(name, multiclass=True).compute(batch)[0]) for name in losses}
     return values
+
+
+def _member_mask(labels: np.ndarray, members: tuple[int, ...]) -> np.ndarray:
+    return labels == members[0] if len(members) == 1 else np.isin(labels, members)
+
+
+def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], int, int | None]:
+    """The classes of an nnU-Net ``dataset.json``: ``"labels": {"background": 0, "liver": 1}``,
+    a region as a list of labels (``"tumor": [1, 2]``), ``"ignore"`` the ignore label.
+
+    Returns the (name, labels) of each class in the file's order, the number of label values
+    (the largest label but the ignore label, plus one) and the ignore label (or None).
+    """
+    try:
+        document = json.loads(Path(source).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--labels {source}: cannot read JSON ({_first_line(exc)})") from None
+    table = document.get("labels") if isinstance(document, dict) else None
+    if not isinstance(table, dict) or not table:
+        raise UsageError(f"--labels {source}: expected a \"labels\" object such as {{\"background\": 0, \"liver\": 1}}")
+    classes: list[tuple[str, tuple[int, ...]]] = []
+    ignore = None
+    for name, value in table.items():
+        members = value if isinstance(value, list) else [value]
+        if not members or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in members):
+            raise UsageError(f"--labels {source}: label {name!r} is {value!r}; expected a label >= 0 or a list of them")
+        if name == "ignore":
+            if len(members) != 1:
+                raise UsageError(f"--labels {source}: the ignore label must be one label, got {value!r}")
+            ignore = members[0]
+            continue
+        if not name or "," in name:
+            raise UsageError(f"--labels {source}: class name {name!r} cannot be a column name")
+        members = tuple(sorted(set(members)))
+        if any(members == seen for _, seen in classes):
+            raise UsageError(f"--labels {source}: {name!r} has the labels of another class ({value!r})")
+        classes.append((str(name), members))
+    if not any(members != (0,) for _, members in classes):
+        raise UsageError(f"--labels {source}: no class besides the background")
+    if ignore is not None and any(ignore in members for _, members in classes):
+        raise UsageError(f"--labels {source}: the ignore label {ignore} is also a class")
+    num_classes = max(max(members) for _, members in classes) + 1
+    return tuple(classes), max(num_classes, 2), ignore
+
+
+def labels_for_settings(
+    source: Path, *, num_classes: int | None, class_names: str | None, ignore_index: int | None
+) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], int, int | None]:
+    """--labels: the classes, the class count and the ignore label of a dataset.json; a
+    --num-classes or --ignore-index given too must agree with it, --class-names must be absent."""
+    if class_names is not None:
+        raise UsageError("--labels names the classes already; leave out --class-names")
+    classes, count, ignore = load_labels(source)
+    if num_classes is not None and num_classes != count:
+        raise UsageError(f"--labels {source} has labels 0..{count - 1}, not --num-classes {num_classes}")
+    if ignore is not None and ignore_index is not None and ignore != ignore_index:
+        raise UsageError(f"--labels {source} ignores label {ignore}, not --ignore-index {ignore_index}")
+    return classes, count, ignore if ignore is not None else ignore_index
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def load_class_weights(source: str, scheme: str, num_classes: int | None) -> tuple[float, ...]:

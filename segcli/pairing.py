@@ -1,6 +1,7 @@
 """Finding image files and matching predictions to ground truth.
 
-Files are keyed by their path relative to the root given, without extension and without the
+Files are keyed by their path relative to the root given, without extension (both parts of
+``.nii.gz``) and without the
 optional suffix (nnU-Net's ``_0000``). A prediction and a ground truth with the same key form a
 pair. Unmatched files are an error unless the caller asks to skip them or score them as empty.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from segcli.errors import PairingError, UsageError
-from segcli.io import is_image_file
+from segcli.io import image_stem, is_image_file
 
 MissingPolicy = Literal["error", "skip", "empty"]
 
@@ -53,12 +54,12 @@ def find_images(root: Path, *, suffix: str = "") -> dict[str, Path]:
             raise UsageError(f"{path}: same name as {found[key]} once the extension is removed")
         found[key] = path
     if not found:
-        raise UsageError(f"{root}: no image files found (TIFF, PNG, BMP, JPEG, NPY, NPZ)")
+        raise UsageError(f"{root}: no image files found (TIFF, PNG, BMP, JPEG, NPY, NPZ, NIfTI, NRRD, MHA/MHD)")
     return found
 
 
 def _key(relative: Path, suffix: str) -> str:
-    stem = relative.with_suffix("").as_posix()
+    stem = image_stem(relative).as_posix()
     if suffix and stem.endswith(suffix):
         stem = stem[: -len(suffix)]
     return stem

@@ -47,6 +47,9 @@ class ScoreSettings:
     # Binary scoring at several thresholds: each score becomes the columns ``<score>@<t>``.
     thresholds: tuple[float, ...] | None = None
     staple: bool = False  # with --rater: also score against the raters' STAPLE consensus
+    ignore_geometry: bool = False  # score pairs whose headers' geometry differs, with the GT's spacing
+    # --labels: the label values of each scored class (a region: several), named by class_names.
+    class_labels: tuple[tuple[int, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         validate_settings(self)
@@ -159,21 +162,25 @@ def pair_spacing(
     ndim: int,
     gt_path: object,
     pred_path: object,
+    *,
+    ignore_geometry: bool = False,
 ) -> tuple[tuple[float, ...], str]:
     """The spacing a pair is scored with and where it came from (``SPACING_SOURCES``).
 
     The option wins. Otherwise the files' spacings must agree (to a relative 1e-5) when both state
-    one, else ``ShapeError``; a file that states none takes the other's; neither: 1 per axis.
+    one, else ``ShapeError`` (``ignore_geometry``: the GT's is used); a file that states none
+    takes the other's; neither: 1 per axis.
     """
     if override is not None:
         return resolve_spacing(override, None, ndim, gt_path), "option"
     if gt_spacing is not None and pred_spacing is not None:
         gt_s = resolve_spacing(None, gt_spacing, ndim, gt_path)
         pred_s = resolve_spacing(None, pred_spacing, ndim, pred_path)
-        if not all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, pred_s, strict=True)):
+        same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, pred_s, strict=True))
+        if not same and not ignore_geometry:
             raise ShapeError(
                 f"{pred_path}: spacing {','.join(f'{v:g}' for v in pred_s)} differs from {gt_path} spacing "
-                f"{','.join(f'{v:g}' for v in gt_s)}; pass --spacing to choose"
+                f"{','.join(f'{v:g}' for v in gt_s)}; pass --spacing to choose (or --ignore-geometry for the GT's)"
             )
         return gt_s, "gt"
     if gt_spacing is not None:
@@ -297,8 +304,28 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
         pred_spacing = pred_image.spacing[-ndim:] if pred_image.spacing and len(pred_image.spacing) > ndim else None
     else:
         pred_spacing = pred_image.spacing if pred_image else None
+    if pred_image is not None and pred_image.affine is not None and gt_image.affine is not None:
+        from segcli.volumes import geometry_differences
+
+        differences = geometry_differences(
+            pred_image.array.shape,
+            pred_spacing,
+            pred_image.affine,
+            gt_image.array.shape,
+            gt_image.spacing,
+            gt_image.affine,
+        )
+        if differences and not (settings.ignore_geometry and pred_image.array.shape == gt_image.array.shape):
+            hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
+            raise ShapeError(f"{pair.pred}: geometry differs from {pair.gt}: {'; '.join(differences)}{hint}")
     spacing, source = pair_spacing(
-        settings.spacing_override, gt_image.spacing, pred_spacing, ndim, pair.gt, pair.pred or "prediction"
+        settings.spacing_override,
+        gt_image.spacing,
+        pred_spacing,
+        ndim,
+        pair.gt,
+        pair.pred or "prediction",
+        ignore_geometry=settings.ignore_geometry,
     )
     options = settings.options if spacing == settings.options.spacing else _with_spacing(settings.options, spacing)
     meta = {

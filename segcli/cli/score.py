@@ -126,6 +126,12 @@ def score(
             help="Voxel spacing in array axis order, e.g. 2.0,0.5,0.5 \\[default: from the files' metadata, else 1]."
         ),
     ] = None,
+    ignore_geometry: Annotated[
+        bool,
+        typer.Option(
+            help="Score pairs whose headers disagree on spacing, origin or direction, with the GT's spacing."
+        ),
+    ] = False,
     nsd_tolerance: Annotated[float, typer.Option(help="Tolerance of nsd, in spacing units.")] = 1.0,
     device: Annotated[
         str,
@@ -171,6 +177,14 @@ def score(
     ] = False,
     class_names: Annotated[
         str | None, typer.Option(help="Comma list of K class names for the columns.", rich_help_panel=MC_PANEL)
+    ] = None,
+    labels: Annotated[
+        Path | None,
+        typer.Option(
+            help="nnU-Net dataset.json: its \"labels\" name and choose the classes (lists are regions); "
+            "sets the multi-class mode \\[default: none].",
+            rich_help_panel=MC_PANEL,
+        ),
     ] = None,
     class_weights: Annotated[
         str | None,
@@ -241,6 +255,11 @@ def score(
             raise typer.BadParameter(
                 "needs --output FILE (a run written to stdout cannot be resumed)", param_hint="--resume"
             )
+        class_labels = None
+        if labels is not None:
+            class_labels, num_classes, ignore_index = multiclass.labels_for_settings(
+                labels, num_classes=num_classes, class_names=class_names, ignore_index=ignore_index
+            )
         if num_classes is None:
             chosen = [s.name for s in registry.select(metrics)]
         else:
@@ -283,6 +302,8 @@ def score(
             include_background=include_background,
             class_names=names,
             class_weights=weights,
+            ignore_geometry=ignore_geometry,
+            class_labels=class_labels,
         )
         _warn_about_settings(settings, pred, gt, ignore_index)
         target = _check_output(output, overwrite, resume)

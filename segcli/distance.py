@@ -68,7 +68,8 @@ def _edt_package(labels: np.ndarray, spacing: Spacing | None) -> np.ndarray:
     import edt as edt_package
 
     anisotropy = tuple(float(s) for s in spacing) if spacing is not None else None
-    return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=1)
+    # no mutate: black_border=False and parallel=1 are edt's defaults, and threads change no value
+    return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=1)  # pragma: no mutate
 
 
 def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:

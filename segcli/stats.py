@@ -153,7 +153,8 @@ class BitMask:
             return words | self._from_lower(words) | self._from_higher(words)
         out = words.copy()
         ndim = words.ndim
-        out[_shifted(axis, ndim, 1, None)] |= words[_shifted(axis, ndim, None, -1)]
+        # no mutate: "=" for "|=" loses only each pixel itself, which the last axis's dilation keeps
+        out[_shifted(axis, ndim, 1, None)] |= words[_shifted(axis, ndim, None, -1)]  # pragma: no mutate
         out[_shifted(axis, ndim, None, -1)] |= words[_shifted(axis, ndim, 1, None)]
         return out
 
@@ -172,7 +173,8 @@ class BitMask:
         for _ in range(iterations):
             previous = out
             out = self._dilate_axis(previous, previous.ndim - 1)
-            for axis in range(previous.ndim - 1):
+            # no mutate: more axes add nothing (the last is dilated above; one past the last is a no-op)
+            for axis in range(previous.ndim - 1):  # pragma: no mutate
                 out |= self._dilate_axis(previous, axis)
         return BitMask(out, self.width)
 

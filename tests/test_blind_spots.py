@@ -156,6 +156,19 @@ def test_multiclass_mean_with_no_foreground_class_present_falls_back_to_every_cl
     assert values["dice"] == 1.0 and values["hd"] == 0.0 and values["nsd"] == 1.0
 
 
+def test_an_image_wholly_ignored_scores_as_identical():
+    """Guards the 0/0 rule where every count is 0 (every pixel carries the ignore label): each
+    region score of each class is 1, as for two empty masks, and no distance is infinite."""
+    gt = np.full((4, 5), 255, np.uint8)
+    pred = np.zeros((4, 5), np.uint8)
+    pred[1:3, 1:4] = 1
+    values = _multiclass(pred, gt, [*REGION, "hd"], include_background=True)
+    for name in REGION:
+        for c in range(K):
+            assert values[f"{name}_{c}"] == 1.0, (name, c)
+    assert values["hd"] == 0.0
+
+
 def _ignore_case():
     """A 3-class pair whose prediction puts classes 1 and 2 (and background) in the ignore band,
     far from where the GT has them."""

@@ -1,6 +1,7 @@
 """Distance maps and morphology pinned where mutation testing found them loose
-(segcli/distance.py, segcli/stats.py): the signed distance with anisotropic spacing and a shared
-``InsideOutside``, and the one-iteration defaults of the packed-bit morphology. References are
+(segcli/distance.py, segcli/stats.py, segcli/scores/surface.py): the signed distance with
+anisotropic spacing and a shared ``InsideOutside``, the one-iteration defaults of the packed-bit
+morphology and boundary_iou's two-pixel region. References are
 scipy.ndimage's transforms and morphology."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import pytest
 from scipy import ndimage
 
 from segcli.distance import InsideOutside, signed_distance
-from segcli.stats import dilate_cross, erode_square
+from segcli.stats import BitMask, dilate_cross, erode_square
 from tests.conftest import smooth_mask
 
 
@@ -39,3 +40,45 @@ def test_morphology_defaults_are_one_iteration():
     square = np.ones((3, 3), bool)
     np.testing.assert_array_equal(dilate_cross(mask), ndimage.binary_dilation(mask, cross))
     np.testing.assert_array_equal(erode_square(mask), ndimage.binary_erosion(mask, square, border_value=0))
+    packed = BitMask.pack(mask)
+    np.testing.assert_array_equal(packed.dilate_cross().unpack(), ndimage.binary_dilation(mask, cross))
+    np.testing.assert_array_equal(packed.erode_square().unpack(), ndimage.binary_erosion(mask, square, border_value=0))
+
+
+def test_boundary_region_default_is_two_pixels():
+    """boundary_iou's region (Cheng et al. 2021): the mask minus its erosion by the 3x3 square,
+    twice by default, outside the image counting as background."""
+    from segcli.scores.surface import boundary_region
+
+    mask = smooth_mask(np.random.default_rng(9), (26, 70), smooth=2.0, fill=0.5)
+    eroded = ndimage.binary_erosion(mask, np.ones((3, 3), bool), iterations=2, border_value=0)
+    np.testing.assert_array_equal(boundary_region(mask), mask & ~eroded)
+
+
+def test_nsd_default_tolerance_is_one_and_a_distance_on_the_limit_is_within():
+    """surface.nsd's default tolerance is 1 px (MONAI's class_thresholds in the README); a
+    distance exactly on the slackened limit tolerance * (1 + 1e-9) counts as within, from both
+    sides. Hand case: one pixel each, 5 px apart."""
+    from segcli.scores import surface
+
+    pred, target = np.zeros((1, 8), bool), np.zeros((1, 8), bool)
+    pred[0, 0], target[0, 5] = True, True
+    d = [surface.surface_distances(pred, target)]
+    two_apart = [surface.surface_distances(pred, np.roll(pred, 2))]
+    assert surface.nsd(two_apart)[0] == 0.0
+    assert surface.nsd([surface.surface_distances(pred, np.roll(pred, 1))])[0] == 1.0
+    on_limit = 5.0 / (1 + 1e-9)
+    assert on_limit * (1.0 + 1e-9) == 5.0
+    assert surface.nsd(d, tolerance=on_limit)[0] == 1.0
+
+
+def test_bounding_box_default_pad_and_per_axis_pad():
+    """The tight box by default; a pad per axis grows it on both sides, clipped to the image."""
+    from segcli.stats import bounding_box
+
+    mask = np.zeros((6, 7), bool)
+    mask[2:4, 3] = True
+    assert bounding_box(mask) == (slice(2, 4), slice(3, 4))
+    assert bounding_box(mask, pad=(1, 2)) == (slice(1, 5), slice(1, 6))
+    assert bounding_box(mask, pad=5) == (slice(0, 6), slice(0, 7))
+    assert bounding_box(np.zeros((3, 3), bool)) is None

@@ -10,7 +10,9 @@ of different formats can be compared. Writing a map "like" an input keeps its ge
 
 from __future__ import annotations
 
+import logging
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +87,7 @@ def _array_affine(path: Path, columns: np.ndarray, origin: np.ndarray, ndim: int
 def _read_nifti(path: Path, read_geometry: bool) -> Volume:
     import nibabel as nib
 
+    logging.getLogger("nibabel.global").setLevel(logging.CRITICAL)  # its fixes are ours to say
     image = nib.load(path)
     if not isinstance(image, (nib.Nifti1Image, nib.Nifti2Image)):
         raise ReadError(f"{path}: not a NIfTI image")
@@ -95,11 +98,24 @@ def _read_nifti(path: Path, read_geometry: bool) -> Volume:
         return Volume(array, None, None)
     ndim = len(shape)
     # pixdim is float32: its shortest decimal (0.8, not 0.800000011920929) is the value written.
-    zooms = _checked(path, "NIfTI pixdim", [str(np.float32(v)) for v in image.header.get_zooms()[:ndim]])
+    zooms = _checked(path, "NIfTI pixdim", [str(np.float32(v)) for v in _raw_pixdim(path, image)[:ndim]])
     affine = np.asarray(image.affine, dtype=np.float64)
     if not np.all(np.isfinite(affine)):
         raise ReadError(f"{path}: the NIfTI affine (qform/sform) is not finite")
     return Volume(array, zooms[::-1], _array_affine(path, affine[:3, :ndim], affine[:3, 3], ndim))
+
+
+def _raw_pixdim(path: Path, image) -> np.ndarray:
+    """pixdim[1:] as the file states it: nibabel's load replaces 0 by 1 and a negative value by
+    its absolute value (logging it), which would score a broken header as if it were sound."""
+    from nibabel.openers import ImageOpener
+
+    with ImageOpener(path) as stream:
+        header = type(image.header).from_fileobj(stream, check=False)
+    pixdim = np.asarray(header["pixdim"][1:], dtype=np.float64)
+    if np.any(pixdim < 0):  # only the sign is off: ITK and nibabel read it as positive; said
+        warnings.warn(f"{path}: negative NIfTI pixdim {_join(pixdim[:3])} read as its absolute value", stacklevel=4)
+    return np.abs(pixdim)
 
 
 _NRRD_SPACES = {
@@ -185,10 +201,13 @@ def _read_metaimage(path: Path, read_geometry: bool) -> Volume:
 
 
 def _sitk_reason(exc: Exception) -> str:
-    """SimpleITK's messages start with the C++ source location; the reason is the last line."""
+    """SimpleITK's message without the C++ source location: ITK's error and the system's reason
+    (``Reason: Success`` says nothing and is dropped)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    reason = lines[-1] if lines else type(exc).__name__
-    return reason.split(": ", 1)[-1][:200] if reason.startswith("Description") else reason[:200]
+    error = next((line.split("): ", 1)[-1] for line in lines if "ITK ERROR" in line), lines[-1] if lines else "")
+    reason = next((line[len("Reason: ") :] for line in lines if line.startswith("Reason: ")), "Success")
+    text = error.rstrip(".") + ("" if reason == "Success" else f": {reason}")
+    return (text or type(exc).__name__)[:200]
 
 
 def geometry_differences(

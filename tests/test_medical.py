@@ -286,6 +286,36 @@ def test_nan_in_pixdim_is_an_error_naming_the_file(runner, tmp_path, volumes):
     _bad_input(runner, tmp_path, volumes, nan_pixdim)
 
 
+def test_zero_pixdim_is_an_error_not_nibabels_silent_one(runner, tmp_path, volumes):
+    pred, _ = volumes[0]
+
+    def zero_pixdim(path):
+        image = nib.Nifti1Image(pred, _affine())
+        image.header["pixdim"][3] = 0  # nibabel's load would make it 1 and go on
+        nib.save(image, path)
+        return "bad spacing in NIfTI pixdim: 0.7,0.9,0"
+
+    _bad_input(runner, tmp_path, volumes, zero_pixdim)
+
+
+def test_negative_pixdim_is_read_as_its_absolute_value_and_said(tmp_path, volumes):
+    image = nib.Nifti1Image(volumes[0][0], _affine())
+    image.header["pixdim"][1] = -0.7
+    nib.save(image, tmp_path / "neg.nii")
+    with pytest.warns(UserWarning, match=r"neg\.nii: negative NIfTI pixdim -0\.7,0\.9,2\.5"):
+        assert read_image(tmp_path / "neg.nii").spacing == (2.5, 0.9, 0.7)
+
+
+def test_unreadable_metaimage_is_one_line_without_cxx_location(tmp_path):
+    from segcli.errors import ReadError
+
+    (tmp_path / "bad.mha").write_text("ObjectType = Image\nNDims = 3\n")
+    with pytest.raises(ReadError) as caught:
+        read_image(tmp_path / "bad.mha")
+    bad = tmp_path / "bad.mha"
+    assert str(caught.value) == f"{bad}: cannot read (File cannot be read: {bad} for reading)"
+
+
 def test_truncated_compressed_file_is_one_line_naming_it(runner, tmp_path, volumes):
     def truncated(path):
         data = path.read_bytes()

@@ -72,7 +72,8 @@ class LossInputs:
         """sum(p^gamma) per image."""
         if gamma == 1.0:
             return self.soft_sum_p
-        return self.ops.sum(self.prob * self.prob if gamma == 2.0 else self.prob**gamma)
+        # equivalent mutants: p * p is numpy's p**2.0
+        return self.ops.sum(self.prob * self.prob if gamma == 2.0 else self.prob**gamma)  # pragma: no mutate
 
     def mean(self, pixel_values) -> np.ndarray:
         return self.ops.mean(pixel_values)
@@ -106,7 +107,8 @@ def default_pos_weight(x: LossInputs) -> np.ndarray:
     meaningful value: with no positives it multiplies nothing)."""
     negatives = x.n_pixels - x.n_positive
     valid = (x.n_positive > 0) & (negatives > 0)
-    return np.where(valid, negatives / np.where(valid, x.n_positive, 1.0), 1.0)
+    # equivalent mutants: the inner 1.0 is a safe divisor whose quotient the outer where discards
+    return np.where(valid, negatives / np.where(valid, x.n_positive, 1.0), 1.0)  # pragma: no mutate
 
 
 def wbce(x: LossInputs, *, pos_weight: float | None = None) -> np.ndarray:
@@ -138,7 +140,8 @@ def nearest_cell_bce(x: LossInputs) -> np.ndarray:
     """
     negatives = x.n_pixels - x.n_positive
     has_positive = x.n_positive > 0
-    ratio = np.where(has_positive, negatives / np.where(has_positive, x.n_positive, 1.0), 0.0)
+    # equivalent mutants: with no positive pixel the divisor and the ratio multiply nothing
+    ratio = np.where(has_positive, negatives / np.where(has_positive, x.n_positive, 1.0), 0.0)  # pragma: no mutate
     return x.mean(x.pixel_bce * x.ops.where(x.target, x.per_image(ratio + 1.0), 1.0))
 
 

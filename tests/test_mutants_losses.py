@@ -1,0 +1,186 @@
+"""Binary losses pinned where mutation testing found them loose (segcli/scores/losses.py): the
+weights of wbce, balanced_bce and nearest_cell_bce when a class is missing or fills the image,
+non-default parameters (focal alpha/gamma, Tversky alpha/beta, squared Dice gamma, combo alpha),
+the torch path of the Lovász hinge on tiny inputs and weighted Lovász sums. References are torch,
+MONAI and the SPEC formulas written out in float64."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from segcli.backend import TorchOps
+from segcli.batch import BinaryBatch, ScoreOptions
+from segcli.inputs import BinaryPair
+from segcli.registry import BY_NAME
+from segcli.scores.losses import LossInputs, combo_loss, lovasz_jaccard
+from tests.conftest import smooth_mask
+
+REL = 1e-5
+
+
+def _score(name, prob, target, ops=None, **options):
+    pair = BinaryPair(prob=prob, hard=prob >= 0.5, target=target)
+    batch = BinaryBatch([pair], ScoreOptions(**options)) if ops is None else BinaryBatch(
+        [pair], ScoreOptions(**options), ops=ops
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return float(BY_NAME[name].compute(batch)[0])
+
+
+def _pixel_bce(prob, target):
+    p = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    return -(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+def _t(array):
+    return torch.from_numpy(np.asarray(array, dtype=np.float64))
+
+
+FULL = np.ones((4, 5), bool)
+EMPTY = np.zeros((4, 5), bool)
+PROB = np.linspace(0.05, 0.95, 20, dtype=np.float32).reshape(4, 5)
+
+
+@pytest.mark.parametrize("target", [FULL, EMPTY], ids=["all positive", "no positive"])
+@pytest.mark.parametrize("pred", ["prob", "mask"])
+def test_class_weighted_bces_when_one_class_is_missing(target, pred):
+    """negatives / positives has no value with a class missing: wbce's weight is then 1 (plain
+    BCE), balanced_bce's b (the share of negatives) is 0 or 1 (a zero loss), nearest_cell_bce's weight is
+    negatives/positives + 1 = 1 on an all-positive image."""
+    prob = PROB if pred == "prob" else np.eye(4, 5, dtype=bool)
+    pixel = _pixel_bce(prob, target)
+    assert _score("wbce", prob, target) == pytest.approx(pixel.mean(), rel=REL)
+    assert _score("nearest_cell_bce", prob, target) == pytest.approx(pixel.mean(), rel=REL)
+    # b = 0 weighs the positives of an all-positive image by 0; b = 1 the negatives of an empty one
+    assert _score("balanced_bce", prob, target) == 0.0
+
+
+@pytest.mark.parametrize("positives", [3, 19], ids=["3 positives", "one negative"])
+@pytest.mark.parametrize("pred", ["prob", "mask"])
+def test_nearest_cell_and_wbce_weights_with_both_classes(positives, pred, rng):
+    """Hand-worked weights: k positives in 20 pixels -> wbce weight (20 - k) / k, nearest_cell
+    (20 - k) / k + 1; torch's pos_weight as the reference of wbce."""
+    target = np.zeros(20, bool)
+    target[1 : 1 + positives] = True
+    target = target.reshape(4, 5)
+    ratio = (20 - positives) / positives
+    prob = PROB if pred == "prob" else smooth_mask(rng, (4, 5), fill=0.4)
+    pixel = _pixel_bce(prob, target)
+    for name, w in (("wbce", ratio), ("nearest_cell_bce", ratio + 1)):
+        expected = (np.where(target, w, 1.0) * pixel).mean()
+        assert _score(name, prob, target) == pytest.approx(expected, rel=REL), name
+    p = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    ref = F.binary_cross_entropy_with_logits(
+        _t(np.log(p / (1 - p))), _t(target), pos_weight=torch.tensor(ratio, dtype=torch.float64)
+    ).item()
+    assert _score("wbce", prob, target) == pytest.approx(ref, rel=REL)
+
+
+@pytest.mark.parametrize("alpha,gamma", [(-1.0, 2.0), (0.6, 1.5), (0.0, 0.0)])
+@pytest.mark.parametrize("pred", ["prob", "mask"])
+def test_focal_loss_parameters_match_monai(alpha, gamma, pred, rng):
+    """alpha < 0 turns the class weighting off (MONAI's alpha=None); gamma other than 2."""
+    from monai.losses import FocalLoss
+
+    target = smooth_mask(rng, (20, 23))
+    prob = (rng.random((20, 23)) * 0.9 + 0.05).astype(np.float32) if pred == "prob" else smooth_mask(rng, (20, 23))
+    p = np.clip(np.asarray(prob, np.float64), 1e-7, 1 - 1e-7)
+    logits = _t(np.log(p / (1 - p)))[None, None]
+    ref = FocalLoss(gamma=gamma, alpha=None if alpha < 0 else alpha, use_softmax=False)(
+        logits, _t(target)[None, None]
+    ).item()
+    got = _score("focal_loss", prob, target, focal_alpha=alpha, focal_gamma=gamma)
+    assert got == pytest.approx(ref, rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("pred", ["prob", "mask"])
+def test_dice_family_with_non_default_parameters_match_monai(pred, rng):
+    from monai.losses import DiceLoss, TverskyLoss
+
+    target = smooth_mask(rng, (21, 19))
+    prob = (rng.random((21, 19)) * 0.9 + 0.05).astype(np.float32) if pred == "prob" else smooth_mask(rng, (21, 19))
+    x, y = _t(prob)[None, None], _t(target)[None, None]
+    squared = DiceLoss(squared_pred=True, smooth_nr=1e-6, smooth_dr=1e-6)(x, y).item()
+    assert _score("squared_dice_loss", prob, target) == pytest.approx(squared, rel=REL)
+    # gamma 3: the SPEC formula written out (a binary target has g^3 = g)
+    p = np.asarray(prob, np.float64)
+    cubed = 1 - (2 * (p * target).sum() + 0.5) / ((p**3).sum() + target.sum() + 0.5)
+    assert _score("squared_dice_loss", prob, target, dice_gamma=3.0, smooth=0.5) == pytest.approx(cubed, rel=REL)
+    linear = 1 - (2 * (p * target).sum() + 0.5) / (p.sum() + target.sum() + 0.5)
+    assert _score("squared_dice_loss", prob, target, dice_gamma=1.0, smooth=0.5) == pytest.approx(linear, rel=REL)
+    assert _score("dice_loss", prob, target, smooth=0.5) == pytest.approx(linear, rel=REL)
+    tversky = TverskyLoss(alpha=0.8, beta=0.1, smooth_nr=2.0, smooth_dr=2.0)(x, y).item()
+    opts = {"tversky_alpha": 0.8, "tversky_beta": 0.1, "smooth": 2.0}
+    assert _score("tversky_loss", prob, target, **opts) == pytest.approx(tversky, rel=REL)
+    got = _score("focal_tversky_loss", prob, target, focal_tversky_gamma=1.7, **opts)
+    assert got == pytest.approx(tversky**1.7, rel=REL)
+    dice = DiceLoss(smooth_nr=1e-6, smooth_dr=1e-6)(x, y).item()
+    bce = _pixel_bce(prob, target).mean()
+    assert _score("combo_loss", prob, target, combo_alpha=0.3) == pytest.approx(0.3 * bce + 0.7 * dice, rel=REL)
+
+
+def _lovasz_hinge_reference(logits, labels):
+    """Berman et al.'s reference lovasz_hinge_flat, written out in torch."""
+    signs = 2.0 * labels - 1.0
+    errors = 1.0 - logits * signs
+    errors_sorted, perm = torch.sort(errors, descending=True)
+    gt_sorted = labels[perm]
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.cumsum(0)
+    union = gts + (1 - gt_sorted).cumsum(0)
+    jaccard = 1.0 - intersection / union
+    jaccard[1:] = jaccard[1:] - jaccard[:-1]
+    return torch.dot(F.relu(errors_sorted), jaccard).item()
+
+
+TINY = {
+    # a positive error needs p < 0.731 on a positive pixel, p > 0.269 on a negative one
+    "one error, a positive": (np.array([[0.99, 0.3, 0.01]], np.float32), np.array([[True, True, False]])),
+    "one error, a negative": (np.array([[0.99, 0.6, 0.01]], np.float32), np.array([[True, False, False]])),
+    "no error": (np.array([[0.9999, 0.0001]], np.float32), np.array([[True, False]])),
+    "all wrong": (np.array([[0.2, 0.9, 0.6, 0.1]], np.float32), np.array([[True, False, False, True]])),
+}
+
+
+@pytest.mark.parametrize("case", TINY)
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_lovasz_hinge_on_tiny_images_matches_reference_code(case, backend):
+    """A single pixel with a positive error (the one-element Lovász gradient), none, or all."""
+    prob, target = TINY[case]
+    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
+    ref = _lovasz_hinge_reference(_t(np.log(p / (1 - p))).ravel(), _t(target).ravel())
+    ops = TorchOps("cpu") if backend == "torch" else None
+    assert _score("lovasz_hinge", prob, target, ops=ops) == pytest.approx(ref, rel=REL, abs=1e-9)
+
+
+def test_weighted_lovasz_jaccard_equals_the_repeated_elements(rng):
+    """weights = how many pixels an element stands for: the same as repeating it, and the same
+    as the reference code on the repeated errors; total_positive adds positives of error 0."""
+    errors = rng.random(9).astype(np.float32)
+    positive = rng.random(9) < 0.5
+    counts = rng.integers(1, 4, 9)
+    expanded_e, expanded_g = np.repeat(errors, counts), np.repeat(positive, counts)
+    got = lovasz_jaccard(errors, positive, weights=counts)
+    assert got == pytest.approx(lovasz_jaccard(expanded_e, expanded_g), rel=1e-9)
+    order = np.argsort(-expanded_e, kind="stable")
+    g = _t(expanded_g[order])
+    gts = g.sum()
+    jac = 1.0 - (gts - g.cumsum(0)) / (gts + (1 - g).cumsum(0))
+    jac[1:] = jac[1:] - jac[:-1]
+    assert got == pytest.approx(torch.dot(_t(expanded_e[order]), jac).item(), rel=1e-6)
+    extra = lovasz_jaccard(errors, positive, weights=counts, total_positive=float((counts * positive).sum() + 2))
+    with_zeros = lovasz_jaccard(np.r_[expanded_e, 0.0, 0.0], np.r_[expanded_g, True, True])
+    assert extra == pytest.approx(with_zeros, rel=1e-9)
+
+
+def test_combo_loss_default_weighs_bce_and_dice_equally():
+    """combo_loss's default alpha is 0.5 (Taghanaki et al.): p = (0.5, 0.5), g = (1, 0) gives
+    bce = log 2 and dice_loss = 1 - (1 + s) / (2 + s), so (log 2 + 1/2) / 2 with s = 0."""
+    x = LossInputs(np.array([[0.5, 0.5]]), np.array([[True, False]]))
+    assert combo_loss(x, smooth=0.0)[0] == pytest.approx((np.log(2) + 0.5) / 2, rel=1e-6)

@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 
 from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError
+from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
 from segcli.io import Image, read_image
 from segcli.pairing import Pair
@@ -47,6 +47,13 @@ class ScoreSettings:
     # Binary scoring at several thresholds: each score becomes the columns ``<score>@<t>``.
     thresholds: tuple[float, ...] | None = None
     staple: bool = False  # with --rater: also score against the raters' STAPLE consensus
+    # Object-level scores (segcli.objects): "instances" (label maps as they are) or "components"
+    # (connected components of the masks); the object score columns to compute.
+    objects: str | None = None
+    object_metrics: tuple[str, ...] = ()
+    iou_threshold: float = 0.5
+    object_connectivity: int | None = None
+    object_rows: bool = False  # per-object rows in meta["objects"] (--objects-out)
     ignore_geometry: bool = False  # score pairs whose headers' geometry differs, with the GT's spacing
     # --labels: the label values of each scored class (a region: several), named by class_names.
     class_labels: tuple[tuple[int, ...], ...] | None = None
@@ -89,6 +96,14 @@ def validate_settings(settings: ScoreSettings) -> None:
         _finite("spacing", value, low=0.0, strict=True)
     if settings.max_memory is not None:
         _finite("max_memory", settings.max_memory, low=0.0, strict=True)
+    if settings.objects is not None:
+        if settings.objects not in ("instances", "components"):
+            raise InvalidOption("objects", f"expected instances or components, got {settings.objects!r}")
+        _finite("iou_threshold", settings.iou_threshold, low=0.0, high=1.0)
+        if settings.iou_threshold >= 1.0:
+            raise InvalidOption("iou_threshold", "expected a value below 1 (a match needs IoU above it)")
+        if settings.num_classes is not None:
+            raise InvalidOption("objects", "object scores apply to binary scoring (no --num-classes) for now")
     if settings.thresholds is not None:
         if not settings.thresholds:
             raise InvalidOption("thresholds", "expected at least one threshold")
@@ -384,17 +399,25 @@ def score_images(
             )
         values = score_multiclass_pair(pred_image, gt_image, settings, options)
         return values, {"pred_kind": kind} | meta
-    binary = binary_pair(
-        pred_image.array if pred_image is not None else None,
-        gt_image.array,
-        pred_kind=settings.pred_kind,
-        threshold=settings.threshold,
-        pred_path=pred_path,
-        gt_path=gt_image.path,
-    )
+    with warnings.catch_warnings():
+        if settings.objects == "instances":  # instance maps hold many values by design
+            warnings.filterwarnings("ignore", message="a ground truth holds more than two values")
+        binary = binary_pair(
+            pred_image.array if pred_image is not None else None,
+            gt_image.array,
+            pred_kind=settings.pred_kind,
+            threshold=settings.threshold,
+            pred_path=pred_path,
+            gt_path=gt_image.path,
+        )
     meta = {"pred_kind": binary.kind} | meta
     if settings.thresholds is None:
         values = compute_scores(BinaryBatch([binary], options), settings.metrics)[0]
+        if settings.objects is not None:
+            scores, rows = _object_values(gt_image, pred_image, binary, settings)
+            values |= scores
+            if settings.object_rows:
+                meta = meta | {"objects": rows}
         if raters:
             from segcli.inputs import binary_ground_truth
             from segcli.raters import rater_scores
@@ -408,6 +431,48 @@ def score_images(
         at = BinaryPair(prob=binary.prob, hard=hard, target=binary.target, kind=binary.kind)
         values |= compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))[0]
     return values, meta
+
+
+def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair, settings: ScoreSettings):
+    """The object scores of a pair and, with ``object_rows``, its per-object rows: instance label
+    maps as they are, or the connected components of the GT and the hard prediction."""
+    from segcli import objects
+
+    def labels(array, path, what):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", objects.BinaryInstancesWarning)
+                return objects.label_objects(array, "instances", keep_ids=True)
+        except objects.BinaryInstancesWarning:
+            warnings.warn(
+                f"{path}: one label over several separate regions is one object in --objects instances; "
+                "--objects components counts each region",
+                stacklevel=2,
+            )
+            return objects.label_objects(array, "instances", keep_ids=True)
+        except (TypeError, ValueError) as exc:
+            raise ValueRangeError(f"{path}: not an instance label map for the {what} ({exc})") from None
+
+    if settings.objects == "instances":
+        gt = labels(gt_image.array, gt_image.path, "ground truth")
+        pred = labels(pred_image.array, pred_image.path, "prediction") if pred_image is not None else np.zeros_like(gt)
+    else:
+        connectivity = settings.object_connectivity
+        gt = objects.label_objects(binary.target, "components", connectivity=connectivity)
+        pred = objects.label_objects(binary.hard, "components", connectivity=connectivity)
+    table = objects.overlap_table(gt, pred)
+    scores = objects.scores_from_table(table, iou_threshold=settings.iou_threshold)
+    values = {name: float(scores[name]) for name in settings.object_metrics}
+    rows = []
+    if settings.object_rows:
+        for row in objects.object_table(gt, pred, iou_threshold=settings.iou_threshold, table=table):
+            rows.append({k: (list(map(float, v)) if k == "centroid" else _plain(v)) for k, v in row.items()})
+    return values, rows
+
+
+def _plain(value):
+    """numpy scalars as Python numbers (records travel as JSON)."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def threshold_suffix(threshold: float) -> str:

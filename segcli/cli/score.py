@@ -41,6 +41,11 @@ class PredKindChoice(str, Enum):
     labels = "labels"
 
 
+class ObjectMode(str, Enum):
+    instances = "instances"
+    components = "components"
+
+
 class Missing(str, Enum):
     error = "error"
     skip = "skip"
@@ -113,6 +118,34 @@ def score(
             "majority., staple. and interrater. columns (binary mode).",
         ),
     ] = None,
+    objects: Annotated[
+        ObjectMode | None,
+        typer.Option(
+            help="Object-level scores (cells, lesions): instances = label maps as they are, components = "
+            "connected components of the masks.",
+            rich_help_panel="Objects",
+        ),
+    ] = None,
+    iou_threshold: Annotated[
+        float,
+        typer.Option(
+            help="A predicted object matches a GT object when their IoU is above this.", rich_help_panel="Objects"
+        ),
+    ] = 0.5,
+    connectivity: Annotated[
+        int | None,
+        typer.Option(
+            help="Components: neighbours at most this many axes apart (1 = 4/6) \\[default: full, 8/26].",
+            rich_help_panel="Objects",
+        ),
+    ] = None,
+    objects_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="A CSV with every GT and predicted object (matched/missed/false/split/merged).",
+            rich_help_panel="Objects",
+        ),
+    ] = None,
     thresholds: Annotated[
         str | None,
         typer.Option(
@@ -128,9 +161,7 @@ def score(
     ] = None,
     ignore_geometry: Annotated[
         bool,
-        typer.Option(
-            help="Score pairs whose headers disagree on spacing, origin or direction, with the GT's spacing."
-        ),
+        typer.Option(help="Score pairs whose headers disagree on spacing, origin or direction, with the GT's spacing."),
     ] = False,
     nsd_tolerance: Annotated[float, typer.Option(help="Tolerance of nsd, in spacing units.")] = 1.0,
     device: Annotated[
@@ -181,7 +212,7 @@ def score(
     labels: Annotated[
         Path | None,
         typer.Option(
-            help="nnU-Net dataset.json: its \"labels\" name and choose the classes (lists are regions); "
+            help='nnU-Net dataset.json: its "labels" name and choose the classes (lists are regions); '
             "sets the multi-class mode \\[default: none].",
             rich_help_panel=MC_PANEL,
         ),
@@ -260,8 +291,9 @@ def score(
             class_labels, num_classes, ignore_index = multiclass.labels_for_settings(
                 labels, num_classes=num_classes, class_names=class_names, ignore_index=ignore_index
             )
+        metrics, object_metrics = _split_object_metrics(metrics, objects)
         if num_classes is None:
-            chosen = [s.name for s in registry.select(metrics)]
+            chosen = [s.name for s in registry.select(metrics)] if metrics else []
         else:
             if num_classes < 2:
                 raise typer.BadParameter(
@@ -323,6 +355,23 @@ def score(
             columns_extra = rater_columns(settings.metrics, len(rater) + 1, staple=settings.staple)
         else:
             columns_extra = []
+        if connectivity is not None and connectivity not in (1, 2, 3):
+            raise typer.BadParameter(f"expected 1, 2 or 3, got {connectivity}", param_hint="--connectivity")
+        if object_metrics:
+            if connectivity is not None and objects != "components":
+                warn("--connectivity applies to --objects components; instance maps are used as they are")
+            settings = replace(
+                settings,
+                objects=objects or "components",
+                object_metrics=tuple(object_metrics),
+                iou_threshold=iou_threshold,
+                object_connectivity=connectivity,
+                object_rows=objects_out is not None,
+            )
+            columns_extra = columns_extra + list(object_metrics)
+        elif objects_out is not None:
+            raise typer.BadParameter("needs --objects or an object score in --metrics", param_hint="--objects-out")
+        objects_target = _check_objects_out(objects_out, output, overwrite or resume)
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
@@ -368,6 +417,8 @@ def score(
                 run.to_stream(sys.stdout if target is None else target)
             else:
                 run.to_file(target, resume=resume, overwrite=overwrite)
+            if objects_target is not None:
+                _write_objects_out(run, objects_target)
             if report_target is not None:
                 from segcli.cli.report import write_report
 
@@ -375,6 +426,57 @@ def score(
                 write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
+
+
+def _split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
+    """The --metrics spec without object scores, and the object scores chosen: the group
+    ``objects`` or their names; with --objects and no object score named, all of them."""
+    from segcli.objects import SCORE_NAMES
+
+    items = [item.strip() for item in metrics.split(",") if item.strip()]
+    chosen = [n for n in SCORE_NAMES if "objects" in items or n in items]
+    rest = [item for item in items if item != "objects" and item not in SCORE_NAMES]
+    if objects is not None and not chosen:
+        chosen = list(SCORE_NAMES)
+    if not rest and not chosen:
+        rest = ["all"]
+    return ",".join(rest), chosen
+
+
+def _check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:
+    if objects_out is None:
+        return None
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(objects_out, overwrite=overwrite, option="--objects-out")
+    if output is not None and Path(output).resolve() == target.resolve():
+        raise typer.BadParameter("must differ from --output", param_hint="--objects-out")
+    return target
+
+
+OBJECT_COLUMNS = ("image", "side", "id", "area", "centroid", "matched_id", "iou", "best_id", "best_iou", "kind")
+
+
+def _write_objects_out(run, target: Path) -> None:
+    """Every object of every scored pair, in pair order, written atomically."""
+    import csv
+
+    from segcli.io import atomic_path
+    from segcli.outputs import OutputLock
+
+    with OutputLock(target), atomic_path(target, overwrite=True) as tmp, open(tmp, "w", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(OBJECT_COLUMNS)
+        for pair in run.pairs:
+            if pair.name not in run.scored:
+                continue
+            for row in run.scored[pair.name][1].get("objects", []):
+                cells = {"image": pair.name} | row
+                cells["centroid"] = " ".join(f"{v:.6g}" for v in row["centroid"])
+                writer.writerow(
+                    [f"{cells[c]:.10g}" if isinstance(cells[c], float) else cells[c] for c in OBJECT_COLUMNS]
+                )
+    info(f"objects written to {target}")
 
 
 def _with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix: str):

@@ -355,6 +355,37 @@ def tiff_unit(path: Path) -> str | None:
         return _RESOLUTION_UNITS.get(int(tag.value)) if tag is not None else None
 
 
+_UNIT_NAMES = {"micron": "um", "µm": "um", "\\u00b5m": "um", "um": "um", "mm": "mm", "cm": "cm", "m": "m",
+               "meter": "m", "inch": "inch", "nm": "nm"}  # fmt: skip
+
+
+def spacing_unit(path: Path) -> str | None:
+    """The length unit of the spacing a file states: TIFF resolution unit (ImageJ's unit first),
+    NIfTI ``xyzt_units``, NRRD ``space units``, MetaImage millimetres; None when the file says
+    none (or cannot be read again)."""
+    path = Path(path)
+    suffix = image_suffix(path)
+    try:
+        if suffix in TIFF_SUFFIXES:
+            unit = tiff_unit(path)
+        elif suffix in (".nii", ".nii.gz"):
+            import nibabel
+
+            unit = nibabel.load(str(path)).header.get_xyzt_units()[0]
+        elif suffix in (".nrrd", ".nhdr"):
+            import nrrd
+
+            units = nrrd.read_header(str(path)).get("space units")
+            unit = units[0] if units else None
+        elif suffix in (".mha", ".mhd"):
+            unit = "mm"  # MetaImage spacing is in millimetres by convention
+        else:
+            unit = None
+    except Exception:  # the unit is a label: a file that does not say it has none
+        return None
+    return _UNIT_NAMES.get(str(unit).strip().lower(), None) if unit else None
+
+
 def write_png(target: Path, rgb: np.ndarray, *, overwrite: bool) -> None:
     """Write an 8-bit RGB PNG atomically."""
     from PIL import Image as PILImage

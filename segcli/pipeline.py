@@ -47,6 +47,7 @@ class ScoreSettings:
     # Binary scoring at several thresholds: each score becomes the columns ``<score>@<t>``.
     thresholds: tuple[float, ...] | None = None
     staple: bool = False  # with --rater: also score against the raters' STAPLE consensus
+    spacing_unit: str | None = None  # the unit of --spacing (--spacing-unit)
     # Object-level scores (segcli.objects): "instances" (label maps as they are) or "components"
     # (connected components of the masks); the object score columns to compute.
     objects: str | None = None
@@ -346,10 +347,22 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
     meta = {
         "spacing": list(spacing),
         "spacing_source": source,
+        "unit": _unit(source, settings, pair),
         "pred_path": str(pair.pred) if pair.pred is not None else "",
         "gt_path": str(pair.gt),
     }
     return gt_image, pred_image, options, meta
+
+
+def _unit(source: str, settings: ScoreSettings, pair: Pair) -> str:
+    """The unit of a pair's distances, from where its spacing came from."""
+    if source == "default":
+        return "px"
+    if source == "option":
+        return settings.spacing_unit or "unspecified"
+    from segcli.io import spacing_unit
+
+    return spacing_unit(pair.gt if source == "gt" else pair.pred) or "unspecified"
 
 
 def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions, dict]:

@@ -118,6 +118,7 @@ class ReportWriter:
         self.n_resamples = n_resamples
         self.seed = seed
         self.interval_notes: dict[str, str] = {}
+        self.unit_note = ""  # e.g. "distances in mm", in the table's title
         # With an --empty-distance policy other than inf, the summary counts the replaced distances
         # per column (n_empty_distance); under nan they are left out of the statistics.
         self.empty_distance = empty_distance
@@ -240,7 +241,8 @@ class ReportWriter:
                 transposed = [[c, *(row.get(c, math.nan) for row in rows)] for c in self.columns]
                 console.print(_table("per image", ["score", *self.names[start : start + per_table]], transposed))
         rows = [[c, *(summary[c][s] for s in self.statistics)] for c in self.columns]
-        console.print(_table("summary", ["score", *self.statistics], rows))
+        title = f"summary ({self.unit_note})" if self.unit_note else "summary"
+        console.print(_table(title, ["score", *self.statistics], rows))
 
 
 def _meta_text(column: str, value) -> str:

@@ -153,6 +153,12 @@ def score(
             "long output (name, threshold, score, value) and the best threshold per score.",
         ),
     ] = None,
+    spacing_unit: Annotated[
+        str | None,
+        typer.Option(
+            help="The unit of --spacing (mm, um, ...), stated beside every distance \\[default: unspecified]."
+        ),
+    ] = None,
     spacing: Annotated[
         str | None,
         typer.Option(
@@ -328,6 +334,7 @@ def score(
             pred_kind=pred_kind.value,
             threshold=0.5 if threshold is None else threshold,
             thresholds=threshold_values,
+            spacing_unit=spacing_unit,
             spacing_override=parse_floats(spacing, "--spacing"),
             num_classes=num_classes,
             ignore_index=255 if ignore_index is None else ignore_index,
@@ -645,7 +652,8 @@ class _Run:
         """The run's records in pair order, for the HTML report."""
         from segcli.html_report import RunResults
 
-        results = RunResults(columns=list(self.columns), settings=self.record)
+        units = distance_units(meta for _, meta in self.scored.values())
+        results = RunResults(columns=list(self.columns), settings=self.record | {"units": units})
         for pair in self.pairs:
             if pair.name in self.scored:
                 values, meta = self.scored[pair.name]
@@ -707,7 +715,14 @@ class _Run:
         )
 
     def finish(self, writer) -> None:
-        """The summary, and one line on stderr for each column left without an interval."""
+        """The summary (with the distances' unit), and one line on stderr for each column left
+        without an interval and for pairs whose units disagree."""
+        units = distance_units(writer.metas)
+        writer.settings = writer.settings | {"units": units}
+        writer.unit_note = "distances in " + ("mixed units" if units["distance"] == "mixed" else units["distance"])
+        if units["distance"] == "mixed":
+            counts = ", ".join(f"{unit}: {n}" for unit, n in units["pairs"].items())
+            warn(f"the pairs' distances are in different units ({counts}); see the records' spacing_source")
         summary = writer.finish(self.failures, self.messages)
         policy = self.settings.options.empty_distance
         if policy != "inf":
@@ -781,6 +796,15 @@ class _Run:
                 self.finish(writer)
             journal.remove()
             self.scored = done
+
+
+def distance_units(metas) -> dict:
+    """The unit of a run's distances: one unit, or ``mixed`` with the count of pairs per unit."""
+    from collections import Counter
+
+    counts = Counter(meta.get("unit") for meta in metas if meta.get("unit"))
+    distance = next(iter(counts)) if len(counts) == 1 else ("mixed" if counts else "px")
+    return {"distance": distance, "pairs": dict(sorted(counts.items()))}
 
 
 def journal_exists(target: Path) -> bool:

@@ -245,6 +245,7 @@ def score_files(
 
     from segcli.pairing import pair_files
     from segcli.pipeline import Failure, score_pairs
+    from segcli.report import META_COLUMNS
 
     settings = _settings(metrics, num_classes, options)
     if spacing is not None:
@@ -257,7 +258,7 @@ def score_files(
         if isinstance(outcome, Failure):
             yield {"name": outcome.name, "error": outcome.message}
         else:
-            yield {"name": outcome.name} | outcome.values | outcome.meta
+            yield {"name": outcome.name} | outcome.values | {k: outcome.meta.get(k) for k in META_COLUMNS}
 
 
 def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,14 +54,31 @@ def new_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what is queued and end the workers now: no orphans, no waiting for a long task."""
+    """Cancel what is queued and end the workers now: no orphans, no waiting for a long task.
+
+    The pool's manager thread may trip over the pipes of the workers just killed (a closed file
+    descriptor): that is the stop itself, not an error to print, so it is kept quiet here.
+    """
     processes = list((pool._processes or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.kill()
-    for process in processes:
-        process.join(timeout=5)
+    manager = getattr(pool, "_executor_manager_thread", None)
+    previous = threading.excepthook
+
+    def quiet(args) -> None:
+        if args.thread is not manager and not isinstance(args.exc_value, OSError):
+            previous(args)
+
+    threading.excepthook = quiet
+    try:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+        for process in processes:
+            process.join(timeout=5)
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(timeout=5)
+    finally:
+        threading.excepthook = previous
 
 
 def _run_chunk(function: Callable[[T], R], chunk: list[T]) -> list[R]:

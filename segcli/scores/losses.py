@@ -15,6 +15,7 @@ import numpy as np
 from segcli.backend import NUMPY, NumpyOps, TorchOps
 
 EPSILON = 1e-7
+FLOAT32_ABOVE_UPPER = 1.0 - 2.0**-24  # the smallest float32 above 1 - EPSILON
 LOG_1M_EPSILON = np.float32(np.log1p(-EPSILON))
 SMOOTH = 1e-6
 
@@ -40,7 +41,10 @@ class LossInputs:
         """log(p) with p clamped to [1e-7, 1 - 1e-7]. Clamping naively in float32 would round
         1 - 1e-7 to 1 - 1.19e-7 and miss log(1 - 1e-7); the two ends are handled separately."""
         ops = self.ops
-        return ops.where(p >= 1.0 - EPSILON, LOG_1M_EPSILON, ops.log(ops.clamp_min(p, EPSILON)))
+        # p above 1 - 1e-7: in float32 those are exactly the values >= 1 - 2**-24 (1 - 1e-7 itself
+        # would round down to 1 - 2**-23, a value that must keep its own log).
+        upper = FLOAT32_ABOVE_UPPER if str(getattr(p, "dtype", "")).endswith("float32") else 1.0 - EPSILON
+        return ops.where(p >= upper, LOG_1M_EPSILON, ops.log(ops.clamp_min(p, EPSILON)))
 
     @cached_property
     def logits(self):

@@ -76,7 +76,7 @@ def columns(settings: ScoreSettings) -> list[str]:
             f"({', '.join(losses)}) do not apply; choose region and surface scores"
         )
     out: list[str] = []
-    for name in per_class:
+    for name in (*per_class, *settings.object_metrics):
         out.append(name)
         out += [f"{name}_{label}" for label, _ in _class_masks(settings)]
     return out + losses
@@ -106,9 +106,11 @@ def score_multiclass_pair(
         # Region and surface scores use only the hard masks, so the mask stands in for prob.
         batch = BinaryBatch([BinaryPair(prob=hard, hard=hard, target=target)], options, valid=pair.valid[None])
         values |= compute_scores(batch, per_class, suffix=f"_{label}")[0]
+    if settings.objects is not None:
+        values |= _object_values(pair, classes, settings)
     foreground = [label for label, members in classes if members != (0,)]
     averaged = foreground_present or foreground
-    for name in per_class:
+    for name in (*per_class, *settings.object_metrics):
         keys = [f"{name}_{label}" for label in averaged]
         scores = [values[key] for key in keys]
         values[name] = float(np.mean(scores)) if scores else float("nan")
@@ -132,6 +134,21 @@ def score_multiclass_pair(
     return values
 
 
+def _object_values(pair, classes, settings: ScoreSettings) -> dict[str, float]:
+    """Object scores of each class: the connected components of its GT and predicted masks."""
+    from segcli.objects import label_objects, object_scores
+
+    values: dict[str, float] = {}
+    for label, members in classes:
+        gt = label_objects(_member_mask(pair.target, members) & pair.valid, "components",
+                           connectivity=settings.object_connectivity)  # fmt: skip
+        pred = label_objects(_member_mask(pair.labels, members) & pair.valid, "components",
+                             connectivity=settings.object_connectivity)  # fmt: skip
+        scores = object_scores(gt, pred, iou_threshold=settings.iou_threshold)
+        values |= {f"{name}_{label}": float(scores[name]) for name in settings.object_metrics}
+    return values
+
+
 def _member_mask(labels: np.ndarray, members: tuple[int, ...]) -> np.ndarray:
     return labels == members[0] if len(members) == 1 else np.isin(labels, members)
 
@@ -149,7 +166,7 @@ def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], 
         raise UsageError(f"--labels {source}: cannot read JSON ({_first_line(exc)})") from None
     table = document.get("labels") if isinstance(document, dict) else None
     if not isinstance(table, dict) or not table:
-        raise UsageError(f"--labels {source}: expected a \"labels\" object such as {{\"background\": 0, \"liver\": 1}}")
+        raise UsageError(f'--labels {source}: expected a "labels" object such as {{"background": 0, "liver": 1}}')
     classes: list[tuple[str, tuple[int, ...]]] = []
     ignore = None
     for name, value in table.items():

@@ -103,8 +103,10 @@ def validate_settings(settings: ScoreSettings) -> None:
         _finite("iou_threshold", settings.iou_threshold, low=0.0, high=1.0)
         if settings.iou_threshold >= 1.0:
             raise InvalidOption("iou_threshold", "expected a value below 1 (a match needs IoU above it)")
-        if settings.num_classes is not None:
-            raise InvalidOption("objects", "object scores apply to binary scoring (no --num-classes) for now")
+        if settings.num_classes is not None and settings.objects == "instances":
+            raise InvalidOption(
+                "objects", "multi-class mode counts the connected components of each class: --objects components"
+            )
     if settings.thresholds is not None:
         if not settings.thresholds:
             raise InvalidOption("thresholds", "expected at least one threshold")

@@ -81,3 +81,19 @@ def test_bad_object_inputs(cells):
     )
     for args in bad:
         assert _run(root, *args).exit_code == 2, args
+
+
+def test_multiclass_components_per_class(tmp_path):
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    gt = np.zeros((30, 30), np.uint8)
+    gt[2:8, 2:8], gt[2:8, 12:18], gt[15:25, 15:25] = 1, 1, 2
+    pred = gt.copy()
+    pred[2:8, 12:18] = 0  # one of the two class-1 objects missed
+    np.save(tmp_path / "gt/a.npy", gt)
+    np.save(tmp_path / "pred/a.npy", pred)
+    args = ["--num-classes", "3", "--metrics", "obj_tp,obj_fn,obj_f1", "--objects", "components"]
+    row = next(csv.DictReader(io.StringIO(_run(tmp_path, *args).stdout)))
+    assert (row["obj_tp_1"], row["obj_fn_1"], row["obj_tp_2"], row["obj_fn_2"]) == ("1", "1", "1", "0")
+    assert float(row["obj_f1_1"]) == pytest.approx(2 / 3) and float(row["obj_f1"]) == pytest.approx((2 / 3 + 1) / 2)
+    assert _run(tmp_path, "--num-classes", "3", "--objects", "instances").exit_code == 2

@@ -69,6 +69,7 @@ def read_results(path: Path) -> ScoreTable:
 
         run = RunResults.from_jsonl(path)
         table = ScoreTable(str(path), run.columns, settings=run.settings)
+        _no_duplicates(path, run.names)
         table.values = dict(zip(run.names, run.rows, strict=True))
         return table
     if suffix == ".json" or stripped.startswith("{"):
@@ -83,6 +84,7 @@ def _read_json(path: Path, text: str) -> ScoreTable:
     except (ValueError, KeyError, TypeError):
         raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
     table = ScoreTable(str(path), list(summary), settings=document.get("settings"))
+    _no_duplicates(path, [str(record["name"]) for record in images])
     for record in images:
         odd = record.get("nonfinite", {})
         table.values[str(record["name"])] = {
@@ -105,12 +107,22 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
     for number, row in enumerate(reader, 2):
         if not row or row[0].startswith("summary:"):
             continue
+        if row[0] in table.values:
+            raise InputError(f"{path}: case {row[0]!r} appears twice (concatenated runs?); compare needs one each")
         record = dict(zip(header, row, strict=False))
         try:
             table.values[row[0]] = {c: float(record[c]) if record.get(c, "") != "" else math.nan for c in columns}
         except ValueError:
             raise InputError(f"{path}: line {number} holds a value that is not a number") from None
     return table
+
+
+def _no_duplicates(path: Path, names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise InputError(f"{path}: case {name!r} appears twice (concatenated runs?); compare needs one each")
+        seen.add(name)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -100,7 +100,13 @@ def binary_ground_truth(gt: np.ndarray, path: Path | str) -> np.ndarray:
     """``gt > 0``; a label map of more than two values is read the same way, with a warning."""
     check_ground_truth(gt, path)
     target = gt > 0
-    if gt.dtype != bool and gt.size:
+    if gt.dtype.kind == "f" and gt.size and not np.array_equal(gt, np.round(gt)):
+        warnings.warn(
+            f"{path}: ground truth holds fractional values (soft labels or probabilities?): scored as binary, "
+            "every value > 0 foreground",
+            stacklevel=2,
+        )
+    elif gt.dtype != bool and gt.size:
         high = gt.max()
         if high > 1 and np.any(target & (gt != high)):
             warnings.warn(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from segcli.errors import PairingError, UsageError
-from segcli.io import image_stem, is_image_file
+from segcli.io import IMAGE_SUFFIXES, image_stem, image_suffix, is_image_file
 
 MissingPolicy = Literal["error", "skip", "empty"]
 
@@ -47,7 +47,12 @@ def find_images(root: Path, *, suffix: str = "") -> dict[str, Path]:
     found: dict[str, Path] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or not is_image_file(path):
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if not is_image_file(path):
+            if image_suffix(path) in IMAGE_SUFFIXES and not path.is_dir():
+                what = "a broken symbolic link" if path.is_symlink() and not path.exists() else "not a regular file"
+                raise UsageError(f"{path}: {what}; an image name that cannot be read is never skipped silently")
             continue
         key = _key(relative, suffix)
         if key in found:

@@ -95,6 +95,10 @@ def validate_settings(settings: ScoreSettings) -> None:
     _finite("unet_sigma", o.unet_sigma, low=0.0, strict=True)
     for value in settings.spacing_override or ():
         _finite("spacing", value, low=0.0, strict=True)
+        if not SPACING_RANGE[0] <= value <= SPACING_RANGE[1]:
+            raise InvalidOption(
+                "spacing", f"expected values in [{SPACING_RANGE[0]:g}, {SPACING_RANGE[1]:g}], got {value!r}"
+            )
     if settings.max_memory is not None:
         _finite("max_memory", settings.max_memory, low=0.0, strict=True)
     if settings.objects is not None:
@@ -115,9 +119,10 @@ def validate_settings(settings: ScoreSettings) -> None:
         if settings.num_classes is not None:
             raise InvalidOption("thresholds", "applies to binary scoring (a multi-class prediction is an argmax)")
     if settings.num_classes is not None:
-        if not isinstance(settings.num_classes, int) or settings.num_classes < 2:
+        if not isinstance(settings.num_classes, int) or not 2 <= settings.num_classes <= MAX_CLASSES:
             raise InvalidOption(
-                "num_classes", f"expected >= 2 (binary scoring needs no class count), got {settings.num_classes!r}"
+                "num_classes",
+                f"expected 2..{MAX_CLASSES} (binary scoring needs no class count), got {settings.num_classes!r}",
             )
         if settings.class_names is not None and len(settings.class_names) != settings.num_classes:
             raise InvalidOption(
@@ -155,6 +160,10 @@ class Failure:
 
 Outcome = Record | Failure
 
+
+# Spacings outside this range overflow or underflow the distance arithmetic (squares in float64).
+SPACING_RANGE = (1e-9, 1e9)
+MAX_CLASSES = 65536  # as classweights: a typo of --num-classes must not exhaust memory
 
 SPACING_SOURCES = ("option", "gt", "pred", "default")
 
@@ -345,6 +354,11 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
         pair.pred or "prediction",
         ignore_geometry=settings.ignore_geometry,
     )
+    if not all(SPACING_RANGE[0] <= v <= SPACING_RANGE[1] for v in spacing):
+        raise ShapeError(
+            f"{pair.gt}: spacing {','.join(f'{v:g}' for v in spacing)} outside "
+            f"[{SPACING_RANGE[0]:g}, {SPACING_RANGE[1]:g}]"
+        )
     options = settings.options if spacing == settings.options.spacing else _with_spacing(settings.options, spacing)
     meta = {
         "spacing": list(spacing),
@@ -414,6 +428,10 @@ def score_images(
             )
         values = score_multiclass_pair(pred_image, gt_image, settings, options)
         return values, {"pred_kind": kind} | meta
+    if gt_image.array.ndim not in (2, 3):
+        raise ShapeError(
+            f"{gt_image.path}: expected a 2-D or 3-D image in binary mode, got shape {gt_image.array.shape}"
+        )
     with warnings.catch_warnings():
         if settings.objects == "instances":  # instance maps hold many values by design
             warnings.filterwarnings("ignore", message="a ground truth holds more than two values")

@@ -597,3 +597,80 @@ def test_options_of_the_other_mode_are_said(runner, tmp_path):
     assert "--class-names applies to multi-class" in binary.stderr
     quiet = _score(runner, tmp_path, "--metrics", "dice", "--num-classes", "2", "--focal-gamma", "3")
     assert "applies to" not in quiet.stderr  # focal_gamma is used by the multi-class focal loss
+
+
+# --- Found by an adversarial trial ------------------------------------------------------------
+
+
+def test_outputs_never_replace_an_input_file(runner, tmp_path):
+    _pair(tmp_path, "a", _square(), _square())
+    gt_file = tmp_path / "gt" / "a.npy"
+    before = gt_file.read_bytes()
+    for option in ("-o", "--report", "--objects-out"):
+        args = ["--metrics", "dice", option, str(gt_file), "--overwrite"]
+        if option == "--objects-out":
+            args += ["--objects", "components"]
+        result = _score(runner, tmp_path, *args)
+        assert result.exit_code == 2 and "is one of the input files" in result.stderr, option
+    assert gt_file.read_bytes() == before
+
+
+def test_resume_of_a_complete_jsonl_still_writes_the_full_report(runner, tmp_path):
+    for name in "abc":
+        _pair(tmp_path, name, _square(), _square())
+    out, page = tmp_path / "r.jsonl", tmp_path / "r.html"
+    assert _score(runner, tmp_path, "--metrics", "dice", "-o", str(out)).exit_code == 0
+    result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(out), "--report", str(page), "--resume")
+    assert result.exit_code == 0, result.output
+    assert "3 pair(s) scored" in page.read_text()
+
+
+def test_resume_with_other_inputs_keeps_the_partial(runner, tmp_path):
+    from segcli.journal import Journal
+
+    for name in "ab":
+        _pair(tmp_path, name, _square(), _square())
+    out = tmp_path / "r.csv"
+    # An interrupted run's journal that holds a pair these inputs lack.
+    import json
+
+    settings = json.loads(_score(runner, tmp_path, "--metrics", "dice", "--format", "json").stdout)["settings"]
+    settings.pop("units")  # added to the finished output, not part of a journal's header
+    journal = Journal.open(out, {"format": "csv", "columns": ["dice"], "settings": settings}, resume=False,
+                           overwrite=True)  # fmt: skip
+    journal.append("zz", {"dice": 1.0}, {})
+    journal.close()
+    result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(out), "--resume")
+    assert result.exit_code == 2 and "not among these inputs" in result.stderr
+    assert journal.path.exists() and not out.exists()
+
+
+def test_soft_ground_truth_is_said_and_4d_is_refused(runner, tmp_path):
+    rng = np.random.default_rng(0)
+    _pair(tmp_path, "soft", _square(), rng.random((32, 32)).astype(np.float32))
+    _pair(tmp_path, "batch", np.zeros((2, 1, 32, 32), np.uint8), np.zeros((2, 1, 32, 32), np.uint8))
+    result = _score(runner, tmp_path, "--metrics", "dice")
+    assert "gt/soft.npy: ground truth holds fractional values" in result.stderr
+    assert result.exit_code == 1 and "gt/batch.npy: expected a 2-D or 3-D image in binary mode" in result.stderr
+
+
+def test_broken_link_among_predictions_is_an_error(runner, tmp_path):
+    _pair(tmp_path, "a", _square(), _square())
+    np.save(tmp_path / "gt" / "b.npy", _square())
+    (tmp_path / "pred" / "b.npy").symlink_to(tmp_path / "nowhere.npy")
+    result = _score(runner, tmp_path, "--metrics", "dice", "--missing", "empty")
+    assert result.exit_code == 2 and "pred/b.npy: a broken symbolic link" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--spacing", "1e308"], ["--spacing", "1e-320"], ["--num-classes", "1000000000"]])
+def test_extreme_values_are_usage_errors(runner, tmp_path, args):
+    _pair(tmp_path, "a", _square(), _square())
+    result = _score(runner, tmp_path, "--metrics", "dice", *args)
+    assert result.exit_code == 2 and args[0] in result.stderr, result.output
+
+
+def test_compare_refuses_duplicate_cases(runner, tmp_path):
+    (tmp_path / "a.csv").write_text("name,dice\nc0,0.5\nc1,0.6\n")
+    (tmp_path / "b.csv").write_text("name,dice\nc0,0.7\nc1,0.8\nc0,0.1\n")
+    result = runner.invoke(app, ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
+    assert result.exit_code == 1 and "case 'c0' appears twice" in result.stderr

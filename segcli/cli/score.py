@@ -356,6 +356,11 @@ def score(
         if missing is Missing.skip:
             for path in pairing.unmatched_gt:
                 warn(f"{path}: ground truth without prediction, skipped")
+        if missing is Missing.empty:
+            empty = [pair.name for pair in pairing.pairs if pair.pred is None]
+            if empty:
+                shown = ", ".join(empty[:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+                warn(f"{len(empty)} ground truth(s) without prediction scored against an empty one: {shown}")
         if rater:
             pairing = _with_raters(pairing, rater, num_classes, threshold_values, gt_suffix)
             settings = replace(settings, staple=_staple_or_note())
@@ -379,6 +384,9 @@ def score(
         elif objects_out is not None:
             raise typer.BadParameter("needs --objects or an object score in --metrics", param_hint="--objects-out")
         objects_target = _check_objects_out(objects_out, output, overwrite or resume)
+        _never_over_inputs(
+            pairing.pairs, {"--output": target, "--report": report_target, "--objects-out": objects_target}
+        )
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
@@ -429,8 +437,20 @@ def score(
             if report_target is not None:
                 from segcli.cli.report import write_report
 
-                sort_by = report_sort or ("dice" if "dice" in chosen else chosen[0])
-                write_report(run.results(), report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
+                sort_by = report_sort or ("dice" if "dice" in chosen else (chosen or ["obj_f1"])[0])
+                results = run.results()
+                if run.complete is not None:  # the records are in the finished output, not in memory
+                    if run.fmt != "jsonl":
+                        from segcli.errors import UsageError
+
+                        raise UsageError(
+                            f"--report: {run.complete} is complete and a {run.fmt} output cannot rebuild the "
+                            "report; write runs as jsonl, or score again with --overwrite"
+                        )
+                    from segcli.html_report import RunResults
+
+                    results = RunResults.from_jsonl(run.complete)
+                write_report(results, report_target, sort_by=sort_by, images=images, inputs=(pred, gt))
         if run.failures:
             fail(f"{len(run.failures)} of {len(pairing.pairs)} pair(s) could not be scored", 1)
 
@@ -448,6 +468,20 @@ def _split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
     if not rest and not chosen:
         rest = ["all"]
     return ",".join(rest), chosen
+
+
+def _never_over_inputs(pairs, targets: dict) -> None:
+    """An output path that is one of the run's input files is refused, with or without --overwrite."""
+    from segcli.errors import UsageError
+
+    inputs = set()
+    for pair in pairs:
+        for path in (pair.pred, pair.gt, *pair.raters):
+            if path is not None:
+                inputs.add(Path(path).resolve())
+    for option, target in targets.items():
+        if target is not None and not is_stream_target(target) and Path(target).resolve() in inputs:
+            raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
 
 
 def _check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:
@@ -647,6 +681,7 @@ class _Run:
     failures: list[str] = field(default_factory=list)
     messages: dict[str, str] = field(default_factory=dict)
     scored: dict[str, tuple[dict, dict]] = field(default_factory=dict)
+    complete: Path | None = None  # --resume found this output already complete (nothing scored now)
 
     def results(self):
         """The run's records in pair order, for the HTML report."""
@@ -767,6 +802,7 @@ class _Run:
                 warn(f"{lock.path}: left by process {lock.stale}, which is gone; taken over")
             if resume and not journal_exists(target) and target.exists():
                 info(f"{target} is complete; nothing to resume")
+                self.complete = target
                 return
             header = {"format": self.fmt, "columns": self.columns, "settings": self.record}
             journal = Journal.open(target, header, resume=resume, overwrite=overwrite)
@@ -775,7 +811,13 @@ class _Run:
             if resume:
                 info(f"resuming: {len(done)} of {len(self.pairs)} pair(s) already scored in {journal.path}")
                 if len(done) != len(journal.done):
-                    warn(f"{len(journal.done) - len(done)} pair(s) of {journal.path} are no longer among the inputs")
+                    journal.close()
+                    from segcli.errors import UsageError
+
+                    raise UsageError(
+                        f"{journal.path}: {len(journal.done) - len(done)} of its pair(s) are not among these inputs; "
+                        "repeat the interrupted run's command with --resume, or pass --overwrite to start again"
+                    )
             try:
                 for outcome in self.outcomes([p for p in self.pairs if p.name not in done]):
                     journal.append(outcome.name, outcome.values, outcome.meta)

@@ -257,20 +257,29 @@ def atomic_path(target: Path, *, overwrite: bool, suffix: str = "") -> Iterator[
     directly: nothing that is not a regular file is ever renamed over. A symbolic link to a
     regular file keeps the link and replaces the file it names.
     """
-    from segcli.outputs import check_output_file, is_stream_target
+    from segcli.errors import OutputError
+    from segcli.outputs import check_output_file, describe_os_error, is_stream_target
 
     target = check_output_file(Path(target), overwrite=overwrite)
     if is_stream_target(target):
-        yield target
+        try:
+            yield target
+        except OSError as exc:  # a full or closed device: name it, not "stdout"
+            raise OutputError(describe_os_error(exc, target)) from None
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix, dir=target.parent)
-    os.close(fd)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial" + suffix, dir=target.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, target)) from None
     tmp = Path(tmp_name)
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; outputs get the usual mode
         os.replace(tmp, target)
+    except OSError as exc:  # disk full, read-only: one line naming the output, never "stdout"
+        raise OutputError(describe_os_error(exc, target)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

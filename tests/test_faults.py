@@ -449,10 +449,12 @@ def test_concurrent_runs_never_mix(many_pairs, tmp_path):
     first.send_signal(signal.SIGSTOP)  # frozen mid-run, its lock held, however loaded the machine
     try:
         second = subprocess.run([*command, "--metrics", "iou", "--overwrite"], capture_output=True, text=True)
+        plain = subprocess.run([*command, "--metrics", "iou"], capture_output=True, text=True)
     finally:
         first.send_signal(signal.SIGCONT)
     first.communicate(timeout=120)
     assert second.returncode == 2 and "another segcli run" in second.stderr
+    assert plain.returncode == 2 and "another segcli run" in plain.stderr  # not "an interrupted run"
     assert first.returncode == 0
     header = _rows(out.read_text())[0].keys()
     assert "hd95" in header and len(_rows(out.read_text())) == 240 + 6

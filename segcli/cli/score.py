@@ -630,6 +630,11 @@ def _check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | 
     from segcli.outputs import check_output_file
 
     target = check_output_file(output, overwrite=overwrite or resume, resume=resume)
+    if not is_stream_target(target) and journal_path(target).exists():
+        from segcli.outputs import OutputLock
+
+        with OutputLock(target):  # a live run writing it: refused here, naming that run
+            pass
     if not resume and not overwrite and not is_stream_target(target) and journal_path(target).exists():
         from segcli.errors import UsageError
 
@@ -770,26 +775,24 @@ class _Run:
 
     def to_stream(self, target) -> None:
         """Stream records to stdout (or a device / FIFO given as --output) as they come."""
-        if isinstance(target, Path):
-            try:
-                stream = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            except OSError as exc:
-                from segcli.errors import OutputError
-                from segcli.outputs import describe_os_error
-
-                raise OutputError(describe_os_error(exc, target)) from None
-        else:
-            stream = target
+        if not isinstance(target, Path):
+            self._write_stream(target)
+            return
         try:
-            writer = self.writer(stream)
-            for outcome in self.outcomes(self.pairs):
-                writer.write(outcome.name, outcome.values, outcome.meta)
-                self.scored[outcome.name] = (outcome.values, outcome.meta)
-            self.finish(writer)
-        finally:
-            if stream is not target:
-                with contextlib.suppress(OSError):
-                    stream.close()
+            with open(target, "w", encoding="utf-8", newline="") as stream:
+                self._write_stream(stream)
+        except OSError as exc:  # a full or closed device: named, not "stdout"
+            from segcli.errors import OutputError
+            from segcli.outputs import describe_os_error
+
+            raise OutputError(describe_os_error(exc, target)) from None
+
+    def _write_stream(self, stream) -> None:
+        writer = self.writer(stream)
+        for outcome in self.outcomes(self.pairs):
+            writer.write(outcome.name, outcome.values, outcome.meta)
+            self.scored[outcome.name] = (outcome.values, outcome.meta)
+        self.finish(writer)
 
     def to_file(self, target: Path, *, resume: bool, overwrite: bool) -> None:
         """Journal each record as it comes (``FILE.partial``); write FILE atomically at the end."""

@@ -172,6 +172,10 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
     pairing = {"paired": paired, "only_a": sorted(a.values.keys() - b.values.keys()),
                "only_b": sorted(b.values.keys() - a.values.keys())}  # fmt: skip
     common = [c for c in a.columns if c in b.columns]
+    if not common:
+        raise InputError(
+            f"{a.path} and {b.path} have no score in common ({', '.join(a.columns)} / {', '.join(b.columns)})"
+        )
     if scores:
         missing = [s for s in scores if s not in common]
         if missing:

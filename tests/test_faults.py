@@ -676,3 +676,11 @@ def test_compare_refuses_duplicate_cases(runner, tmp_path):
     (tmp_path / "b.csv").write_text("name,dice\nc0,0.7\nc1,0.8\nc0,0.1\n")
     result = runner.invoke(app, ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv")])
     assert result.exit_code == 1 and "case 'c0' appears twice" in result.stderr
+
+
+def test_empty_metrics_labels_without_classes_and_stray_report_options(runner, tmp_path):
+    _pair(tmp_path, "a", _square(), _square())
+    assert _score(runner, tmp_path, "--metrics", ",").exit_code == 2
+    assert _score(runner, tmp_path, "--pred-kind", "labels").exit_code == 2
+    stray = _score(runner, tmp_path, "--metrics", "dice", "--report-sort", "hd95")
+    assert stray.exit_code == 0 and "without --report they do nothing" in stray.stderr

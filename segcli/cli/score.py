@@ -297,6 +297,14 @@ def score(
             class_labels, num_classes, ignore_index = multiclass.labels_for_settings(
                 labels, num_classes=num_classes, class_names=class_names, ignore_index=ignore_index
             )
+        if not metrics.replace(",", "").strip():
+            raise typer.BadParameter("expected score or group names, or all; got nothing", param_hint="--metrics")
+        if report is None and (report_sort is not None or images is not None):
+            warn("--report-sort and --images shape the HTML report; without --report they do nothing")
+        if pred_kind is PredKindChoice.labels and num_classes is None:
+            raise typer.BadParameter(
+                "labels are read in multi-class mode: add --num-classes K", param_hint="--pred-kind"
+            )
         metrics, object_metrics = _split_object_metrics(metrics, objects)
         if num_classes is None:
             chosen = [s.name for s in registry.select(metrics)] if metrics else []

@@ -146,10 +146,6 @@ def higher_is_better(column: str) -> bool:
 def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:
     """Indices of the ``n`` worst pairs by ``sort_by``: ascending for a score where higher is
     better (dice), descending otherwise (distances, losses); NaN last."""
-    threshold_section = ""
-    if any("@" in c for c in results.columns):
-        results, threshold_section = _thresholds(results, sort_by)
-        sort_by = sort_by.partition("@")[0]
     if sort_by not in results.columns:
         raise UsageError(f"report sort score {sort_by!r} is not among the columns: {', '.join(results.columns)}")
     values = np.array([row.get(sort_by, math.nan) for row in results.rows], dtype=np.float64)

@@ -126,17 +126,10 @@ def test_dice_family_with_non_default_parameters_match_monai(pred, rng):
 
 
 def _lovasz_hinge_reference(logits, labels):
-    """Berman et al.'s reference lovasz_hinge_flat, written out in torch."""
-    signs = 2.0 * labels - 1.0
-    errors = 1.0 - logits * signs
-    errors_sorted, perm = torch.sort(errors, descending=True)
-    gt_sorted = labels[perm]
-    gts = gt_sorted.sum()
-    intersection = gts - gt_sorted.cumsum(0)
-    union = gts + (1 - gt_sorted).cumsum(0)
-    jaccard = 1.0 - intersection / union
-    jaccard[1:] = jaccard[1:] - jaccard[:-1]
-    return torch.dot(F.relu(errors_sorted), jaccard).item()
+    """Berman et al.'s reference lovasz_hinge_flat (the one test_scores_losses writes out)."""
+    from tests.test_scores_losses import _lovasz_hinge_reference as reference
+
+    return reference(logits, labels)
 
 
 TINY = {

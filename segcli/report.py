@@ -224,9 +224,8 @@ class ReportWriter:
     def _table(self, summary: dict[str, dict[str, float]]) -> None:
         """Per-image scores and the summary as rich tables. Too many scores for one row per image
         on this terminal: the per-image table is transposed (a row per score), a few images a table."""
-        from rich.console import Console
 
-        console = Console(file=self.stream)
+        console = _console(self.stream)
         cell = 12
         if (len(self.columns) + 1) * cell <= console.width or not self.rows:
             rows = [
@@ -243,6 +242,19 @@ class ReportWriter:
         rows = [[c, *(summary[c][s] for s in self.statistics)] for c in self.columns]
         title = f"summary ({self.unit_note})" if self.unit_note else "summary"
         console.print(_table(title, ["score", *self.statistics], rows))
+
+
+def _console(stream):
+    """A rich console on ``stream``: the terminal's width there (or ``COLUMNS``); written to a file,
+    wide enough that no value is cut short."""
+    import os
+
+    from rich.console import Console
+
+    is_terminal = hasattr(stream, "isatty") and stream.isatty()
+    if is_terminal or os.environ.get("COLUMNS"):  # a width asked for is kept
+        return Console(file=stream)
+    return Console(file=stream, width=100_000)
 
 
 def _meta_text(column: str, value) -> str:
@@ -371,11 +383,10 @@ class ThresholdWriter(ReportWriter):
                 ]
                 self.stream.write(json.dumps({"records": records} | tail, allow_nan=False, indent=1) + "\n")
         else:
-            from rich.console import Console
 
             scores = list(dict.fromkeys(split_threshold(c)[0] for c in self.columns))
             thresholds = list(dict.fromkeys(split_threshold(c)[1] for c in self.columns))
-            console = Console(file=self.stream)
+            console = _console(self.stream)
             shown = thresholds if (len(thresholds) + 3) * 11 <= console.width else []
             rows = [
                 [s, *best.get(s, (math.nan, math.nan)), *(summary[f"{s}@{t:.10g}"]["mean"] for t in shown)]

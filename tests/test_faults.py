@@ -684,3 +684,13 @@ def test_empty_metrics_labels_without_classes_and_stray_report_options(runner, t
     assert _score(runner, tmp_path, "--pred-kind", "labels").exit_code == 2
     stray = _score(runner, tmp_path, "--metrics", "dice", "--report-sort", "hd95")
     assert stray.exit_code == 0 and "without --report they do nothing" in stray.stderr
+
+
+def test_table_written_to_a_file_cuts_no_value(runner, tmp_path, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)
+    _pair(tmp_path, "a", _square(), np.roll(_square(), 1, axis=0))
+    out = tmp_path / "t.txt"
+    result = _score(runner, tmp_path, "--format", "table", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "…" not in text and "volume_similarity" in text and "boundary_iou" in text

@@ -43,6 +43,7 @@ class Image:
     spacing: tuple[float, ...] | None
     path: Path
     affine: np.ndarray | None = None
+    unit: str | None = None  # the length unit of ``spacing`` the file states (mm, um, ...), if any
 
 
 def image_suffix(path: Path) -> str:
@@ -79,11 +80,13 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     suffix = image_suffix(path)
     affine = None
     try:
+        unit = None
         if suffix in VOLUME_SUFFIXES:
             volume = read_volume(path, suffix, spacing=spacing)
             array, stated, affine = volume.array, volume.spacing, volume.affine
+            unit = spacing_unit(path) if stated is not None else None  # a header read, no pixels
         elif suffix in TIFF_SUFFIXES:
-            array, stated = _read_tiff(path, read_spacing=spacing)
+            array, stated, unit = _read_tiff(path, read_spacing=spacing)
         elif suffix in PILLOW_SUFFIXES:
             array, stated = _read_pillow(path), None
         elif suffix == ".npy":
@@ -99,7 +102,7 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     except Exception as exc:  # every decoder has its own exception zoo
         raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
     array = _check_array(path, np.asarray(array))
-    return Image(array=array, spacing=stated, path=path, affine=affine)
+    return Image(array=array, spacing=stated, path=path, affine=affine, unit=unit)
 
 
 def _short(exc: Exception) -> str:
@@ -117,7 +120,8 @@ def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _read_tiff(path: Path, *, read_spacing: bool = True) -> tuple[np.ndarray, tuple[float, ...] | None]:
+def _read_tiff(path: Path, *, read_spacing: bool = True) -> tuple[np.ndarray, tuple[float, ...] | None, str | None]:
+    """Pixels, the spacing the tags state, and its unit, from one opening of the file."""
     import logging
 
     import tifffile
@@ -127,7 +131,8 @@ def _read_tiff(path: Path, *, read_spacing: bool = True) -> tuple[np.ndarray, tu
     with tifffile.TiffFile(path) as tif:
         array = _tiff_pixels(path, tif)
         spacing = _tiff_spacing(path, tif, array.ndim) if read_spacing else None
-    return array, spacing
+        unit = _unit_name(_tiff_tags_unit(tif)) if spacing is not None else None
+    return array, spacing, unit
 
 
 def _tiff_pixels(path: Path, tif) -> np.ndarray:
@@ -357,11 +362,15 @@ def tiff_unit(path: Path) -> str | None:
     if image_suffix(path) not in TIFF_SUFFIXES:
         return None
     with tifffile.TiffFile(path) as tif:
-        unit = (tif.imagej_metadata or {}).get("unit")
-        if unit:
-            return str(unit)
-        tag = tif.pages[0].tags.get("ResolutionUnit")
-        return _RESOLUTION_UNITS.get(int(tag.value)) if tag is not None else None
+        return _tiff_tags_unit(tif)
+
+
+def _tiff_tags_unit(tif) -> str | None:
+    unit = (tif.imagej_metadata or {}).get("unit")
+    if unit:
+        return str(unit)
+    tag = tif.pages[0].tags.get("ResolutionUnit")
+    return _RESOLUTION_UNITS.get(int(tag.value)) if tag is not None else None
 
 
 _UNIT_NAMES = {"micron": "um", "µm": "um", "\\u00b5m": "um", "um": "um", "mm": "mm", "cm": "cm", "m": "m",
@@ -392,6 +401,11 @@ def spacing_unit(path: Path) -> str | None:
             unit = None
     except Exception:  # the unit is a label: a file that does not say it has none
         return None
+    return _unit_name(unit)
+
+
+def _unit_name(unit) -> str | None:
+    """A unit as segcli reports it (``micron`` -> ``um``); None for none or an unknown one."""
     return _UNIT_NAMES.get(str(unit).strip().lower(), None) if unit else None
 
 

@@ -363,22 +363,21 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
     meta = {
         "spacing": list(spacing),
         "spacing_source": source,
-        "unit": _unit(source, settings, pair),
+        "unit": _unit(source, settings, gt_image, pred_image),
         "pred_path": str(pair.pred) if pair.pred is not None else "",
         "gt_path": str(pair.gt),
     }
     return gt_image, pred_image, options, meta
 
 
-def _unit(source: str, settings: ScoreSettings, pair: Pair) -> str:
-    """The unit of a pair's distances, from where its spacing came from."""
+def _unit(source: str, settings: ScoreSettings, gt_image: Image, pred_image: Image | None) -> str:
+    """The unit of a pair's distances, from where its spacing came from (read with the file)."""
     if source == "default":
         return "px"
     if source == "option":
         return settings.spacing_unit or "unspecified"
-    from segcli.io import spacing_unit
-
-    return spacing_unit(pair.gt if source == "gt" else pair.pred) or "unspecified"
+    image = gt_image if source == "gt" else pred_image
+    return (image.unit if image is not None else None) or "unspecified"
 
 
 def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions, dict]:

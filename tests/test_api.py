@@ -50,8 +50,7 @@ def test_2d_probabilities_and_masks_equal_the_cli(tmp_path, masks):
     hard = prob > 0.5
     _same(segcli.score(hard, gt, nsd_tolerance=2.0, focal_gamma=3.0), _cli_record(
         tmp_path / "m", hard, gt.astype(np.uint8), "--nsd-tolerance", "2", "--focal-gamma", "3"))  # fmt: skip
-    assert set(api) == {s for s in json.loads(json.dumps(api))}  # plain floats, JSON-ready
-    assert all(isinstance(v, float) for v in api.values())
+    assert all(type(v) is float for v in api.values())  # plain Python floats, not numpy scalars
 
 
 def test_3d_with_spacing_equals_the_cli(tmp_path):
@@ -61,7 +60,6 @@ def test_3d_with_spacing_equals_the_cli(tmp_path):
     api = segcli.score(pred, gt, "region,surface", spacing=(2.5, 0.8, 0.8))
     cli = _cli_record(tmp_path, pred, gt, "--metrics", "region,surface", "--spacing", "2.5,0.8,0.8")
     _same(api, cli)
-    assert api["hd"] == pytest.approx(2 * 0.8) or api["hd"] > 0
 
 
 def test_multiclass_labels_equal_the_cli(tmp_path):

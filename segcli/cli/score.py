@@ -23,6 +23,8 @@ from segcli.cli._output import (
     state,
     warn,
 )
+from segcli.journal import journal_path
+from segcli.outputs import is_stream_target
 
 
 class OutputFormat(str, Enum):
@@ -372,6 +374,8 @@ def score(
         if rater:
             pairing = _with_raters(pairing, rater, num_classes, threshold_values, gt_suffix)
             settings = replace(settings, staple=_staple_or_note())
+            from segcli.raters import rater_columns
+
             columns_extra = rater_columns(settings.metrics, len(rater) + 1, staple=settings.staple)
         else:
             columns_extra = []
@@ -556,12 +560,6 @@ def _staple_or_note() -> bool:
     return False
 
 
-def rater_columns(metrics, n_raters: int, *, staple: bool) -> list[str]:
-    from segcli.raters import rater_columns as columns
-
-    return columns(metrics, n_raters, staple=staple)
-
-
 def _thresholds(text: str | None, threshold: float | None, chosen: list[str]) -> tuple[float, ...] | None:
     """--thresholds: only scores that depend on the hard mask; never with --threshold."""
     if text is None:
@@ -634,7 +632,6 @@ def _check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | 
     """The output's problems, found before any work (exists, a directory, a file as parent)."""
     if output is None:
         return None
-    from segcli.journal import journal_path
     from segcli.outputs import check_output_file
 
     target = check_output_file(output, overwrite=overwrite or resume, resume=resume)
@@ -669,12 +666,6 @@ def _check_report(report, output, overwrite, sort_by, chosen, num_classes, image
     if images is not None and not Path(images).exists():
         raise typer.BadParameter(f"{images}: no such file or directory", param_hint="--images")
     return target
-
-
-def is_stream_target(path: Path) -> bool:
-    from segcli.outputs import is_stream_target as stream
-
-    return stream(path)
 
 
 @dataclass
@@ -811,7 +802,7 @@ class _Run:
         with OutputLock(target) as lock:
             if lock.stale is not None:
                 warn(f"{lock.path}: left by process {lock.stale}, which is gone; taken over")
-            if resume and not journal_exists(target) and target.exists():
+            if resume and not journal_path(target).exists() and target.exists():
                 info(f"{target} is complete; nothing to resume")
                 self.complete = target
                 return
@@ -858,12 +849,6 @@ def distance_units(metas) -> dict:
     counts = Counter(meta.get("unit") for meta in metas if meta.get("unit"))
     distance = next(iter(counts)) if len(counts) == 1 else ("mixed" if counts else "px")
     return {"distance": distance, "pairs": dict(sorted(counts.items()))}
-
-
-def journal_exists(target: Path) -> bool:
-    from segcli.journal import journal_path
-
-    return journal_path(target).exists()
 
 
 def _memory_budget(max_memory: float | None, workers: int | None) -> float | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import math
@@ -168,8 +167,7 @@ def render(rows: list[dict], meta: dict, fmt: str) -> str:
             table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in shown))
         console = Console(file=buffer, width=200)
         console.print(table)
-        with contextlib.suppress(KeyError):
-            for row in rows:
-                if row["most_changed"]:
-                    console.print(f"{row['score']}: most changed {_text(row['most_changed'])}")
+        for row in rows:
+            if row["most_changed"]:
+                console.print(f"{row['score']}: most changed {_text(row['most_changed'])}")
     return buffer.getvalue()

@@ -10,16 +10,11 @@ files first (free) and then that torch sees CUDA.
 
 from __future__ import annotations
 
-import os
 import re
 
 from segcli.errors import UsageError
 
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-def cuda_may_exist() -> bool:
-    return os.path.exists("/dev/nvidiactl") or os.path.exists("/dev/nvidia0")
 
 
 def resolve_device(device: str) -> str:

@@ -28,8 +28,9 @@ def test_cuda_names_the_device_and_checks_its_index(monkeypatch):
     _fake_torch(monkeypatch, True, 2)
     assert resolve_device("cuda") == "cuda:0"
     assert resolve_device("cuda:1") == "cuda:1"
-    with pytest.raises(UsageError, match="--device cuda:5: only 2 CUDA device"):
-        resolve_device("cuda:5")
+    for past in ("cuda:2", "cuda:5"):  # indices 0 and 1 exist
+        with pytest.raises(UsageError, match=f"--device {past}: only 2 CUDA device"):
+            resolve_device(past)
     for bad in ("CPU", "tpu", "cuda:x", "cuda:"):
         with pytest.raises(UsageError, match="expected auto, cpu, cuda or cuda:N"):
             resolve_device(bad)

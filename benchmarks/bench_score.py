@@ -1,24 +1,32 @@
-"""Time `segcli score` against merely reading the files, MONAI and MedPy, on the same pairs.
+"""Time `segcli score` against merely reading the files, on 1 worker and on every core; MONAI
+and MedPy on the same pairs.
 
-    python benchmarks/bench_score.py --pairs 1000 --size 512
+    python -m benchmarks.bench_score --pairs 1000 --size 512           # 2-D pairs, medians of 3
+    python -m benchmarks.bench_score --volumes --volume-pairs 8        # 300x512x512 NIfTI pairs
 
-Generates N pairs of hard masks (0/255 PNG) in a temporary folder, then times whole processes:
-reading every file only (with segcli's reader, in one process and with all cores), segcli with
-every score, segcli with dice,iou,hd95,assd, and MONAI and MedPy computing those four. Prints
-seconds, milliseconds per pair and ratios.
+Generates the pairs in a temporary folder (0/255 PNG hard masks, or liver-sized NIfTI volumes),
+then times whole processes, each the median of ``--repeat`` runs: decoding every file only (the
+floor: segcli's reader, one process per core, and one process), then segcli on 1 worker and on
+every core for each workload (every score; every score but unet_wce; dice,iou,hd95,assd). Prints
+seconds, ms per pair, the ratio to the decode floor and the parallel efficiency (time on 1 worker
+/ (time on N workers x N)). Then the in-process cost of each score on its own (ms per pair, the
+intermediates it needs included), and MONAI and MedPy computing dice, iou, hd95 and assd.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from benchmarks._common import print_table, python, run_timed, segcli
+from benchmarks._common import ROOT, print_table, python, run_timed, segcli
 from benchmarks.synth import blob_mask, noisy_prediction
 from segcli.registry import BY_NAME
 
@@ -63,9 +71,32 @@ else:
 """
 
 
-# Every binary score except unet_wce, distmap_bce and boundary_loss, whose exact full-image
-# distance transforms of the GT dominate the cost of "every score".
-WITHOUT_DISTANCE_MAPS = ",".join(name for name in BY_NAME if name not in ("unet_wce", "distmap_bce", "boundary_loss"))
+# Every binary score except unet_wce, whose per-cell transforms make it the costliest by far.
+WITHOUT_UNET = ",".join(name for name in BY_NAME if name != "unet_wce")
+FOUR = "dice,iou,hd95,assd"
+WORKLOADS = (("every score", None), ("every score but unet_wce", WITHOUT_UNET), (FOUR, FOUR))
+
+PER_SCORE = """
+import sys, time, json
+from pathlib import Path
+from segcli.batch import BinaryBatch
+from segcli.pairing import Pair
+from segcli.pipeline import ScoreSettings, _prepare_binary
+from segcli.registry import BY_NAME, compute_scores
+root = Path(sys.argv[1]); n = int(sys.argv[2])
+names = sorted(p.name for p in (root / 'gt').iterdir())[:n]
+settings = ScoreSettings(metrics=tuple(BY_NAME))
+start = time.perf_counter()
+pairs = [_prepare_binary(Pair(x, root / 'pred' / x, root / 'gt' / x), settings) for x in names]
+out = {'read and interpret': (time.perf_counter() - start) / n}
+for metric in BY_NAME:
+    batches = [BinaryBatch([b], o) for b, o, _ in pairs]
+    start = time.perf_counter()
+    for batch in batches:
+        compute_scores(batch, [metric])
+    out[metric] = (time.perf_counter() - start) / n
+print(json.dumps(out))
+"""
 
 
 def make_pairs(root: Path, n: int, size: int, seed: int = 0) -> None:
@@ -79,62 +110,125 @@ def make_pairs(root: Path, n: int, size: int, seed: int = 0) -> None:
         Image.fromarray((pred * 255).astype(np.uint8)).save(root / "pred" / f"case{i:05d}.png")
 
 
+def make_volume_pairs(root: Path, n: int, shape: tuple[int, int, int]) -> None:
+    """``n`` NIfTI pairs (benchmarks.bench_volumes' liver-sized structure), each its own seed."""
+    from benchmarks.bench_volumes import make_pair
+
+    for i in range(n):
+        pred, gt = make_pair(root / f"gen{i}", shape, seed=i)
+        for folder, path in (("pred", pred), ("gt", gt)):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+            path.rename(root / folder / f"case{i:03d}.nii.gz")
+
+
+def median_time(args: list[str], repeat: int) -> float:
+    return statistics.median(run_timed(args) for _ in range(repeat))
+
+
+def read_only(root: Path, workers: int, pattern: str) -> list[str]:
+    return python(READ_ONLY.replace("'*.png'", repr(pattern))) + [str(root), str(workers)]
+
+
+def scaling_rows(root: Path, cores: int, repeat: int, workloads, pattern: str) -> list[tuple[str, float, float]]:
+    """(what, seconds on 1 worker/process, seconds on every core) for the floor and each workload."""
+    pred, gt = str(root / "pred"), str(root / "gt")
+    rows = [
+        (
+            "decode the files only",
+            median_time(read_only(root, 1, pattern), repeat),
+            median_time(read_only(root, cores, pattern), repeat),
+        )
+    ]
+    for name, metrics in workloads:
+        extra = ["--metrics", metrics] if metrics else []
+        one = median_time(segcli("score", pred, gt, *extra, "--workers", "1"), repeat)
+        every = median_time(segcli("score", pred, gt, *extra, "--workers", str(cores)), repeat)
+        rows.append((f"segcli score, {name}", one, every))
+    return rows
+
+
+def print_scaling(title: str, rows, cores: int, n: int) -> None:
+    floor = rows[0][2]
+    print(f"\n{title}")
+    print(f"decode floor: decoding the files with {cores} processes, {floor:.2f} s; medians of the runs")
+    head = f"{'what':44s} {'1 worker s':>10s} {f'{cores} workers s':>12s} {'ms/pair':>8s} {'x floor':>8s}"
+    print(head + f" {'speed-up':>8s} {'efficiency':>10s}")
+    for name, one, every in rows:
+        print(
+            f"{name:44s} {one:10.2f} {every:12.2f} {1000 * every / n:8.2f} {every / floor:8.2f}"
+            f" {one / every:8.2f} {one / (every * cores):10.0%}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--pairs", type=int, default=1000)
     parser.add_argument("--size", type=int, default=512)
-    parser.add_argument("--peer-pairs", type=int, default=None, help="pairs for MONAI/MedPy (default: all)")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each command; the median is shown")
+    parser.add_argument("--peer-pairs", type=int, default=50, help="pairs for MONAI/MedPy (0: skip the peers)")
+    parser.add_argument("--per-score-pairs", type=int, default=50, help="pairs for the per-score costs (0: skip)")
+    parser.add_argument("--volumes", action="store_true", help="time volume pairs instead (NIfTI)")
+    parser.add_argument("--volume-pairs", type=int, default=8)
+    parser.add_argument("--shape", default="300,512,512", help="volume shape z,y,x (with --volumes)")
     args = parser.parse_args()
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.volumes:
+            shape = tuple(int(x) for x in args.shape.split(","))
+            make_volume_pairs(root, args.volume_pairs, shape)
+            workloads = (("dice,hd95,assd", "dice,hd95,assd"), ("dice,iou", "dice,iou"))
+            rows = scaling_rows(root, cores, args.repeat, workloads, "*.nii.gz")
+            size = "x".join(map(str, shape))
+            print_scaling(
+                f"{args.volume_pairs} volume pairs of {size} (NIfTI), whole processes, {cores} cores",
+                rows,
+                cores,
+                args.volume_pairs,
+            )
+            return
         make_pairs(root, args.pairs, args.size)
-        peer_root = root
-        if args.peer_pairs and args.peer_pairs < args.pairs:
+        rows = scaling_rows(root, cores, args.repeat, WORKLOADS, "*.png")
+        print_scaling(
+            f"{args.pairs} pairs of {args.size}x{args.size} hard masks (PNG), whole processes, {cores} cores",
+            rows,
+            cores,
+            args.pairs,
+        )
+        if args.per_score_pairs:
+            done = subprocess.run(
+                python(PER_SCORE) + [tmp, str(args.per_score_pairs)],
+                capture_output=True,
+                text=True,
+                env=os.environ | {"PYTHONPATH": str(ROOT)},
+                check=True,
+            )
+            costs = json.loads(done.stdout)
+            print(
+                f"\nIn-process cost of each score on its own, its intermediates included ({args.per_score_pairs} pairs,"
+                " 1 process; a run that asks for several shares the intermediates):"
+            )
+            for name, seconds in sorted(costs.items(), key=lambda kv: -kv[1])[:12]:
+                print(f"  {name:24s} {1000 * seconds:7.2f} ms/pair")
+        if args.peer_pairs:
             peer_root = root / "subset"
             for folder in ("pred", "gt"):
                 (peer_root / folder).mkdir(parents=True)
                 for f in sorted((root / folder).iterdir())[: args.peer_pairs]:
                     (peer_root / folder / f.name).symlink_to(f)
-        n_peer = args.peer_pairs or args.pairs
-        pred, gt = str(root / "pred"), str(root / "gt")
-        four = "dice,iou,hd95,assd"
-        r = args.repeat
-        rows = [
-            ("read files only, 1 process", run_timed(python(READ_ONLY) + [tmp, "1"], repeat=r)),
-            (f"read files only, {cores} processes", run_timed(python(READ_ONLY) + [tmp, str(cores)], repeat=r)),
-            (f"segcli score, every score ({cores} workers)", run_timed(segcli("score", pred, gt), repeat=r)),
-            (
-                f"segcli score, all but the 3 GT distance-map losses ({cores} workers)",
-                run_timed(segcli("score", pred, gt, "--metrics", WITHOUT_DISTANCE_MAPS), repeat=r),
-            ),
-            ("segcli score, every score (1 worker)", run_timed(segcli("score", pred, gt, "--workers", "1"), repeat=r)),
-            (
-                f"segcli score {four} ({cores} workers)",
-                run_timed(segcli("score", pred, gt, "--metrics", four), repeat=r),
-            ),
-            (
-                f"segcli score {four} (1 worker)",
-                run_timed(segcli("score", pred, gt, "--metrics", four, "--workers", "1"), repeat=r),
-            ),
-        ]
-        peers = [
-            (f"MONAI {four} (1 process)", run_timed(python(PEER) + [str(peer_root), "monai"], repeat=r)),
-            (f"MedPy {four} (1 process)", run_timed(python(PEER) + [str(peer_root), "medpy"], repeat=r)),
-        ]
-    title = f"{args.pairs} pairs of {args.size}x{args.size} hard masks (PNG), whole processes, {cores} cores"
-    print_table(title, rows, per=args.pairs, unit="pair", reference=f"read files only, {cores} processes")
-    scale = args.pairs / n_peer
-    same_four = [(name, seconds) for name, seconds in rows if four in name]
-    peer_rows = same_four + [(name + f" [{n_peer} pairs, scaled]", s * scale) for name, s in peers]
-    print_table(
-        f"{four}: segcli against the peers (peer times scaled to {args.pairs} pairs)",
-        peer_rows,
-        per=args.pairs,
-        unit="pair",
-        reference=f"segcli score {four} (1 worker)",
-    )
+            n_peer = min(args.peer_pairs, args.pairs)
+            one_worker = next(one for name, one, _ in rows if FOUR in name)
+            peer_rows = [(f"segcli score {FOUR} (1 worker)", one_worker * n_peer / args.pairs)] + [
+                (f"{peer} {FOUR} (1 process)", median_time(python(PEER) + [str(peer_root), peer.lower()], 1))
+                for peer in ("MONAI", "MedPy")
+            ]
+            print_table(
+                f"{FOUR}: segcli against the peers on {n_peer} pairs (segcli's time scaled from its run)",
+                peer_rows,
+                per=n_peer,
+                unit="pair",
+                reference=f"segcli score {FOUR} (1 worker)",
+            )
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from segcli.cpus import threads
 from segcli.stats import bounding_box
 
 Spacing = Sequence[float]
@@ -27,7 +28,7 @@ Spacing = Sequence[float]
 # pixel in 2D and 3D. Used only to pick the cheapest exact method.
 KDTREE_NS_PER_QUERY = 1200
 KDTREE_NS_PER_POINT = 200
-KDTREE_IMPORT_NS = 700_000_000
+KDTREE_IMPORT_NS = 200_000_000
 PAIR_NS = 3
 COORDINATES_NS_PER_PIXEL = 10
 EDT_NS_PER_PIXEL = {2: 35, 3: 90}
@@ -68,8 +69,8 @@ def _edt_package(labels: np.ndarray, spacing: Spacing | None) -> np.ndarray:
     import edt as edt_package
 
     anisotropy = tuple(float(s) for s in spacing) if spacing is not None else None
-    # no mutate: black_border=False and parallel=1 are edt's defaults, and threads change no value
-    return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=1)  # pragma: no mutate
+    # no mutate: black_border=False is edt's default, and threads change no value
+    return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=threads())  # pragma: no mutate
 
 
 def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
@@ -214,7 +215,7 @@ def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) 
         from scipy.spatial import cKDTree
 
         tree = cKDTree(np.argwhere(crop) * scale, balanced_tree=False, compact_nodes=False)
-        return tree.query(coords * scale)[0]
+        return tree.query(coords * scale, workers=threads())[0]
     return distance_to(crop, spacing)[tuple(coords.T)].astype(np.float64)
 
 

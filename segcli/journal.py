@@ -20,7 +20,7 @@ from segcli.outputs import describe_os_error
 
 JOURNAL_VERSION = 1
 # Settings that may differ between an interrupted run and its resumption without changing a value.
-NOT_COMPARED = ("max_memory", "device")
+NOT_COMPARED = ("max_memory", "device", "cpu_plan")
 
 
 def journal_path(target: Path) -> Path:

@@ -566,7 +566,10 @@ def total_memory() -> int | None:
 
 
 def default_workers() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    """One worker per CPU this process may use (affinity and cgroup quota: ``segcli.cpus``)."""
+    from segcli.cpus import available_cpus
+
+    return available_cpus()[0]
 
 
 def score_pairs(
@@ -578,6 +581,7 @@ def score_pairs(
     torch_device: str | None = None,
     batch_size: int = 16,
     client=None,
+    threads: int | None = None,
 ) -> Iterator[Outcome]:
     """Yield one outcome per pair, in the order given, scoring up to ``workers`` pairs at once.
 
@@ -586,6 +590,8 @@ def score_pairs(
     tests) and binary mode, worker processes read the pairs and compute the CPU-only scores
     (surface distances, weight-map losses) while the main process scores batches of up to
     ``batch_size`` same-shaped pairs on the device (counts and the other losses).
+    Each worker's own transforms use ``threads`` threads (default: the CPUs left over when there
+    are fewer pairs than CPUs, ``segcli.cpus.plan_cpus``); threads change no value.
     """
     if client is not None:  # a dask.distributed Client: every pair a task on the cluster
         from segcli.cluster import map_on_cluster
@@ -595,20 +601,25 @@ def score_pairs(
             if on_done:
                 on_done()
         return
-    workers = default_workers() if workers is None else workers
+    from segcli.cpus import plan_cpus
+
+    plan = plan_cpus(len(pairs), workers)
+    workers = plan.workers if workers is None else workers
+    threads = plan.threads_per_worker if threads is None else threads
     on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
     if torch_device is not None and settings.num_classes is None and not on_cpu:
         yield from _score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
         return
-    if workers <= 1 or len(pairs) <= 1:
-        for pair in pairs:
-            yield score_pair(pair, settings)
-            if on_done:
-                on_done()
-        return
     work = partial(score_pair, settings=settings)
     for outcome in map_isolated(
-        work, pairs, workers=min(workers, len(pairs)), on_crash=worker_died, window=4 * workers
+        work,
+        pairs,
+        workers=min(workers, len(pairs)),
+        on_crash=worker_died,
+        window=4 * workers,
+        # a few pairs a task: fewer round trips between the processes, results still in order
+        chunksize=max(1, min(8, len(pairs) // (workers * 8))),
+        threads=threads,
     ):
         yield outcome
         if on_done:

@@ -31,9 +31,12 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _worker_init() -> None:
-    """In each worker: Ctrl-C is the main process's to handle, and the worker dies with the main
-    process (no orphans)."""
+def _worker_init(threads: int = 1) -> None:
+    """In each worker: Ctrl-C is the main process's to handle, the worker dies with the main
+    process (no orphans), and its own exact transforms may use ``threads`` threads."""
+    from segcli.cpus import set_threads
+
+    set_threads(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
@@ -48,9 +51,10 @@ def _worker_init() -> None:
         pass
 
 
-def new_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool whose workers ignore Ctrl-C and die with the main process."""
-    return ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init)
+def new_pool(workers: int, threads: int = 1) -> ProcessPoolExecutor:
+    """A process pool whose workers ignore Ctrl-C, die with the main process and may each use
+    ``threads`` threads."""
+    return ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init, initargs=(threads,))
 
 
 def stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -93,23 +97,33 @@ def map_isolated(
     on_crash: Callable[[T], R],
     chunksize: int = 1,
     window: int | None = None,
+    threads: int = 1,
 ) -> Iterator[R]:
     """``function(task)`` for every task, in the order given, in up to ``workers`` processes.
 
     ``function`` must be picklable (a module-level function or a ``functools.partial`` of one).
     A task whose worker process dies yields ``on_crash(task)`` (called in this process). At most
     ``window`` chunks of ``chunksize`` tasks (default ``2 * workers``) are in flight or waiting,
-    which bounds memory and the work redone after a crash. With ``workers <= 1`` or a single task
-    the tasks run in this process.
+    which bounds memory and the work redone after a crash. Each worker may use ``threads``
+    threads (``segcli.cpus.set_threads``). With ``workers <= 1`` or a single task the tasks run
+    in this process, with ``threads`` threads.
     """
     if workers <= 1 or len(tasks) <= 1:
-        yield from map(function, tasks)
+        from segcli.cpus import set_threads
+        from segcli.cpus import threads as current_threads
+
+        previous = current_threads()
+        set_threads(threads)
+        try:
+            yield from map(function, tasks)
+        finally:
+            set_threads(previous)
         return
     size = max(1, chunksize)
     chunks = [list(tasks[i : i + size]) for i in range(0, len(tasks), size)]
     window = max(1, window or 2 * workers)
     workers = min(workers, len(chunks))
-    pool = new_pool(workers)
+    pool = new_pool(workers, threads)
     pending: deque = deque()
     try:
         upcoming = iter(chunks)
@@ -136,13 +150,13 @@ def map_isolated(
             suspects = [(chunk, future), *pending]
             pending.clear()
             stop_pool(pool)
-            yield from _isolate(function, suspects, on_crash)
-            pool = new_pool(workers)
+            yield from _isolate(function, suspects, on_crash, threads)
+            pool = new_pool(workers, threads)
     finally:
         stop_pool(pool)
 
 
-def _isolate(function: Callable[[T], R], suspects: list, on_crash: Callable[[T], R]) -> Iterator[R]:
+def _isolate(function: Callable[[T], R], suspects: list, on_crash: Callable[[T], R], threads: int = 1) -> Iterator[R]:
     """The chunks in flight when a worker died, in order: those that finished as they were, the
     others task by task in a one-worker pool, replaced after each crash."""
     single = None
@@ -153,7 +167,7 @@ def _isolate(function: Callable[[T], R], suspects: list, on_crash: Callable[[T],
                 continue
             for task in chunk:
                 if single is None:
-                    single = new_pool(1)
+                    single = new_pool(1, threads)
                 try:
                     result = single.submit(function, task).result()
                 except BrokenProcessPool:

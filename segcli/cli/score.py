@@ -411,9 +411,11 @@ def score(
                 resolved_device = "cpu"
             workers = threads_per_worker(client)  # pairs one worker's memory is shared by
         else:
+            from segcli.cpus import plan_cpus
             from segcli.pipeline import default_workers
 
             workers = cap_workers(workers, len(pairing.pairs), default_workers(), "pair")
+        cpu_plan = None if client is not None else plan_cpus(len(pairing.pairs), workers)
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
@@ -421,6 +423,8 @@ def score(
 
             columns = [f"{m}{threshold_suffix(t)}" for t in settings.thresholds for m in settings.metrics]
         record = _settings_record(settings, resolved_device)
+        if cpu_plan is not None:  # workers x threads, and the CPUs they were planned for
+            record["cpu_plan"] = cpu_plan.record()
         if ci is not None:
             record |= {"ci": ci, "bootstrap": bootstrap, "seed": seed}
         run = _Run(
@@ -432,6 +436,7 @@ def score(
             interval=(ci, bootstrap, seed) if ci is not None else None,
             client=client,
             workers=workers,
+            threads=cpu_plan.threads_per_worker if cpu_plan is not None else 1,
             device=resolved_device,
             fail_fast=fail_fast,
         )
@@ -680,6 +685,7 @@ class _Run:
     workers: int
     device: str
     fail_fast: bool
+    threads: int = 1  # each worker's threads for its own transforms (segcli.cpus)
     interval: tuple[float, int, int] | None = None  # --ci, --bootstrap, --seed
     client: object = None  # a dask.distributed Client (--scheduler)
     failures: list[str] = field(default_factory=list)
@@ -712,6 +718,7 @@ class _Run:
                 pairs,
                 self.settings,
                 workers=self.workers,
+                threads=self.threads,
                 on_done=advance,
                 torch_device=None if self.device == "cpu" else self.device,
                 client=self.client,

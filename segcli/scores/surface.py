@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from segcli.distance import Spacing, directed_border_distances
-from segcli.stats import BitMask, border
+from segcli.stats import BitMask, border, bounding_box
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,13 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | N
     >>> d.pred_to_gt.tolist(), d.gt_to_pred.tolist()
     ([1.0, 0.0], [0.0, 1.0])
     """
+    # Both borders lie in the box of the two masks, and a mask pixel on the box's edge has a
+    # background neighbour outside it: the borders of the crop are the crops of the borders
+    # (same pixels, same row-major order), at a fraction of the cost for a small structure in
+    # a large volume.
+    box = _union_box(pred, target)
+    if box is not None:
+        pred, target = pred[box], target[box]
     pred_border = border(pred)
     gt_border = border(target)
     if not pred_border.any() or not gt_border.any():
@@ -53,6 +60,14 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | N
         pred_to_gt=directed_border_distances(pred_border, gt_border, spacing),
         gt_to_pred=directed_border_distances(gt_border, pred_border, spacing),
     )
+
+
+def _union_box(a: np.ndarray, b: np.ndarray) -> tuple[slice, ...] | None:
+    """The smallest box holding every True pixel of ``a`` and ``b``; None when both are empty."""
+    boxes = [box for box in (bounding_box(a), bounding_box(b)) if box is not None]
+    if not boxes:
+        return None
+    return tuple(slice(min(x.start for x in s), max(x.stop for x in s)) for s in zip(*boxes, strict=True))
 
 
 def _reduce(distances: Sequence[SurfaceDistances], reduce_pair) -> np.ndarray:

@@ -19,7 +19,7 @@ from segcli.errors import InvalidOption
 from segcli.inputs import BinaryPair, MulticlassPair
 from segcli.maps import boundary_band, connected_instances, distance_weight_map, unet_weight_map
 from segcli.scores.losses import SMOOTH, LossInputs
-from segcli.scores.surface import SurfaceDistances, surface_distances
+from segcli.scores.surface import SurfaceDistances, boundary_iou, surface_distances
 from segcli.stats import ConfusionCounts, confusion_counts
 
 
@@ -79,8 +79,9 @@ def image_diagonal(shape: tuple[int, ...], spacing: tuple[float, ...] | None) ->
 class BinaryBatch:
     """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first.
 
-    Counts and losses run on ``ops`` (numpy, or torch on a GPU); surface distances and weight
-    maps always run on the CPU (exact distance transforms and k-d trees).
+    Counts and losses run on ``ops`` (numpy, or torch on a GPU). With torch, the surface
+    distances, boundary IoU and the GT's inside/outside distance maps run on its device too
+    (``segcli.device_distance``); the U-Net and boundary-band weight maps stay on the CPU.
     """
 
     def __init__(
@@ -115,10 +116,34 @@ class BinaryBatch:
             return LossInputs(*ops.categories(len(self)), ops)
         return LossInputs(self.prob, self.target, self.ops)
 
+    @property
+    def on_torch(self) -> bool:
+        """True when the batch computes on a torch device (its distances included)."""
+        return isinstance(self.ops, TorchOps)
+
+    @cached_property
+    def device_masks(self):
+        """(hard prediction, target) as bool tensors on the torch device, copied there once."""
+        from segcli.device_distance import to_device
+
+        return to_device(self.hard, self.ops.device), to_device(self.target, self.ops.device)
+
     @cached_property
     def surface(self) -> list[SurfaceDistances]:
         spacing = self.options.spacing
+        if self.on_torch:
+            from segcli.device_distance import surface_distances as device_surface_distances
+
+            return device_surface_distances(*self.device_masks, spacing)
         return [surface_distances(p, g, spacing) for p, g in zip(self.hard, self.target, strict=True)]
+
+    def boundary_iou(self, *, width: int) -> np.ndarray:
+        """(B,) boundary IoU of the hard predictions, on the batch's device."""
+        if self.on_torch:
+            from segcli.device_distance import boundary_iou as device_boundary_iou
+
+            return device_boundary_iou(*self.device_masks, width=width)
+        return boundary_iou(self.hard, self.target, width=width)
 
     @cached_property
     def unet_weights(self) -> np.ndarray:
@@ -142,12 +167,43 @@ class BinaryBatch:
         return [InsideOutside(g, self.options.spacing) for g in self.target]
 
     @cached_property
+    def device_gt_distance(self):
+        """The ``gt_edts`` distance of every image as one float32 tensor on the torch device, and
+        (B,) ``degenerate`` (all-empty or all-full GT: distance 0)."""
+        from segcli.device_distance import inside_outside
+
+        return inside_outside(self.device_masks[1], self.options.spacing)
+
+    def _device_map(self, tensor):
+        """A map computed on the device, where the losses read it: the tensor for torch losses,
+        a numpy array for the four-category form of hard predictions (computed on the CPU)."""
+        return tensor if isinstance(self.loss_inputs.ops, TorchOps) else tensor.cpu().numpy()
+
+    @cached_property
     def distance_weights(self) -> np.ndarray:
-        return _stack([distance_weight_map(e, tau=self.options.distmap_tau) for e in self.gt_edts])
+        tau = self.options.distmap_tau
+        if self.on_torch:
+            if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+                raise ValueError(f"tau: expected a finite number > 0, got {tau}")
+            distance, _ = self.device_gt_distance  # 0 on a degenerate GT: weight 1, as on the CPU
+            return self._device_map((distance * np.float32(-1.0 / tau)).exp())
+        return _stack([distance_weight_map(e, tau=tau) for e in self.gt_edts])
 
     @cached_property
     def kervadec_phi(self) -> np.ndarray:
+        if self.on_torch:
+            distance, degenerate = self.device_gt_distance
+            phi = self.ops.torch.where(self.device_masks[1], 1.0 - distance, distance)
+            phi[_device_index(degenerate, phi)] = 0.0
+            return self._device_map(phi)
         return _stack([kervadec_sdf(e, warn=False) for e in self.gt_edts])
+
+
+def _device_index(flags: np.ndarray, like):
+    """(B,) numpy flags as a bool index of the tensor ``like``'s first axis, on its device."""
+    import torch
+
+    return torch.from_numpy(np.asarray(flags, bool)).to(like.device)
 
 
 class MulticlassBatch:

@@ -267,8 +267,9 @@ def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
 
 
 def prepare_pair(pair: Pair, settings: ScoreSettings) -> Prepared | Failure:
-    """Read and interpret one binary pair and compute its CPU-only scores (surface distances,
-    weight-map losses); the rest are left for a device batch."""
+    """Read and interpret one binary pair and compute what a device batch does not: the scores
+    whose ``on_device`` is False (the U-Net and boundary-band weight-map losses) and the object
+    scores; the rest are left for a device batch."""
     EMPTY_DISTANCE_LOG.clear()
     result = _capturing(_prepare_and_score_cpu, pair, settings)
     if isinstance(result, Failure):
@@ -278,9 +279,19 @@ def prepare_pair(pair: Pair, settings: ScoreSettings) -> Prepared | Failure:
 
 
 def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
-    binary, options, meta = _prepare_binary(pair, settings)
+    gt_image, pred_image, options, meta = _read_pair(pair, settings)
+    with warnings.catch_warnings():
+        if settings.objects == "instances":  # instance maps hold many values by design
+            warnings.filterwarnings("ignore", message="a ground truth holds more than two values")
+        binary = _binary_of(gt_image, pred_image, pair, settings)
+    meta = {"pred_kind": binary.kind} | meta
     cpu_metrics = [m for m in settings.metrics if not _on_device(m)]
     values = compute_scores(BinaryBatch([binary], options), cpu_metrics)[0] if cpu_metrics else {}
+    if settings.objects is not None:
+        scores, rows = _object_values(gt_image, pred_image, binary, settings)
+        values |= scores
+        if settings.object_rows:
+            meta = meta | {"objects": rows}
     return binary, options, values, meta
 
 
@@ -382,7 +393,12 @@ def _unit(source: str, settings: ScoreSettings, gt_image: Image, pred_image: Ima
 
 def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions, dict]:
     gt_image, pred_image, options, meta = _read_pair(pair, settings)
-    binary = binary_pair(
+    binary = _binary_of(gt_image, pred_image, pair, settings)
+    return binary, options, {"pred_kind": binary.kind} | meta
+
+
+def _binary_of(gt_image: Image, pred_image: Image | None, pair: Pair, settings: ScoreSettings) -> BinaryPair:
+    return binary_pair(
         pred_image.array if pred_image else None,
         gt_image.array,
         pred_kind=settings.pred_kind,
@@ -390,7 +406,6 @@ def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, Sc
         pred_path=pair.pred or "prediction",
         gt_path=pair.gt,
     )
-    return binary, options, {"pred_kind": binary.kind} | meta
 
 
 def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], dict]:
@@ -608,7 +623,9 @@ def score_pairs(
     threads = plan.threads_per_worker if threads is None else threads
     on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
     if torch_device is not None and settings.num_classes is None and not on_cpu:
-        yield from _score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
+        from segcli.device_run import score_pairs_on_device
+
+        yield from score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
         return
     work = partial(score_pair, settings=settings)
     for outcome in map_isolated(
@@ -634,53 +651,3 @@ def _lost_on_cluster(pair: Pair, error: BaseException) -> Failure:
 def worker_died(pair: Pair) -> Failure:
     """The failure of a pair whose worker process died (out-of-memory killer, a crash)."""
     return Failure(pair.name, f"{pair.pred if pair.pred is not None else pair.gt}: {WORKER_DIED}")
-
-
-def _score_pairs_on_device(
-    pairs: list[Pair], settings: ScoreSettings, workers: int, on_done, device: str, batch_size: int
-) -> Iterator[Outcome]:
-    from segcli.backend import TorchOps
-
-    ops = TorchOps(device)
-    batch: list[Prepared] = []
-
-    def flush() -> Iterator[Outcome]:
-        if not batch:
-            return
-        device_metrics = [m for m in settings.metrics if _on_device(m)]
-        try:
-            scores = compute_scores(BinaryBatch([p.pair for p in batch], batch[0].options, ops=ops), device_metrics)
-        except Exception as exc:  # the device failed the batch: fail its pairs, go on
-            detail = traceback.format_exc()
-            for prepared in batch:
-                yield Failure(
-                    prepared.name,
-                    f"{prepared.name}: scoring on {device} failed ({type(exc).__name__}: {str(exc)[:200]})",
-                    prepared.warnings,
-                    detail=detail,
-                )
-                if on_done:
-                    on_done()
-            batch.clear()
-            return
-        for prepared, values in zip(batch, scores, strict=True):
-            yield Record(prepared.name, prepared.values | values, prepared.warnings, prepared.meta)
-            if on_done:
-                on_done()
-        batch.clear()
-
-    work = partial(prepare_pair, settings=settings)
-    window = 2 * batch_size + workers
-    for item in map_isolated(work, pairs, workers=workers, on_crash=worker_died, window=window):
-        if isinstance(item, Failure):
-            yield from flush()
-            yield item
-            if on_done:
-                on_done()
-            continue
-        if batch and (item.pair.hard.shape != batch[0].pair.hard.shape or item.options != batch[0].options):
-            yield from flush()
-        batch.append(item)
-        if len(batch) == batch_size:
-            yield from flush()
-    yield from flush()

@@ -144,7 +144,7 @@ _SINGLE_CLASS: tuple[Score, ...] = (
         "boundary_iou",
         "surface",
         "IoU of the mask regions within 2 px of each contour",
-        lambda b: surface.boundary_iou(b.hard, b.target, width=_o(b).boundary_iou_width),
+        lambda b: b.boundary_iou(width=_o(b).boundary_iou_width),
         defaults="width 2 px",
         peers="Cheng et al. 2021 (square erosion, as their API)",
     ),
@@ -435,15 +435,18 @@ def _preset_rows() -> tuple[tuple[Score, ...], tuple[Score, ...]]:
 
 _BINARY_PRESETS, _MULTICLASS_PRESETS = _preset_rows()
 
-# Weight-map losses need CPU distance transforms per pixel; the rest of the region scores and
-# losses are per-pixel arithmetic and reductions, which a GPU batch does well. A preset runs
-# where all of its components can.
-_CPU_MAP_LOSSES = {"unet_wce", "boundary_bce", "distmap_bce", "boundary_loss"}
+# On a device batch run the region scores and losses (per-pixel arithmetic and reductions), the
+# surface scores and the distance-map losses (exact transforms in segcli.device_distance). The
+# U-Net map (connected components, per-instance transforms) and the boundary band (bit-packed
+# morphology) are built by the CPU workers. A preset runs where all of its components can.
+_CPU_MAP_LOSSES = {"unet_wce", "boundary_bce"}
 _CPU_MAP_LOSSES |= {name for name, terms in PRESETS.items() if any(c in _CPU_MAP_LOSSES for _, c in terms)}
 
 
 def _binary_row(score: Score) -> Score:
-    on_device = score.group == "region" or (score.group == "losses" and score.name not in _CPU_MAP_LOSSES)
+    on_device = score.group in ("region", "surface") or (
+        score.group == "losses" and score.name not in _CPU_MAP_LOSSES
+    )
     return replace(score, mode="binary" if score.group == "losses" else score.mode, on_device=on_device)
 
 

@@ -175,8 +175,9 @@ def score(
     device: Annotated[
         str,
         typer.Option(
-            help="auto, cpu, cuda or cuda:N. auto is the CPU: on a measured H200 the GPU path was slower on "
-            "every workload (surface distances still run on the CPU); cuda forces it.",
+            help="auto, cpu, cuda or cuda:N. auto picks cuda:0 only for a binary run that asks for surface "
+            "scores or distance losses and is large for its CPU workers (a GPU found, torch sees it), else the "
+            "CPU; --resume continues on the device the run recorded.",
         ),
     ] = "auto",
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
@@ -415,6 +416,16 @@ def score(
             from segcli.pipeline import default_workers
 
             workers = cap_workers(workers, len(pairing.pairs), default_workers(), "pair")
+            if device == "auto":  # the rule of segcli.device; never imports torch without a GPU
+                from segcli.device import auto_device
+
+                resolved_device = auto_device(
+                    settings.metrics,
+                    [pair.gt for pair in pairing.pairs],
+                    workers=workers,
+                    device_path=num_classes is None and settings.thresholds is None and not rater,
+                    journal=journal_path(target) if resume and target is not None else None,
+                )
         cpu_plan = None if client is not None else plan_cpus(len(pairing.pairs), workers)
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra

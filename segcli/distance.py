@@ -148,11 +148,21 @@ def directed_border_distances(
     >>> directed_border_distances(np.array([[1, 1, 0, 1]], bool), np.array([[0, 1, 0, 0]], bool)).tolist()
     [1.0, 0.0, 2.0]
     """
-    shared = to_border[from_border]
-    distances = np.zeros(shared.size)
-    queries = np.flatnonzero(from_border & ~to_border)
-    if queries.size:
-        distances[~shared] = distances_to_mask(to_border, queries, spacing)
+    return directed_distances_of(np.flatnonzero(from_border), np.flatnonzero(to_border), to_border, spacing)
+
+
+def directed_distances_of(
+    from_pixels: np.ndarray, to_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
+) -> np.ndarray:
+    """``directed_border_distances`` given both borders' flat pixel indices (sorted, non-empty)
+    and the ``to`` border's mask: each border listed once serves both directions."""
+    # pixels on both borders are at distance 0: found by a binary search in the sorted indices
+    position = np.searchsorted(to_pixels, from_pixels)
+    position[position == to_pixels.size] = 0
+    shared = to_pixels[position] == from_pixels
+    distances = np.zeros(from_pixels.size)
+    if not shared.all():
+        distances[~shared] = distances_to_mask(to_border, from_pixels[~shared], spacing)
     return distances
 
 

@@ -9,12 +9,13 @@ and nsd 0, never dropped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from segcli.distance import Spacing, directed_border_distances
+from segcli.distance import Spacing, directed_distances_of
 from segcli.stats import BitMask, border, bounding_box
 
 
@@ -50,15 +51,16 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | N
         pred, target = pred[box], target[box]
     pred_border = border(pred)
     gt_border = border(target)
-    if not pred_border.any() or not gt_border.any():
+    pred_pixels, gt_pixels = np.flatnonzero(pred_border), np.flatnonzero(gt_border)
+    if not pred_pixels.size or not gt_pixels.size:
         # With the other border empty, every distance from this one is infinite.
         return SurfaceDistances(
-            pred_to_gt=np.full(np.count_nonzero(pred_border), np.inf),  # pragma: no mutate (only the count is read)
-            gt_to_pred=np.full(np.count_nonzero(gt_border), np.inf),  # pragma: no mutate (only the count is read)
+            pred_to_gt=np.full(pred_pixels.size, np.inf),  # pragma: no mutate (only the count is read)
+            gt_to_pred=np.full(gt_pixels.size, np.inf),  # pragma: no mutate (only the count is read)
         )
     return SurfaceDistances(
-        pred_to_gt=directed_border_distances(pred_border, gt_border, spacing),
-        gt_to_pred=directed_border_distances(gt_border, pred_border, spacing),
+        pred_to_gt=directed_distances_of(pred_pixels, gt_pixels, gt_border, spacing),
+        gt_to_pred=directed_distances_of(gt_pixels, pred_pixels, pred_border, spacing),
     )
 
 
@@ -84,6 +86,26 @@ def _reduce(distances: Sequence[SurfaceDistances], reduce_pair) -> np.ndarray:
     return out
 
 
+def percentile_linear(values: np.ndarray, percentile: float) -> float:
+    """The ``percentile`` (0-100) of non-empty 1-D ``values`` with linear interpolation between
+    the two nearest ranks: ``numpy.percentile``'s default, the same float to the last bit (its
+    index ``(n - 1) q / 100`` and its two-sided interpolation), at a quarter of its cost.
+
+    >>> percentile_linear(np.array([10.0, 0.0, 2.0, 1.0]), 50.0)
+    1.5
+    """
+    n = values.size
+    position = (n - 1) * (percentile / 100.0)
+    below = min(max(math.floor(position), 0), n - 1)
+    above = min(below + 1, n - 1)
+    ordered = np.partition(values, (below, above) if above != below else below)
+    low, high = ordered[below], ordered[above]
+    gamma = position - below
+    step = high - low
+    # as numpy does: from the nearer end, so that the result is exact at both ranks
+    return float(high - step * (1.0 - gamma)) if gamma >= 0.5 else float(low + step * gamma)
+
+
 def hd(distances: Sequence[SurfaceDistances]) -> np.ndarray:
     """Hausdorff distance: the largest border distance in either direction.
 
@@ -99,7 +121,7 @@ def hd95(distances: Sequence[SurfaceDistances], *, percentile: float = 95.0) -> 
     >>> hd95([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
     array([2.95])
     """
-    return _reduce(distances, lambda a, b: max(np.percentile(a, percentile), np.percentile(b, percentile)))
+    return _reduce(distances, lambda a, b: max(percentile_linear(a, percentile), percentile_linear(b, percentile)))
 
 
 def hd95_pooled(distances: Sequence[SurfaceDistances], *, percentile: float = 95.0) -> np.ndarray:
@@ -108,7 +130,7 @@ def hd95_pooled(distances: Sequence[SurfaceDistances], *, percentile: float = 95
     >>> hd95_pooled([surface_distances(np.array([[1, 1, 0, 0]], bool), np.array([[0, 0, 0, 1]], bool))])
     array([2.9])
     """
-    return _reduce(distances, lambda a, b: np.percentile(np.concatenate([a, b]), percentile))
+    return _reduce(distances, lambda a, b: percentile_linear(np.concatenate([a, b]), percentile))
 
 
 def assd(distances: Sequence[SurfaceDistances]) -> np.ndarray:

@@ -1,0 +1,211 @@
+"""Surface scores and distance-map losses on a torch device equal the CPU path to 1e-5 (here with
+torch on the CPU, through the same code a GPU runs), empty masks and ``--empty-distance``
+included; the device path of ``score_pairs`` scores them in batches and fails a pair alone."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from segcli import device_run
+from segcli.backend import TorchOps
+from segcli.batch import BinaryBatch, ScoreOptions
+from segcli.inputs import BinaryPair
+from segcli.pairing import Pair
+from segcli.pipeline import Failure, ScoreSettings, score_pairs
+from segcli.registry import BY_NAME, compute_scores
+from tests.conftest import smooth_mask
+
+SURFACE = [name for name, score in BY_NAME.items() if score.group == "surface"]
+DISTANCE_LOSSES = ["distmap_bce", "boundary_loss"]
+DEVICE_DISTANCE_SCORES = SURFACE + DISTANCE_LOSSES
+
+
+def test_the_registry_runs_distance_scores_on_the_device():
+    assert set(SURFACE) == {"hd", "hd95", "hd95_pooled", "assd", "masd", "nsd", "boundary_iou"}
+    for name in DEVICE_DISTANCE_SCORES:
+        assert BY_NAME[name].on_device, name
+    for name in ("unet_wce", "boundary_bce"):  # their maps are built by the CPU workers
+        assert not BY_NAME[name].on_device, name
+
+
+def _pairs(rng, shape, *, soft: bool):
+    """Smooth pairs, and every empty / full combination, hard or with probability maps."""
+    empty, full = np.zeros(shape, bool), np.ones(shape, bool)
+    masks = [
+        (smooth_mask(rng, shape), smooth_mask(rng, shape)),
+        (smooth_mask(rng, shape, fill=0.5), smooth_mask(rng, shape, fill=0.1)),
+        (empty, smooth_mask(rng, shape)),
+        (smooth_mask(rng, shape), empty),
+        (empty, empty),
+        (full, smooth_mask(rng, shape)),
+        (smooth_mask(rng, shape), full),
+    ]
+    pairs = []
+    for hard, target in masks:
+        if soft:
+            prob = np.clip(hard * 0.7 + rng.random(shape).astype(np.float32) * 0.3, 0, 1).astype(np.float32)
+            pairs.append(BinaryPair(prob=prob, hard=prob >= 0.5, target=target))
+        else:
+            pairs.append(BinaryPair(prob=hard, hard=hard, target=target))
+    return pairs
+
+
+CASES = [
+    ((41, 37), (1.0, 1.0)),
+    ((33, 46), (0.5, 1.7)),
+    ((7, 19, 16), (2.5, 0.8, 0.8)),
+]
+
+
+@pytest.mark.parametrize("soft", [False, True])
+@pytest.mark.parametrize("shape, spacing", CASES)
+@pytest.mark.parametrize("empty_distance", ["inf", "worst", "nan", 7.5])
+def test_device_distance_scores_equal_the_cpu_path(rng, shape, spacing, soft, empty_distance):
+    pairs = _pairs(rng, shape, soft=soft)
+    options = ScoreOptions(spacing=spacing, nsd_tolerance=1.3, empty_distance=empty_distance, distmap_tau=3.0)
+    expected = compute_scores(BinaryBatch(pairs, options), DEVICE_DISTANCE_SCORES)
+    got = compute_scores(BinaryBatch(pairs, options, ops=TorchOps("cpu")), DEVICE_DISTANCE_SCORES)
+    for i, (a, b) in enumerate(zip(expected, got, strict=True)):
+        for name in DEVICE_DISTANCE_SCORES:
+            if math.isnan(a[name]):
+                assert math.isnan(b[name]), (i, name)
+            else:
+                assert b[name] == pytest.approx(a[name], rel=1e-5, abs=1e-9), (i, name)
+
+
+def test_distance_scores_pinned_on_a_hand_worked_pair():
+    pred = np.zeros((5, 6), bool)
+    pred[1:3, 1:3] = True
+    target = np.zeros((5, 6), bool)
+    target[1:3, 3:5] = True
+    batch = BinaryBatch([BinaryPair(prob=pred, hard=pred, target=target)], ScoreOptions(), ops=TorchOps("cpu"))
+    values = compute_scores(batch, ["hd", "assd", "nsd", "boundary_iou"])[0]
+    # every border pixel is 1 or 2 px from the other border, half of each at 1
+    assert values == {"hd": 2.0, "assd": 1.5, "nsd": 0.5, "boundary_iou": 0.0}
+
+
+def test_device_maps_are_tensors_for_soft_predictions_and_arrays_for_hard(rng):
+    options = ScoreOptions()
+    soft = BinaryBatch(_pairs(rng, (12, 13), soft=True), options, ops=TorchOps("cpu"))
+    hard_pairs = _pairs(rng, (12, 13), soft=False)
+    hard = BinaryBatch(hard_pairs, options, ops=TorchOps("cpu"))
+    assert isinstance(soft.kervadec_phi, torch.Tensor) and isinstance(soft.distance_weights, torch.Tensor)
+    assert isinstance(hard.kervadec_phi, np.ndarray) and isinstance(hard.distance_weights, np.ndarray)
+    reference = BinaryBatch(hard_pairs, options)
+    np.testing.assert_allclose(hard.kervadec_phi, reference.kervadec_phi, rtol=1e-6, atol=1e-6)
+
+
+def test_a_bad_distmap_tau_is_named_on_the_device(rng):
+    batch = BinaryBatch(_pairs(rng, (8, 8), soft=True), ScoreOptions(distmap_tau=0.0), ops=TorchOps("cpu"))
+    with pytest.raises(ValueError, match="tau: expected a finite number > 0, got 0.0"):
+        compute_scores(batch, ["distmap_bce"])
+
+
+def _write_pairs(tmp_path, rng, shapes):
+    pairs = []
+    for i, shape in enumerate(shapes):
+        for folder, mask in (("p", smooth_mask(rng, shape)), ("g", smooth_mask(rng, shape))):
+            (tmp_path / folder).mkdir(exist_ok=True)
+            if i == 1 and folder == "p":
+                mask = np.zeros(shape, bool)  # a missed structure: distances inf / replaced
+            Image.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / folder / f"{i}.png")
+        pairs.append(Pair(str(i), tmp_path / "p" / f"{i}.png", tmp_path / "g" / f"{i}.png"))
+    return pairs
+
+
+def _same_outcomes(cpu, device, metrics):
+    assert [o.name for o in device] == [o.name for o in cpu]
+    for a, b in zip(cpu, device, strict=True):
+        assert type(a) is type(b), a.name
+        if isinstance(a, Failure):
+            continue
+        assert list(b.values) == list(a.values)
+        for name in metrics:
+            if math.isnan(a.values[name]):
+                assert math.isnan(b.values[name])
+            else:
+                assert b.values[name] == pytest.approx(a.values[name], rel=1e-5, abs=1e-9), (a.name, name)
+        assert b.meta == a.meta, a.name
+
+
+def test_device_pipeline_equals_the_cpu_pipeline_with_empty_distance_replaced(tmp_path, rng):
+    pairs = _write_pairs(tmp_path, rng, [(30, 40)] * 4 + [(25, 26)] * 2)
+    metrics = ("dice", "hd", "hd95", "assd", "nsd", "boundary_iou", "distmap_bce", "boundary_loss", "unet_wce")
+    settings = ScoreSettings(metrics=metrics, options=ScoreOptions(empty_distance="worst"))
+    cpu = list(score_pairs(pairs, settings, workers=1))
+    device = list(score_pairs(pairs, settings, workers=2, torch_device="cpu", batch_size=3))
+    _same_outcomes(cpu, device, metrics)
+    assert device[1].meta["empty_distance"] == ["hd", "hd95", "assd"]
+    assert device[0].meta["empty_distance"] == []
+    assert device[1].values["hd"] == pytest.approx(math.hypot(29, 39))
+
+
+def test_batches_hold_at_most_the_pixel_budget(tmp_path, rng, monkeypatch):
+    pairs = _write_pairs(tmp_path, rng, [(20, 20)] * 5)
+    sizes = []
+    real = device_run.compute_scores
+
+    def counting(batch, metrics):
+        sizes.append(len(batch))
+        return real(batch, metrics)
+
+    monkeypatch.setattr(device_run, "compute_scores", counting)
+    monkeypatch.setattr(device_run, "CPU_BATCH_PIXELS", 2 * 400)
+    list(score_pairs(pairs, ScoreSettings(metrics=("hd95",)), workers=1, torch_device="cpu", batch_size=16))
+    assert sizes == [2, 2, 1]
+
+
+def test_a_pair_that_fails_on_the_device_fails_alone(tmp_path, rng, monkeypatch):
+    pairs = _write_pairs(tmp_path, rng, [(30, 40)] * 4)
+    bad = pairs[2]
+    marker = np.asarray(Image.open(bad.gt)) > 0
+    real = device_run.compute_scores
+
+    def failing(batch, metrics):
+        if any(np.array_equal(t, marker) for t in batch.target):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return real(batch, metrics)
+
+    monkeypatch.setattr(device_run, "compute_scores", failing)
+    settings = ScoreSettings(metrics=("dice", "hd95"))
+    outcomes = list(score_pairs(pairs, settings, workers=1, torch_device="cpu", batch_size=4))
+    assert [type(o).__name__ for o in outcomes] == ["Record", "Record", "Failure", "Record"]
+    assert outcomes[2].message.startswith(f"{bad.pred}: scoring on cpu failed (RuntimeError: CUDA error")
+    cpu = list(score_pairs(pairs, settings, workers=1))
+    for i in (0, 1, 3):
+        assert outcomes[i].values == pytest.approx(cpu[i].values, rel=1e-5)
+
+
+def test_object_scores_are_computed_on_the_device_path(tmp_path, rng):
+    pairs = _write_pairs(tmp_path, rng, [(30, 40)] * 3)
+    settings = ScoreSettings(metrics=("dice", "hd"), objects="components", object_metrics=("obj_f1",))
+    cpu = list(score_pairs(pairs, settings, workers=1))
+    device = list(score_pairs(pairs, settings, workers=1, torch_device="cpu"))
+    _same_outcomes(cpu, device, ("dice", "hd", "obj_f1"))
+
+
+def test_cli_auto_records_the_device_it_chose_and_resume_keeps_it(tmp_path, rng, monkeypatch):
+    import json
+
+    from typer.testing import CliRunner
+
+    from segcli import device as device_module
+    from segcli.cli.main import app
+
+    monkeypatch.setattr(device_module, "NVIDIA_DEVICE_FILES", (tmp_path / "nvidia0",))
+    _write_pairs(tmp_path, rng, [(20, 30)] * 2)
+    out = tmp_path / "out.json"
+    args = ["score", str(tmp_path / "p"), str(tmp_path / "g"), "--metrics", "dice,hd95", "-o", str(out)]
+    result = CliRunner().invoke(app, args + ["--workers", "1"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text())["settings"]["device"] == "cpu"
+    # an interrupted run that recorded cuda:0, resumed here without a GPU: the auto rule decides
+    journal = tmp_path / "out.json.partial"
+    journal.write_text(json.dumps({"segcli_journal": 1, "settings": {"device": "cuda:0"}}) + "\n")
+    assert device_module.recorded_device(journal) == "cuda:0"
+    assert device_module.auto_device(["hd95"], [tmp_path / "g" / "0.png"], workers=1, journal=journal) == "cpu"

@@ -46,10 +46,6 @@ class _PixelOps:
         """A per-pixel map of the batch's shape (weights, signed distances), on this backend."""
         return self.asarray(array, "float32")
 
-    def multiplicity(self, i: int):
-        """How many pixels each flat element of image ``i`` stands for: 1 (None) on pixel backends."""
-        return None
-
 
 class NumpyOps(_PixelOps):
     """The CPU backend: plain numpy arrays."""
@@ -163,88 +159,3 @@ class TorchOps(_PixelOps):
 
     def to_float64(self, x):
         return x.to(self.torch.float64)
-
-
-# The four (prediction, target) categories of a hard binary pair, in CategoryOps' column order.
-CATEGORY_PRED = np.array([False, False, True, True])
-CATEGORY_TARGET = np.array([False, True, False, True])
-
-
-class CategoryOps(NumpyOps):
-    """Exact per-pixel arithmetic for hard (0/1) predictions, on four values per image.
-
-    With a hard prediction every per-pixel loss term is a function of (prediction, target) alone,
-    so an image's pixels fall into four categories (TN, FN, FP, TP) with one value each. A
-    "per-pixel" array here has shape (B, 4); reductions weight each column by its pixel count. A
-    full-size map (weights, signed distances) enters as its mean over each category, which keeps
-    every mean of (category term) x (map) exact: the form of every weighted loss.
-
-    >>> ops = CategoryOps(np.array([[5, 1, 2, 2]]))  # TN, FN, FP, TP
-    >>> ops.mean(np.array([[0.0, 1.0, 1.0, 0.0]])).tolist()  # share of wrong pixels
-    [0.3]
-    """
-
-    name = "categories"
-
-    def __init__(self, counts: np.ndarray, pred: np.ndarray | None = None, target: np.ndarray | None = None) -> None:
-        self.counts = np.asarray(counts, np.int64)
-        self.pred = pred
-        self.target = target
-
-    @classmethod
-    def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts) -> CategoryOps:
-        """For a batch of hard predictions and targets (B, ...) with their ``ConfusionCounts``."""
-        columns = np.stack([counts.tn, counts.fn, counts.fp, counts.tp], axis=1)
-        return cls(columns, pred, target)
-
-    def categories(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(B, 4) prediction (float32 0/1) and target (bool) values of the four categories."""
-        return (
-            np.broadcast_to(CATEGORY_PRED.astype(np.float32), (batch, 4)).copy(),
-            np.broadcast_to(CATEGORY_TARGET, (batch, 4)).copy(),
-        )
-
-    def pixel_count(self, x) -> np.ndarray:
-        return self.counts.sum(axis=1)
-
-    def mean(self, x) -> np.ndarray:
-        return self.sum(x) / self.pixel_count(x)
-
-    def sum(self, x) -> np.ndarray:
-        return np.sum(self.counts * np.asarray(x, np.float64), axis=1)
-
-    def count(self, x) -> np.ndarray:
-        return np.sum(self.counts * (np.asarray(x) != 0), axis=1).astype(np.int64)
-
-    def multiplicity(self, i: int) -> np.ndarray:
-        return self.counts[i].astype(np.float64)
-
-    def pixel_map(self, array: Any) -> np.ndarray:
-        """(B, 4) means of a full-size map over each category (0 for an empty category)."""
-        if self.pred is None or self.target is None:
-            raise ValueError("CategoryOps.pixel_map needs the batch's prediction and target masks")
-        two_level = isinstance(array, TwoLevelMap)  # count its mask pixels
-        values = array.mask if two_level else array
-        sums = np.stack([_category_sums(m, p, g) for m, p, g in zip(values, self.pred, self.target, strict=True)])
-        means = np.divide(sums, self.counts, out=np.zeros_like(sums), where=self.counts > 0)
-        return array.outside + (array.inside - array.outside) * means if two_level else means
-
-
-def _category_sums(values: np.ndarray, pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` (numbers, or a bool mask: counts) over TN, FN, FP and TP pixels, in
-    float64. Only the wrong pixels (few, for a useful prediction) are gathered; the rest come
-    from two dense reductions."""
-    pred, target = np.ravel(pred), np.ravel(target)
-    if values.dtype == bool:
-        values = np.ravel(values)
-        total = float(np.count_nonzero(values))
-        in_target = float(np.count_nonzero(values & target))
-    else:
-        values = np.ravel(values).astype(np.float32, copy=False)
-        total = np.sum(values, dtype=np.float64)
-        in_target = np.sum(values * target, dtype=np.float64)
-    wrong = np.flatnonzero(pred ^ target)
-    wrong_values, wrong_target = values[wrong], target[wrong]
-    fn = np.sum(wrong_values[wrong_target], dtype=np.float64)
-    fp = np.sum(wrong_values[~wrong_target], dtype=np.float64)
-    return np.array([total - in_target - fp, fn, fp, in_target - fn])

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.backend import NUMPY, CategoryOps, NumpyOps, TorchOps, TwoLevelMap
+from segcli.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.errors import InvalidOption
 from segcli.inputs import BinaryPair, MulticlassPair
@@ -112,8 +112,7 @@ class BinaryBatch:
         """Per-pixel loss terms; for hard predictions, the exact four-category form (every
         per-pixel term depends only on prediction and target), which costs no pixel pass."""
         if self.prob.dtype == bool and self.valid is None:
-            ops = CategoryOps.of_hard_masks(self.hard, self.target, self.counts)
-            return LossInputs(*ops.categories(len(self)), ops)
+            return LossInputs.of_hard_masks(self.hard, self.target, self.counts)
         return LossInputs(self.prob, self.target, self.ops)
 
     @property

@@ -12,30 +12,110 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.backend import NUMPY, NumpyOps, TorchOps
+from segcli.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
 
 EPSILON = 1e-7
 FLOAT32_ABOVE_UPPER = 1.0 - 2.0**-24  # the smallest float32 above 1 - EPSILON
 LOG_1M_EPSILON = np.float32(np.log1p(-EPSILON))
 SMOOTH = 1e-6
+# The four (prediction, target) categories of a hard binary pair, in the element order of
+# ``LossInputs.of_hard_masks``: TN, FN, FP, TP.
+CATEGORY_PRED = np.array([False, False, True, True])
+CATEGORY_TARGET = np.array([False, True, False, True])
 
 
 class LossInputs:
     """Shared per-pixel terms of a batch of (probability, target) pairs, on one backend.
 
     Per-pixel arrays live on the backend (numpy, or torch on a GPU); reductions come back as
-    float64 numpy arrays of one value per image.
+    float64 numpy arrays of one value per image. ``weights`` (numpy only; None: one pixel per
+    element) says how many pixels each element stands for: the exact compact form of hard
+    predictions (``of_hard_masks``), as the multi-class label-map path does.
 
     >>> x = LossInputs(np.array([[0.9, 0.2]]), np.array([[1, 0]], bool))
     >>> x.pixel_bce.astype(float).round(4).tolist()
     [[0.1054, 0.2231]]
+    >>> LossInputs(np.array([[0.9, 0.2]]), np.array([[1, 0]], bool), weights=np.array([[3, 1]])).n_pixels
+    array([4.])
     """
 
-    def __init__(self, prob: np.ndarray, target: np.ndarray, ops: NumpyOps | TorchOps = NUMPY) -> None:
+    def __init__(
+        self,
+        prob: np.ndarray,
+        target: np.ndarray,
+        ops: NumpyOps | TorchOps = NUMPY,
+        *,
+        weights: np.ndarray | None = None,
+    ) -> None:
         self.ops = ops
         self.prob = ops.asarray(prob, "float32")
         self.target = ops.asarray(target, "bool")
         self.batch = self.prob.shape[0]
+        if weights is not None:
+            if isinstance(ops, TorchOps):
+                raise ValueError("weights: the weighted form is computed with numpy, not on a torch device")
+            weights = np.asarray(weights, np.float64)
+            if weights.shape != tuple(self.prob.shape) or not np.all(weights >= 0):
+                raise ValueError(f"weights: expected {tuple(self.prob.shape)} counts >= 0, got {weights.shape}")
+        self.weights = weights
+        self._masks: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts) -> LossInputs:
+        """The exact four-element form of hard (bool) predictions: with p in {0, 1} every per-pixel
+        term is a function of (prediction, target) alone, so an image's pixels fall into four
+        categories (TN, FN, FP, TP), one element each, weighted by its pixel count (``counts``,
+        the batch's ``ConfusionCounts``). A full-size map (``per_element``) enters as its mean
+        over each category, which keeps every mean of (category term) x (map) exact: the form
+        of every weighted loss. No pass over the pixels but for such maps.
+
+        >>> from segcli.stats import confusion_counts
+        >>> p, g = np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 0, 0]], bool)
+        >>> x = LossInputs.of_hard_masks(p, g, confusion_counts(p, g))
+        >>> x.weights.tolist(), float(x.mean(x.per_element(np.array([[4.0, 2.0, 1.0, 1.0]])))[0])
+        ([[2.0, 0.0, 1.0, 1.0]], 2.0)
+        """
+        batch = pred.shape[0]
+        x = cls(
+            np.broadcast_to(CATEGORY_PRED.astype(np.float32), (batch, 4)).copy(),
+            np.broadcast_to(CATEGORY_TARGET, (batch, 4)).copy(),
+            weights=np.stack([counts.tn, counts.fn, counts.fp, counts.tp], axis=1),
+        )
+        x._masks = (pred, target)
+        return x
+
+    def multiplicity(self, i: int) -> np.ndarray | None:
+        """How many pixels each element of image ``i`` stands for; None: one each."""
+        return None if self.weights is None else self.weights[i]
+
+    def per_element(self, pixel_map):
+        """A per-pixel map of the batch's shape (weights, signed distances) in the elements'
+        layout: on the backend as it is, or, for ``of_hard_masks``, its mean over each category
+        (0 for an empty category)."""
+        if self._masks is None:
+            return self.ops.pixel_map(pixel_map)
+        two_level = isinstance(pixel_map, TwoLevelMap)  # count its mask pixels
+        values = pixel_map.mask if two_level else pixel_map
+        sums = np.stack([_category_sums(m, *layout) for m, layout in zip(values, self._category_layout, strict=True)])
+        means = np.divide(sums, self.weights, out=np.zeros_like(sums), where=self.weights > 0)
+        return pixel_map.outside + (pixel_map.inside - pixel_map.outside) * means if two_level else means
+
+    @cached_property
+    def _category_layout(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Per image: the flat target, the flat indices of the wrong pixels and their target,
+        found once and shared by every map."""
+        layout = []
+        for pred, target in zip(*self._masks, strict=True):
+            pred, target = np.ravel(pred), np.ravel(target)
+            wrong = np.flatnonzero(pred ^ target)
+            layout.append((target, wrong, target[wrong]))
+        return layout
+
+    def _sum(self, values) -> np.ndarray:
+        """(B,) float64 sums over each image's pixels."""
+        if self.weights is None:
+            return self.ops.sum(values)
+        return np.sum(self.weights * np.asarray(values, np.float64), axis=1)
 
     def _clamped_log(self, p):
         """log(p) with p clamped to [1e-7, 1 - 1e-7]. Clamping naively in float32 would round
@@ -58,29 +138,36 @@ class LossInputs:
 
     @cached_property
     def n_positive(self) -> np.ndarray:
-        return self.ops.count(self.target).astype(np.float64)
+        if self.weights is None:
+            return self.ops.count(self.target).astype(np.float64)
+        return np.sum(self.weights * self.target, axis=1)
 
     @cached_property
     def n_pixels(self) -> np.ndarray:
-        return self.ops.pixel_count(self.target).astype(np.float64)
+        if self.weights is None:
+            return self.ops.pixel_count(self.target).astype(np.float64)
+        return self.weights.sum(axis=1)
 
     @cached_property
     def soft_tp(self) -> np.ndarray:
-        return self.ops.sum(self.ops.where(self.target, self.prob, 0.0))
+        return self._sum(self.ops.where(self.target, self.prob, 0.0))
 
     @cached_property
     def soft_sum_p(self) -> np.ndarray:
-        return self.ops.sum(self.prob)
+        return self._sum(self.prob)
 
     def soft_sum_p_power(self, gamma: float) -> np.ndarray:
         """sum(p^gamma) per image."""
         if gamma == 1.0:
             return self.soft_sum_p
         # equivalent mutants: p * p is numpy's p**2.0
-        return self.ops.sum(self.prob * self.prob if gamma == 2.0 else self.prob**gamma)  # pragma: no mutate
+        return self._sum(self.prob * self.prob if gamma == 2.0 else self.prob**gamma)  # pragma: no mutate
 
     def mean(self, pixel_values) -> np.ndarray:
-        return self.ops.mean(pixel_values)
+        """(B,) float64 means over each image's pixels."""
+        if self.weights is None:
+            return self.ops.mean(pixel_values)
+        return self._sum(pixel_values) / self.n_pixels
 
     def per_image(self, values: np.ndarray):
         """(B,) values shaped to broadcast against the batch, on its backend."""
@@ -286,7 +373,7 @@ def lovasz_hinge(x: LossInputs) -> np.ndarray:
             continue
         errors = np.float32(1.0) - np.where(target[i], logits[i], -logits[i]).astype(np.float32, copy=False)
         positive = errors > 0
-        multiplicity = ops.multiplicity(i)
+        multiplicity = x.multiplicity(i)
         if multiplicity is not None:
             positive &= multiplicity > 0  # an empty category is no pixel at all
             multiplicity = multiplicity[positive]
@@ -312,7 +399,7 @@ def weighted_bce(x: LossInputs, weight_map: np.ndarray) -> np.ndarray:
     >>> weighted_bce(LossInputs(np.array([[0.5, 0.5]]), np.array([[1, 0]], bool)), np.array([[2.0, 0.0]])).round(4)
     array([0.6931])
     """
-    return x.mean(x.pixel_bce * x.ops.pixel_map(weight_map))
+    return x.mean(x.pixel_bce * x.per_element(weight_map))
 
 
 def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
@@ -321,4 +408,22 @@ def boundary_loss(x: LossInputs, phi: np.ndarray) -> np.ndarray:
     >>> boundary_loss(LossInputs(np.array([[0.5, 1.0]]), np.array([[1, 0]], bool)), np.array([[0.0, 1.0]]))
     array([0.5])
     """
-    return x.mean(x.prob * x.ops.pixel_map(phi))
+    return x.mean(x.prob * x.per_element(phi))
+
+
+def _category_sums(values: np.ndarray, target: np.ndarray, wrong: np.ndarray, wrong_target: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (numbers, or a bool mask: counts) over the TN, FN, FP and TP pixels of
+    one image, in float64, given its flat target and its wrong pixels (few, for a useful
+    prediction: gathered; the rest come from two dense reductions)."""
+    if values.dtype == bool:
+        values = np.ravel(values)
+        total = float(np.count_nonzero(values))
+        in_target = float(np.count_nonzero(values & target))
+    else:
+        values = np.ravel(values).astype(np.float32, copy=False)
+        total = np.sum(values, dtype=np.float64)
+        in_target = np.sum(values * target, dtype=np.float64)
+    wrong_values = values[wrong]
+    fn = np.sum(wrong_values[wrong_target], dtype=np.float64)
+    fp = np.sum(wrong_values[~wrong_target], dtype=np.float64)
+    return np.array([total - in_target - fp, fn, fp, in_target - fn])

@@ -1,5 +1,6 @@
 """Multi-class scoring of one pair: every region and surface score per class, their mean over
-the foreground classes present, and the multi-class losses.
+the classes present (the foreground classes; class 0 too with ``include_background``), and the
+multi-class losses.
 
 Per class c the prediction and GT become the binary masks ``label == c`` with ignore-index pixels
 removed from both, so ignored pixels take part in no count, border or distance.
@@ -96,20 +97,21 @@ def score_multiclass_pair(
     )
     per_class, losses = _split(settings)
     values: dict[str, float] = {}
-    foreground_present: list[str] = []
+    present: list[str] = []
     classes = _class_masks(settings)
+    # <score> averages the foreground classes, and class 0 too with --include-background
+    averaged_classes = [label for label, members in classes if settings.include_background or members != (0,)]
     for label, members in classes:
         hard = _member_mask(pair.labels, members) & pair.valid
         target = _member_mask(pair.target, members) & pair.valid
-        if members != (0,) and (hard.any() or target.any()):
-            foreground_present.append(label)
+        if label in averaged_classes and (hard.any() or target.any()):
+            present.append(label)
         # Region and surface scores use only the hard masks, so the mask stands in for prob.
         batch = BinaryBatch([BinaryPair(prob=hard, hard=hard, target=target)], options, valid=pair.valid[None])
         values |= compute_scores(batch, per_class, suffix=f"_{label}")[0]
     if settings.objects is not None:
         values |= _object_values(pair, classes, settings)
-    foreground = [label for label, members in classes if members != (0,)]
-    averaged = foreground_present or foreground
+    averaged = present or averaged_classes
     for name in (*per_class, *settings.object_metrics):
         keys = [f"{name}_{label}" for label in averaged]
         scores = [values[key] for key in keys]

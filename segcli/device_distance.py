@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 # Elements (lines x line length) one pass of the lower envelope works on at once: its temporary
 # copies stay within a few times 2**24 float64 values (128 MiB each).
 LINE_CHUNK_ELEMENTS = 1 << 24
+# Offsets tried one at a time before the lines still open go to the halving search: nearby
+# borders finish within them; long distances then cost about log2(n) passes instead of n.
+DIRECT_OFFSETS = 32
 
 
 def _torch():
@@ -115,7 +118,8 @@ def _still_open(values: torch.Tensor, wanted: torch.Tensor | None, reach: float)
 
 
 def _envelope_lines(lines: torch.Tensor, out: torch.Tensor, step: float, wanted: torch.Tensor | None) -> None:
-    """Fill ``out`` (a copy of ``lines``, (L, n)) with the lower envelope of each line."""
+    """Fill ``out`` (a copy of ``lines``, (L, n)) with the lower envelope of each line: offset by
+    offset up to ``DIRECT_OFFSETS``, then the lines still open by ``_envelope_by_halving``."""
     torch = _torch()
     n = lines.shape[1]
     has_feature = torch.isfinite(lines).any(dim=1)
@@ -124,6 +128,9 @@ def _envelope_lines(lines: torch.Tensor, out: torch.Tensor, step: float, wanted:
     keep = wanted[ids] if wanted is not None else None
     offset = 1
     while ids.numel() and offset < n:
+        if offset > DIRECT_OFFSETS:
+            work = _envelope_by_halving(source, step)
+            break
         cost = (step * offset) ** 2
         work[:, offset:] = torch.minimum(work[:, offset:], source[:, :-offset] + cost)
         work[:, :-offset] = torch.minimum(work[:, :-offset], source[:, offset:] + cost)
@@ -136,6 +143,63 @@ def _envelope_lines(lines: torch.Tensor, out: torch.Tensor, step: float, wanted:
                 ids, source, work = ids[open_], source[open_], work[open_]
                 keep = keep[open_] if keep is not None else None
     out[ids] = work
+
+
+def _envelope_by_halving(lines: torch.Tensor, step: float) -> torch.Tensor:
+    """The lower envelope of (L, n) lines, each holding a finite value, by the monotone minima
+    of the matrix ``cost[x, k] = g[k] + (step (x - k))^2``.
+
+    The cost is a Monge matrix ((x1 - x2)(k1 - k2) > 0 makes the cross sum of its differences
+    negative), so the leftmost minimising k of row x never decreases with x. Halving the rows
+    level by level, each middle row is searched only between the minimisers of the rows that
+    enclose it: about n + (rows of the level) candidates per line and level, log2(n) levels.
+    The rows of a level are the same on every line; their search ranges are per line, laid out
+    flat (a ragged batch) and reduced with ``scatter_reduce``.
+    """
+    torch = _torch()
+    count, n = lines.shape
+    device = lines.device
+    flat = lines.reshape(-1)
+    out = torch.empty_like(lines)
+    line_start = torch.arange(count, device=device) * n
+    segments = [(0, n - 1)]  # rows still to do, as intervals; the same on every line
+    low = torch.zeros((count, 1), dtype=torch.int64, device=device)  # search range per line and interval
+    high = torch.full((count, 1), n - 1, dtype=torch.int64, device=device)
+    while segments:
+        middles = [(a + b) // 2 for a, b in segments]
+        rows = torch.tensor(middles, device=device)
+        lengths = (high - low + 1).reshape(-1)
+        total = int(lengths.sum())
+        which = torch.repeat_interleave(torch.arange(lengths.numel(), device=device), lengths, output_size=total)
+        first = torch.cumsum(lengths, 0) - lengths
+        k = low.reshape(-1)[which] + (torch.arange(total, device=device) - first[which])
+        x = rows[which % len(segments)]
+        cost = flat[line_start[which // len(segments)] + k] + ((x - k).to(torch.float64) * step) ** 2
+        best = torch.full((lengths.numel(),), math.inf, dtype=torch.float64, device=device)
+        best.scatter_reduce_(0, which, cost, "amin")
+        hit = cost == best[which]
+        argmin = torch.full((lengths.numel(),), n, dtype=torch.int64, device=device)
+        argmin.scatter_reduce_(0, which[hit], k[hit], "amin")
+        best, argmin = best.reshape(count, -1), argmin.reshape(count, -1)
+        out[:, rows] = best
+        # The halves of each interval: rows a..c-1 search low..argmin(c), rows c+1..b argmin(c)..high.
+        size = len(segments)
+        children, lows, highs = [], [], []
+        for j, ((a, b), c) in enumerate(zip(segments, middles, strict=True)):
+            if a < c:
+                children.append((a, c - 1))
+                lows.append(j)
+                highs.append(size + j)
+            if c < b:
+                children.append((c + 1, b))
+                lows.append(size + j)
+                highs.append(2 * size + j)
+        segments = children
+        if segments:
+            bounds = torch.cat([low, argmin, high], dim=1)
+            low = bounds[:, torch.tensor(lows, device=device)]
+            high = bounds[:, torch.tensor(highs, device=device)]
+    return out
 
 
 def edt(mask, spacing: Sequence[float] | None = None, *, device: str | None = None) -> torch.Tensor:

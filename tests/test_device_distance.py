@@ -28,6 +28,13 @@ from tests.conftest import smooth_mask
 SPACINGS = (1.0, 0.5, 2.5, 0.3, 1.7)
 
 
+@pytest.fixture(params=[0, 2, device_distance.DIRECT_OFFSETS])
+def direct_offsets(request, monkeypatch):
+    """Each test three times: the halving search alone, after two offsets, and as shipped."""
+    monkeypatch.setattr(device_distance, "DIRECT_OFFSETS", request.param)
+    return request.param
+
+
 def _random_case(rng, max_side):
     ndim = int(rng.choice([2, 3]))
     shape = tuple(int(n) for n in rng.integers(1, max_side if ndim == 2 else max_side // 2, ndim))
@@ -36,7 +43,7 @@ def _random_case(rng, max_side):
     return mask, spacing
 
 
-def test_edt_equals_scipy_on_random_masks(rng):
+def test_edt_equals_scipy_on_random_masks(rng, direct_offsets):
     for _ in range(200):
         mask, spacing = _random_case(rng, 24)
         if mask.all():
@@ -68,7 +75,7 @@ def test_edt_equals_the_edt_package_on_smooth_masks(rng):
         np.testing.assert_allclose(edt(mask, spacing).numpy(), expected, rtol=1e-5)
 
 
-def test_small_line_chunks_give_the_same_values(rng, monkeypatch):
+def test_small_line_chunks_give_the_same_values(rng, monkeypatch, direct_offsets):
     mask = rng.random((3, 23, 19, 11)) < 0.05
     spacing = (1.0, 0.6, 2.0)
     whole = squared_distance_to(torch.from_numpy(mask), spacing)
@@ -80,7 +87,7 @@ def test_small_line_chunks_give_the_same_values(rng, monkeypatch):
         np.testing.assert_allclose(whole[i].numpy(), expected, rtol=1e-12)
 
 
-def test_queries_are_exact_and_the_rest_never_below(rng):
+def test_queries_are_exact_and_the_rest_never_below(rng, direct_offsets):
     for _ in range(30):
         features = rng.random((2, 40, 33)) < 0.01
         queries = rng.random(features.shape) < 0.05
@@ -89,6 +96,41 @@ def test_queries_are_exact_and_the_rest_never_below(rng):
         partial = squared_distance_to(torch.from_numpy(features), spacing, queries=torch.from_numpy(queries)).numpy()
         np.testing.assert_array_equal(partial[queries], full[queries])
         assert np.all(partial >= full)
+
+
+def test_long_distances_far_past_the_direct_offsets(rng):
+    for shape, spacing in [((300, 41), (1.0, 1.0)), ((13, 250, 90), (3.0, 0.45, 1.1)), ((2, 517), (0.9, 2.0))]:
+        mask = np.ones(shape, bool)
+        mask[tuple(int(rng.integers(0, n)) for n in shape)] = False  # one False pixel: long distances
+        mask[tuple(n - 1 for n in shape)] = False
+        expected = ndimage.distance_transform_edt(mask, sampling=spacing)
+        np.testing.assert_allclose(edt(mask, spacing).numpy(), expected, rtol=1e-12)
+        sparse = rng.random(shape) < 0.001
+        sparse[(0,) * len(shape)] = True
+        expected = ndimage.distance_transform_edt(~sparse, sampling=spacing)
+        np.testing.assert_allclose(edt(~sparse, spacing).numpy(), expected, rtol=1e-12)
+
+
+def test_the_halving_search_does_log_n_levels_of_about_n_candidates(rng, monkeypatch):
+    """Not a timing: the work the halving search is meant to do, counted."""
+    levels = []
+    real = torch.repeat_interleave
+
+    def counting(ids, lengths, output_size):
+        levels.append((output_size, lengths.numel()))
+        return real(ids, lengths, output_size=output_size)
+
+    monkeypatch.setattr(torch, "repeat_interleave", counting)
+    count, n = 5, 200
+    lines = torch.from_numpy(np.where(rng.random((count, n)) < 0.05, rng.random((count, n)) * 50, np.inf))
+    lines[:, 0] = 1.0  # a finite value on every line
+    got = device_distance._envelope_by_halving(lines, 0.7)
+    assert len(levels) == int(np.ceil(np.log2(n + 1)))
+    for candidates, searches in levels:
+        assert candidates <= count * n + searches  # the ranges of a level overlap only at their ends
+    index = torch.arange(n, dtype=torch.float64)
+    expected = (lines[:, None, :] + ((index[:, None] - index[None, :]) * 0.7) ** 2).amin(dim=2)
+    np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-12)
 
 
 def test_batch_images_do_not_see_each_other():
@@ -134,7 +176,7 @@ def _surface_cases(rng, shape):
 
 
 @pytest.mark.parametrize("shape, spacing", [((37, 29), None), ((40, 33), (0.5, 1.25)), ((9, 17, 14), (3.0, 0.7, 0.7))])
-def test_surface_distances_equal_the_cpu_path(rng, shape, spacing):
+def test_surface_distances_equal_the_cpu_path(rng, shape, spacing, direct_offsets):
     cases = _surface_cases(rng, shape)
     pred = torch.from_numpy(np.stack([p for p, _ in cases]))
     target = torch.from_numpy(np.stack([g for _, g in cases]))
@@ -152,7 +194,7 @@ def test_surface_distances_of_an_all_empty_batch():
         assert d.pred_empty and d.gt_empty
 
 
-def test_inside_outside_equals_the_cpu_path(rng):
+def test_inside_outside_equals_the_cpu_path(rng, direct_offsets):
     for shape, spacing in [((35, 48), None), ((30, 22), (0.6, 1.4)), ((8, 15, 12), (2.0, 1.0, 1.0))]:
         empty, full = np.zeros(shape, bool), np.ones(shape, bool)
         masks = [smooth_mask(rng, shape), empty, full, smooth_mask(rng, shape, fill=0.9)]

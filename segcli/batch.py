@@ -105,7 +105,8 @@ class BinaryBatch:
 
     @cached_property
     def counts(self) -> ConfusionCounts:
-        return confusion_counts(self.hard, self.target, self.valid, ops=self.ops)
+        hard, target = self.device_masks if self.on_torch else (self.hard, self.target)
+        return confusion_counts(hard, target, self.valid, ops=self.ops)
 
     @cached_property
     def loss_inputs(self) -> LossInputs:

@@ -9,9 +9,11 @@ the exact lower envelope over its lines,
 
 by trying the offsets k = |x - x'| = 1, 2, ... in turn: a line is finished once (s k)^2 reaches
 the largest value it still holds, since no farther offset can lower any of them. Lines finish at
-their own pace (they are gathered out of the work as they do), so the cost follows the distances
-present rather than the image width. Squared distances are float64 and summed in axis order, as
-the CPU path (``segcli.distance``) sums them, so both give the same values.
+their own pace (they are gathered out of the work as they do), so nearby borders cost a few
+offsets; the lines still open after ``DIRECT_OFFSETS`` go to an exact halving search (monotone
+minima of the Monge cost matrix, log2(n) levels), which bounds the worst case. Squared distances
+are float64 and summed in axis order, as the CPU path (``segcli.distance``) sums them, so both
+give the same values.
 
 Masks are batch-first (B, *spatial), 2-D or 3-D, with one spacing per spatial axis. On CPU tensors
 this is what the tests compare with the ``edt`` package and scipy; on a GPU it is what

@@ -1,5 +1,5 @@
-"""The torch backend (GPU batches) gives the numpy backend's values: every count and loss, on a
-batch of mixed probability maps and hard masks. Run with torch on the CPU here; the CUDA test
+"""The torch backend (GPU batches) gives the numpy backend's values: every count, loss and surface
+score, on a batch of mixed probability maps and hard masks. Run with torch on the CPU here; the CUDA test
 runs the same comparison on a GPU and skips cleanly without one."""
 
 from __future__ import annotations

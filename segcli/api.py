@@ -10,6 +10,7 @@ equals the record ``segcli score`` writes for two files holding them.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -44,6 +45,8 @@ READ_OPTIONS = {
     "class_weights": None,
     "combine": None,
     "thresholds": None,
+    "labels": None,  # an nnU-Net dataset.json naming and choosing the classes (as --labels)
+    "ignore_geometry": False,  # files whose headers' geometry differs are scored (as --ignore-geometry)
 }
 
 
@@ -78,6 +81,18 @@ def _settings(metrics, num_classes, options: dict):
         raise ValueError(f"num_classes: expected an integer >= 2 (None for binary scoring), got {num_classes!r}")
     spec = metrics if isinstance(metrics, str) else ",".join(metrics)
     try:
+        ignore_index, class_labels = read["ignore_index"], None
+        if read["labels"] is not None:
+            from segcli import multiclass
+
+            names = None if read["class_names"] is None else ",".join(read["class_names"])
+            class_labels, num_classes, ignore = multiclass.labels_for_settings(
+                Path(read["labels"]),
+                num_classes=num_classes,
+                class_names=names,
+                ignore_index=options.get("ignore_index"),
+            )
+            ignore_index = READ_OPTIONS["ignore_index"] if ignore is None else ignore
         chosen = [s.name for s in registry.select(spec, multiclass=num_classes is not None)]
         combine = read["combine"]
         terms = () if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None)
@@ -97,17 +112,28 @@ def _settings(metrics, num_classes, options: dict):
             threshold=read["threshold"],
             spacing_override=None,
             num_classes=None if num_classes is None else int(num_classes),
-            ignore_index=read["ignore_index"],
+            ignore_index=ignore_index,
             include_background=bool(read["include_background"]),
             class_names=None if read["class_names"] is None else tuple(read["class_names"]),
             class_weights=None if read["class_weights"] is None else tuple(float(w) for w in read["class_weights"]),
             thresholds=thresholds,
+            ignore_geometry=bool(read["ignore_geometry"]),
+            class_labels=class_labels,
         )
     except InvalidOption as exc:
         name = {v: k for k, v in SCORE_OPTIONS.items()}.get(exc.option, exc.option)
         raise ValueError(f"{name}: {exc.reason}") from None
     except UsageError as exc:
-        raise ValueError(str(exc).replace("--metrics: ", "metrics: ")) from None
+        raise ValueError(_argument_names(str(exc))) from None
+
+
+def _argument_names(message: str) -> str:
+    """A library message in the API's words: ``--num-classes`` becomes ``num_classes``.
+
+    >>> _argument_names("--labels x.json has labels 0..2, not --num-classes 4")
+    'labels x.json has labels 0..2, not num_classes 4'
+    """
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
 
 
 def _spacing(spacing, ndim: int) -> tuple[float, ...]:
@@ -142,7 +168,8 @@ def score(pred, target, metrics: str | Sequence[str] = "all", *, spacing=None, n
         ``tversky_alpha``, ``tversky_beta``, ``focal_tversky_gamma``, ``pos_weight``, ``w0``,
         ``sigma``, ``smooth``, ``dice_gamma``, ``empty_distance``, ``combine``, ``thresholds``,
         ``pred_kind``, ``threshold``, ``ignore_index``, ``include_background``, ``class_names``,
-        ``class_weights``.
+        ``class_weights``, ``labels`` (an nnU-Net ``dataset.json`` naming and choosing the
+        classes; multi-class mode), ``ignore_geometry`` (files only).
 
     Returns
     -------

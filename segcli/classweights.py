@@ -21,6 +21,7 @@ import numpy as np
 from segcli.errors import InputError, SegcliError, ValueRangeError
 from segcli.io import read_image
 from segcli.pool import WORKER_DIED, map_isolated
+from segcli.remote import Url
 
 SCHEMES = ("inverse", "balanced", "median", "enet", "effective")
 
@@ -153,13 +154,16 @@ def count_classes(
     on_done: Callable[[], None] | None = None,
     binary_0_255: bool = False,
     errors: Literal["raise", "collect"] = "raise",
+    client=None,
 ) -> ClassCounts:
     """Count pixels per class over ``paths``; K is inferred (max label + 1) when not given.
 
     ``binary_0_255``: when every image holds only 0 and 255 (and both occur), count 255 as class 1
     instead of as the ignore index (``ClassCounts.binary_0_255`` says it was done).
     ``errors``: ``raise`` the first image's error, or ``collect`` them in ``ClassCounts.failed``
-    and count the others. A worker process that dies fails its image only.
+    and count the others. A worker process that dies fails its image only. ``client``: a
+    ``dask.distributed.Client`` whose workers count the files (``workers`` is then not used); the
+    per-file counts are summed here, in file order, so the result equals a local run's.
     """
     if num_classes is not None and not 2 <= num_classes <= MAX_CLASSES:
         raise ValueError(f"num_classes: expected 2..{MAX_CLASSES}, got {num_classes}")
@@ -175,14 +179,20 @@ def count_classes(
     all_0_255 = True
     ignored = 0
     failed: list[InputError] = []
-    paths = [Path(p) for p in paths]
-    results = map_isolated(
-        partial(_count_task, num_classes=num_classes, ignore_index=ignore_index),
-        paths,
-        workers=min(workers, len(paths)),
-        on_crash=lambda path: InputError(f"{path}: {WORKER_DIED}"),
-        chunksize=max(1, min(32, len(paths) // (workers * 8))),
-    )
+    paths = [p if isinstance(p, Url) else Path(p) for p in paths]
+    task = partial(_count_task, num_classes=num_classes, ignore_index=ignore_index)
+    if client is not None:
+        from segcli.cluster import map_on_cluster
+
+        results = map_on_cluster(client, task, paths, on_lost=_lost_on_cluster)
+    else:
+        results = map_isolated(
+            task,
+            paths,
+            workers=min(workers, len(paths)),
+            on_crash=lambda path: InputError(f"{path}: {WORKER_DIED}"),
+            chunksize=max(1, min(32, len(paths) // (workers * 8))),
+        )
     for result in results:
         if on_done:
             on_done()
@@ -208,6 +218,10 @@ def count_classes(
     if binary_0_255 and all_0_255 and n_images and np.all(binary_counts > 0):
         return ClassCounts(binary_counts, binary_present, n_images, binary_0_255=True, failed=tuple(failed))
     return ClassCounts(counts, present, n_images, ignored_pixels=ignored, failed=tuple(failed))
+
+
+def _lost_on_cluster(path: Path | Url, error: BaseException) -> InputError:
+    return InputError(f"{path}: the cluster could not count it ({type(error).__name__}: {error})")
 
 
 def _where_present(counts: np.ndarray, values: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

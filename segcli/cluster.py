@@ -1,13 +1,15 @@
-"""Scoring on a Dask cluster: each pair a task, read and scored on a worker, only its record back.
+"""Work on a Dask cluster: each pair (score), image (weightmap) or label file (classweights) a
+task, read and processed on a worker, only its small result back.
 
 segcli writes no scheduler of its own: ``--scheduler ADDRESS`` connects a
 ``dask.distributed.Client`` to a cluster the user already runs (``dask scheduler`` /
-``dask worker``, dask-jobqueue on Slurm or PBS, dask-kubernetes, a ``LocalCluster``). Records come
-back in pair order, through the same failure handling as a local run: a pair whose task raises or
-whose worker is lost (after the scheduler's own retries) becomes a failure record naming its file;
-the others are scored. Workers must see the files (a shared file system) and have segcli
-installed. Run workers with one thread each (``dask worker ADDRESS --nthreads 1 --nworkers N``):
-scoring is numpy work that a process per core parallelises best.
+``dask worker``, dask-jobqueue on Slurm or PBS, dask-kubernetes, a ``LocalCluster``). Results come
+back in input order, through the same failure handling as a local run: an item whose task raises
+or whose worker is lost (after the scheduler's own retries) becomes a failure naming its file;
+the others go on. Workers must see the files (a shared file system, or fsspec URLs such as
+``s3://`` that every worker can read) and have segcli installed. Run workers with one thread each
+(``dask worker ADDRESS --nthreads 1 --nworkers N``): the work is numpy code that a process per
+core parallelises best.
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ from segcli.errors import UsageError
 EXTRA = "pip install 'segcli[dask]'"
 
 
-def connect(address: str):
-    """A ``Client`` for ``address`` (``tcp://host:8786``); one usage error naming the extra when
-    Dask is missing, or naming the address when nothing answers."""
+def connect(address: str, modules: tuple[str, ...] = ("segcli.pipeline",)):
+    """A ``Client`` for ``address`` (``tcp://host:8786``) whose workers have imported ``modules``
+    (the code their tasks run); one usage error naming the extra when Dask is missing, or naming
+    the address when nothing answers."""
+    if not isinstance(address, str) or not address.strip():
+        raise UsageError(f"--scheduler: expected an address such as tcp://host:8786, got {address!r}")
     try:
         from distributed import Client
     except ImportError:
@@ -31,7 +36,7 @@ def connect(address: str):
         client = Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"--scheduler {address}: cannot connect ({exc})") from None
-    prepare_workers(client)
+    prepare_workers(client, modules)
     return client
 
 

@@ -16,11 +16,12 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
 from segcli.errors import ReadError
+from segcli.remote import Url, as_input, is_url, local_copy, read_bytes, renamed
 from segcli.volumes import VOLUME_SUFFIXES, output_suffix, read_volume, write_volume
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -76,6 +77,8 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
     metadata and a volume's affine (both None): for a caller that overrides them, so a broken tag
     does not stop the read.
     """
+    if is_url(path):
+        return _read_url(as_input(path), spacing=spacing)
     path = Path(path)
     suffix = image_suffix(path)
     affine = None
@@ -85,16 +88,8 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
             volume = read_volume(path, suffix, spacing=spacing)
             array, stated, affine = volume.array, volume.spacing, volume.affine
             unit = spacing_unit(path) if stated is not None else None  # a header read, no pixels
-        elif suffix in TIFF_SUFFIXES:
-            array, stated, unit = _read_tiff(path, read_spacing=spacing)
-        elif suffix in PILLOW_SUFFIXES:
-            array, stated = _read_pillow(path), None
-        elif suffix == ".npy":
-            array, stated = np.load(path, allow_pickle=False), None
-        elif suffix == ".npz":
-            array, stated = _read_npz(path), None
         else:
-            raise ReadError(f"{path}: unsupported file type '{suffix}'")
+            array, stated, unit = _decode(path, path, suffix, spacing=spacing)
     except ReadError:
         raise
     except FileNotFoundError:
@@ -103,6 +98,56 @@ def read_image(path: str | Path, *, spacing: bool = True) -> Image:
         raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
     array = _check_array(path, np.asarray(array))
     return Image(array=array, spacing=stated, path=path, affine=affine, unit=unit)
+
+
+def _decode(path: Path | Url, source, suffix: str, *, spacing: bool):
+    """Pixels, stated spacing and unit of a TIFF, Pillow or NumPy file; ``source`` is its path or
+    a file object of its bytes, ``path`` names it."""
+    if suffix in TIFF_SUFFIXES:
+        return _read_tiff(path, source, read_spacing=spacing)
+    if suffix in PILLOW_SUFFIXES:
+        return _read_pillow(path, source), None, None
+    if suffix == ".npy":
+        return np.load(source, allow_pickle=False), None, None
+    if suffix == ".npz":
+        return _read_npz(path, source), None, None
+    raise ReadError(f"{path}: unsupported file type '{suffix}'")
+
+
+def _read_url(url: Url, *, spacing: bool) -> Image:
+    """``read_image`` of a file at an fsspec URL: decoded from its bytes in memory, or (medical
+    volumes, whose readers take a path) from a temporary local copy; messages name the URL."""
+    import io
+
+    suffix = image_suffix(PurePosixPath(url.name))
+    if suffix in (".nhdr", ".mhd"):
+        raise ReadError(
+            f"{url}: a detached header ({suffix}) names a second file; from a URL only one-file volumes "
+            "(.nrrd, .mha, .nii, .nii.gz) are read"
+        )
+    if suffix not in IMAGE_SUFFIXES:
+        raise ReadError(f"{url}: unsupported file type '{suffix}'")
+    affine = None
+    if suffix in VOLUME_SUFFIXES:
+        with local_copy(url) as local, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                image = read_image(local, spacing=spacing)
+            except ReadError as exc:
+                raise ReadError(renamed(str(exc), local, url)) from None
+        for warning in caught:  # said as the reader said it, about the URL
+            warnings.warn(renamed(str(warning.message), local, url), warning.category, stacklevel=3)
+        array, stated, affine, unit = image.array, image.spacing, image.affine, image.unit
+    else:
+        data = read_bytes(url)
+        try:
+            array, stated, unit = _decode(url, io.BytesIO(data), suffix, spacing=spacing)
+        except ReadError:
+            raise
+        except Exception as exc:  # every decoder has its own exception zoo
+            raise ReadError(f"{url}: cannot read ({_short(exc)})") from exc
+    array = _check_array(url, np.asarray(array))
+    return Image(array=array, spacing=stated, path=url, affine=affine, unit=unit)
 
 
 def _short(exc: Exception) -> str:
@@ -120,15 +165,18 @@ def _check_array(path: Path, array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _read_tiff(path: Path, *, read_spacing: bool = True) -> tuple[np.ndarray, tuple[float, ...] | None, str | None]:
-    """Pixels, the spacing the tags state, and its unit, from one opening of the file."""
+def _read_tiff(
+    path: Path | Url, source=None, *, read_spacing: bool = True
+) -> tuple[np.ndarray, tuple[float, ...] | None, str | None]:
+    """Pixels, the spacing the tags state, and its unit, from one opening of the file (``source``:
+    a file object of its bytes, default the file at ``path``)."""
     import logging
 
     import tifffile
 
     # tifffile logs each corrupt tag before raising; the one-line error we raise says it all.
     logging.getLogger("tifffile").setLevel(logging.CRITICAL)
-    with tifffile.TiffFile(path) as tif:
+    with tifffile.TiffFile(path if source is None else source) as tif:
         array = _tiff_pixels(path, tif)
         spacing = _tiff_spacing(path, tif, array.ndim) if read_spacing else None
         unit = _unit_name(_tiff_tags_unit(tif)) if spacing is not None else None
@@ -210,10 +258,10 @@ def _checked_spacing(path: Path, source: str, value: object) -> float:
     return spacing
 
 
-def _read_pillow(path: Path) -> np.ndarray:
+def _read_pillow(path: Path | Url, source=None) -> np.ndarray:
     from PIL import Image as PILImage
 
-    with PILImage.open(path) as img:
+    with PILImage.open(path if source is None else source) as img:
         img.load()
         if img.mode in ("P", "PA"):
             # Palette PNGs (VOC-style label maps) carry their labels as palette indices.
@@ -243,8 +291,8 @@ def _collapse_grey_channels(path: Path, array: np.ndarray, *, colour: int | None
     raise ReadError(f"{path}: {kind}; expected a single-channel mask or label map")
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    with np.load(path, allow_pickle=False) as archive:
+def _read_npz(path: Path | Url, source=None) -> np.ndarray:
+    with np.load(path if source is None else source, allow_pickle=False) as archive:
         names = list(archive.files)
         if len(names) != 1:
             raise ReadError(f"{path}: expected exactly one array in the .npz, found {names}")
@@ -340,8 +388,12 @@ def write_volume_map(target: Path, array: np.ndarray, *, source: Image, overwrit
     """Write a float32 map atomically as a medical volume (the format of ``target``'s extension)
     with the geometry of the file ``source`` was read from."""
     suffix = image_suffix(target)
-    with atomic_path(target, overwrite=overwrite, suffix=suffix) as tmp:
-        write_volume(tmp, array, source.path, suffix, source.array.ndim)
+    with contextlib.ExitStack() as stack:
+        like = source.path
+        if isinstance(like, Url):  # the writers copy the geometry from a local file
+            like = stack.enter_context(local_copy(like))
+        tmp = stack.enter_context(atomic_path(target, overwrite=overwrite, suffix=suffix))
+        write_volume(tmp, array, like, suffix, source.array.ndim)
 
 
 def tiff_tags(source: Image) -> dict:
@@ -355,13 +407,15 @@ def tiff_tags(source: Image) -> dict:
 _RESOLUTION_UNITS = {2: "inch", 3: "cm", 4: "mm", 5: "micron"}
 
 
-def tiff_unit(path: Path) -> str | None:
+def tiff_unit(path: Path | Url) -> str | None:
     """The length unit of a TIFF's spacing tags (ImageJ's, else the ResolutionUnit tag)."""
+    import io
+
     import tifffile
 
     if image_suffix(path) not in TIFF_SUFFIXES:
         return None
-    with tifffile.TiffFile(path) as tif:
+    with tifffile.TiffFile(io.BytesIO(read_bytes(path)) if isinstance(path, Url) else path) as tif:
         return _tiff_tags_unit(tif)
 
 

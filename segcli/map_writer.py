@@ -1,8 +1,10 @@
 """Writing weight maps for a set of images: output paths, skip/overwrite rules, parallel workers.
 
-Each job reads one image, computes its map (``segcli.maps``) and writes it atomically; a job
-that fails for any reason (a bad file, an unexpected exception, a worker process that dies)
-reports its file and the others go on. A job that cannot write its output (disk full, read-only)
+Each job reads one image (a local path or an fsspec URL), computes its map (``segcli.maps``) and
+writes it atomically; a job that fails for any reason (a bad file, an unexpected exception, a
+worker process that dies, a task the Dask cluster lost) reports its file and the others go on.
+On a Dask cluster (``client``) the workers read, compute and write: ``--out`` must be a folder
+they all see (a shared file system). A job that cannot write its output (disk full, read-only)
 says so in ``MapResult.output_failed``: the caller stops there, as every later write would fail.
 """
 
@@ -35,6 +37,7 @@ from segcli.outputs import describe_os_error
 from segcli.pairing import find_images
 from segcli.pipeline import default_workers, resolve_spacing
 from segcli.pool import WORKER_DIED, map_isolated
+from segcli.remote import Url, local_path
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,11 @@ class MapSettings:
 
 @dataclass(frozen=True)
 class MapJob:
-    source: Path
+    source: Path | Url
     target: Path
 
     @staticmethod
-    def for_inputs(masks: Path, out: Path) -> list[MapJob]:
+    def for_inputs(masks: Path | Url | str, out: Path) -> list[MapJob]:
         """One job per image under ``masks``, its output mirroring the relative path under ``out``:
         a medical volume in its own format (``.nhdr`` as ``.nrrd``, ``.mhd`` as ``.mha``), any
         other image as a TIFF.
@@ -64,7 +67,7 @@ class MapJob:
         Raises ``UsageError`` when an output (map or preview) would be one of the inputs.
         """
         jobs = [MapJob(path, Path(out) / f"{key}{map_target_suffix(path)}") for key, path in find_images(masks).items()]
-        sources = {os.path.realpath(job.source): job.source for job in jobs}
+        sources = {os.path.realpath(local): job.source for job in jobs if (local := local_path(job.source)) is not None}
         for job in jobs:
             for target in (job.target, job.preview):
                 if os.path.realpath(target) in sources:
@@ -140,14 +143,36 @@ def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
 
 
 def run_map_jobs(
-    jobs: list[MapJob], settings: MapSettings, *, workers: int | None = None, on_done: Callable[[], None] | None = None
+    jobs: list[MapJob],
+    settings: MapSettings,
+    *,
+    workers: int | None = None,
+    on_done: Callable[[], None] | None = None,
+    client=None,
 ) -> Iterator[MapResult]:
     """One result per job, in the order of ``jobs``, computed by up to ``workers`` processes; a
-    worker process that dies fails the job that killed it, and the others go on."""
+    worker process that dies fails the job that killed it, and the others go on.
+
+    With a ``client`` (``dask.distributed.Client``, ``segcli.cluster.connect``) every job is a
+    task on that cluster (``workers`` is not used): the workers write the maps (at the targets'
+    absolute paths, as the client sees them), the same files as a local run, and a job the
+    cluster loses (after its retries) is a failed result naming the file.
+    """
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers: expected >= 1, got {workers}")
-    for result in map_isolated(partial(run_map_job, settings=settings), jobs, workers=workers, on_crash=_crashed):
+    task = partial(run_map_job, settings=settings)
+    if client is not None:
+        from dataclasses import replace
+
+        from segcli.cluster import map_on_cluster
+
+        # A worker's working folder is not the client's: it writes where the client means.
+        remote_jobs = [replace(job, target=job.target.absolute()) for job in jobs]
+        results = map_on_cluster(client, task, remote_jobs, on_lost=_lost_on_cluster)
+    else:
+        results = map_isolated(task, jobs, workers=workers, on_crash=_crashed)
+    for result in results:
         yield result
         if on_done:
             on_done()
@@ -155,3 +180,7 @@ def run_map_jobs(
 
 def _crashed(job: MapJob) -> MapResult:
     return MapResult(job, error=f"{job.source}: {WORKER_DIED}")
+
+
+def _lost_on_cluster(job: MapJob, error: BaseException) -> MapResult:
+    return MapResult(job, error=f"{job.source}: the cluster could not process it ({type(error).__name__}: {error})")

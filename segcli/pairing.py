@@ -1,19 +1,20 @@
 """Finding image files and matching predictions to ground truth.
 
-Files are keyed by their path relative to the root given, without extension (both parts of
-``.nii.gz``) and without the
-optional suffix (nnU-Net's ``_0000``). A prediction and a ground truth with the same key form a
+Roots are local paths or fsspec URLs (``segcli.remote``). Files are keyed by their path relative
+to the root given, without extension (both parts of ``.nii.gz``) and without the optional suffix
+(nnU-Net's ``_0000``). A prediction and a ground truth with the same key form a
 pair. Unmatched files are an error unless the caller asks to skip them or score them as empty.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from segcli.errors import PairingError, UsageError
 from segcli.io import IMAGE_SUFFIXES, image_stem, image_suffix, is_image_file
+from segcli.remote import Url, as_input, list_files
 
 MissingPolicy = Literal["error", "skip", "empty"]
 
@@ -23,21 +24,32 @@ class Pair:
     """One prediction / ground-truth pair. ``pred`` is None for a missing prediction scored as empty."""
 
     name: str
-    pred: Path | None
-    gt: Path
-    raters: tuple[Path, ...] = ()  # further ground truths of the same case (--rater), in order
+    pred: Path | Url | None  # a local path, or an fsspec URL (segcli.remote)
+    gt: Path | Url
+    raters: tuple[Path | Url, ...] = ()  # further ground truths of the same case (--rater), in order
 
 
 @dataclass(frozen=True)
 class Pairing:
     pairs: list[Pair]
-    unmatched_pred: list[Path]
-    unmatched_gt: list[Path]
+    unmatched_pred: list[Path | Url]
+    unmatched_gt: list[Path | Url]
 
 
-def find_images(root: Path, *, suffix: str = "") -> dict[str, Path]:
-    """Map each image under ``root`` (a file or a directory, searched recursively) to its key."""
-    root = Path(root)
+def find_images(root: Path | Url | str, *, suffix: str = "") -> dict[str, Path | Url]:
+    """Map each image under ``root`` (a file or a directory, searched recursively; a path or an
+    fsspec URL) to its key."""
+    return _find(as_input(root), suffix)[1]
+
+
+def _find(root: Path | Url, suffix: str) -> tuple[bool, dict[str, Path | Url]]:
+    """(whether ``root`` is one file, ``find_images`` of it)."""
+    if isinstance(root, Url):
+        return _find_at_url(root, suffix)
+    return root.is_file(), _find_local(root, suffix)
+
+
+def _find_local(root: Path, suffix: str) -> dict[str, Path]:
     if not root.exists():
         raise UsageError(f"{root}: no such file or directory")
     if root.is_file():
@@ -63,7 +75,28 @@ def find_images(root: Path, *, suffix: str = "") -> dict[str, Path]:
     return found
 
 
-def _key(relative: Path, suffix: str) -> str:
+def _find_at_url(root: Url, suffix: str) -> tuple[bool, dict[str, Url]]:
+    """``_find`` of a URL: the rules of a local directory on the listing of its file system."""
+    single, files = list_files(root)
+    if single:
+        if image_suffix(PurePosixPath(root.name)) not in IMAGE_SUFFIXES:
+            raise UsageError(f"{root}: not a supported image file")
+        return True, {_key(PurePosixPath(root.name), suffix): root}
+    found: dict[str, Url] = {}
+    for name, url in files.items():
+        relative = PurePosixPath(name)
+        if any(part.startswith(".") for part in relative.parts) or image_suffix(relative) not in IMAGE_SUFFIXES:
+            continue
+        key = _key(relative, suffix)
+        if key in found:
+            raise UsageError(f"{url}: same name as {found[key]} once the extension is removed")
+        found[key] = url
+    if not found:
+        raise UsageError(f"{root}: no image files found (TIFF, PNG, BMP, JPEG, NPY, NPZ, NIfTI, NRRD, MHA/MHD)")
+    return False, found
+
+
+def _key(relative: PurePosixPath, suffix: str) -> str:
     stem = image_stem(relative).as_posix()
     if suffix and stem.endswith(suffix):
         stem = stem[: -len(suffix)]
@@ -71,8 +104,8 @@ def _key(relative: Path, suffix: str) -> str:
 
 
 def pair_files(
-    pred_root: Path,
-    gt_root: Path,
+    pred_root: Path | Url | str,
+    gt_root: Path | Url | str,
     *,
     pred_suffix: str = "",
     gt_suffix: str = "",
@@ -86,11 +119,11 @@ def pair_files(
     """
     if missing not in ("error", "skip", "empty"):
         raise UsageError(f"--missing: expected error, skip or empty, got {missing!r}")
-    preds = find_images(pred_root, suffix=pred_suffix)
-    gts = find_images(gt_root, suffix=gt_suffix)
-    if Path(pred_root).is_file() and Path(gt_root).is_file():
+    pred_single, preds = _find(as_input(pred_root), pred_suffix)
+    gt_single, gts = _find(as_input(gt_root), gt_suffix)
+    if pred_single and gt_single:
         # Two single files are a pair whatever their names.
-        return Pairing([Pair(next(iter(gts)), Path(pred_root), Path(gt_root))], [], [])
+        return Pairing([Pair(next(iter(gts)), next(iter(preds.values())), next(iter(gts.values())))], [], [])
     unmatched_pred = [preds[k] for k in sorted(preds.keys() - gts.keys())]
     unmatched_gt = [gts[k] for k in sorted(gts.keys() - preds.keys())]
     if missing == "error" and (unmatched_pred or unmatched_gt):

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from segcli.cli._locations import local_output
 from segcli.cli._output import cap_workers, error, fail, info, library_errors, progress, warn
 
 
@@ -28,7 +29,9 @@ class Absent(str, Enum):
 
 
 def classweights(
-    dataset: Annotated[Path, typer.Argument(help="Label-mask file or directory (searched recursively).")],
+    dataset: Annotated[
+        str, typer.Argument(help="Label-mask file or directory (searched recursively); a path or an fsspec URL.")
+    ],
     num_classes: Annotated[
         int | None, typer.Option(help="Number of classes K \\[default: max label + 1, reported].")
     ] = None,
@@ -49,9 +52,18 @@ def classweights(
     fmt: Annotated[
         WeightsFormat | None, typer.Option("--format", help="Output format \\[default: table on a terminal, else csv].")
     ] = None,
-    output: Annotated[Path | None, typer.Option(help="Write here (atomically) instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(parser=local_output, help="Write here (atomically) instead of stdout.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     workers: Annotated[int | None, typer.Option(help="Parallel reader processes \\[default: all cores].")] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Count on a Dask cluster (tcp://host:8786), the counts summed here (needs segcli[dask]).",
+        ),
+    ] = None,
 ) -> None:
     """Count pixels per class over a dataset and print class weights for imbalanced training.
 
@@ -62,8 +74,10 @@ def classweights(
     from segcli.outputs import OutputLock, check_output_file, describe_os_error
     from segcli.pairing import find_images
     from segcli.pipeline import default_workers
+    from segcli.remote import as_input
 
     with library_errors():
+        dataset = as_input(dataset)  # a path, or an fsspec URL
         schemes = list(cw.SCHEMES) if scheme.strip() == "all" else [s.strip() for s in scheme.split(",") if s.strip()]
         unknown = [s for s in schemes if s not in cw.SCHEMES]
         if unknown or not schemes:
@@ -79,10 +93,21 @@ def classweights(
         if output is not None:
             output = check_output_file(output, overwrite=overwrite)
         paths = list(find_images(dataset).values())
-        workers = cap_workers(workers, len(paths), default_workers())
+        stack = contextlib.ExitStack()
+        client = None
+        if scheduler:
+            from segcli.cluster import connect
+
+            if workers is not None:
+                warn("--workers applies to local runs; the cluster's workers count the files")
+            client = stack.enter_context(connect(scheduler, modules=("segcli.classweights",)))
+            info(f"counting on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
+            workers = 1
+        else:
+            workers = cap_workers(workers, len(paths), default_workers())
         explicit_ignore = ignore_index is not None
         ignore = ignore_index if explicit_ignore else 255
-        with OutputLock(output) if output is not None else contextlib.nullcontext():
+        with stack, OutputLock(output) if output is not None else contextlib.nullcontext():
             with progress(len(paths), "counting") as advance:
                 counts = cw.count_classes(
                     paths,
@@ -92,6 +117,7 @@ def classweights(
                     on_done=advance,
                     binary_0_255=not explicit_ignore and num_classes in (None, 2),
                     errors="collect",
+                    client=client,
                 )
             label_hint = (
                 f" (--num-classes {num_classes}, --ignore-index {ignore})"

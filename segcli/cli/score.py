@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from segcli.cli._locations import local_output
 from segcli.cli._output import (
     cap_workers,
     fail,
@@ -59,8 +60,10 @@ MC_PANEL = "Multi-class"
 
 
 def score(
-    pred: Annotated[Path, typer.Argument(help="Prediction file or directory (searched recursively).")],
-    gt: Annotated[Path, typer.Argument(help="Ground-truth file or directory (searched recursively).")],
+    pred: Annotated[
+        str, typer.Argument(help="Prediction file or directory (searched recursively), or an fsspec URL (s3://...).")
+    ],
+    gt: Annotated[str, typer.Argument(help="Ground-truth file or directory (searched recursively), or an fsspec URL.")],
     metrics: Annotated[
         str, typer.Option(help="Comma list of scores and groups (region, surface, losses), or all.")
     ] = "all",
@@ -71,12 +74,16 @@ def score(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", parser=local_output, help="Write the report here (atomically) instead of stdout."
+        ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     report: Annotated[
         Path | None,
         typer.Option(
+            parser=local_output,
             help="Also write a self-contained HTML report here (plots, worst cases, failures).",
             rich_help_panel="Report",
         ),
@@ -114,7 +121,7 @@ def score(
         float | None, typer.Option(help="Hard prediction = probability >= threshold \\[default: 0.5].")
     ] = None,
     rater: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Option(
             help="Another rater's ground truth (a directory matched like GT; repeatable): adds rater<k>., "
             "majority., staple. and interrater. columns (binary mode).",
@@ -144,6 +151,7 @@ def score(
     objects_out: Annotated[
         Path | None,
         typer.Option(
+            parser=local_output,
             help="A CSV with every GT and predicted object (matched/missed/false/split/merged).",
             rich_help_panel="Objects",
         ),
@@ -282,7 +290,10 @@ def score(
         from segcli import multiclass, registry
         from segcli.device import resolve_device
         from segcli.pairing import pair_files
+        from segcli.remote import as_input
 
+        pred, gt = as_input(pred), as_input(gt)  # a path, or an fsspec URL
+        rater = [as_input(root) for root in rater] if rater else rater
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
         if ci is not None and not 0 < ci < 1:
@@ -421,7 +432,7 @@ def score(
 
                 resolved_device = auto_device(
                     settings.metrics,
-                    [pair.gt for pair in pairing.pairs],
+                    [pair.gt for pair in pairing.pairs if isinstance(pair.gt, Path)],  # URLs: the CPU
                     workers=workers,
                     device_path=num_classes is None and settings.thresholds is None and not rater,
                     journal=journal_path(target) if resume and target is not None else None,
@@ -501,12 +512,13 @@ def _split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
 def _never_over_inputs(pairs, targets: dict) -> None:
     """An output path that is one of the run's input files is refused, with or without --overwrite."""
     from segcli.errors import UsageError
+    from segcli.remote import local_path
 
     inputs = set()
     for pair in pairs:
         for path in (pair.pred, pair.gt, *pair.raters):
-            if path is not None:
-                inputs.add(Path(path).resolve())
+            if path is not None and (local := local_path(path)) is not None:  # a remote URL is no local output
+                inputs.add(local.resolve())
     for option, target in targets.items():
         if target is not None and not is_stream_target(target) and Path(target).resolve() in inputs:
             raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
@@ -616,7 +628,7 @@ BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_ga
 MULTICLASS_ONLY = ("class_names", "class_weights", "include_background")
 
 
-def _warn_about_settings(settings, pred: Path, gt: Path, ignore_index: int | None) -> None:
+def _warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
     """Settings that are legal but probably not what was meant: said, never silently applied."""
     from segcli.batch import ScoreOptions
 
@@ -639,8 +651,12 @@ def _warn_about_settings(settings, pred: Path, gt: Path, ignore_index: int | Non
             f"0..{settings.num_classes - 1}: "
             "its ground-truth pixels are ignored, so the class is never scored against ground truth"
         )
+    from segcli.remote import local_path
+
     with contextlib.suppress(OSError):
-        if pred.resolve() == gt.resolve():
+        local_pred, local_gt = local_path(pred), local_path(gt)
+        local = local_pred is not None and local_gt is not None
+        if local_pred.resolve() == local_gt.resolve() if local else str(pred) == str(gt):
             warn(f"PRED and GT are the same path ({gt}): every prediction is scored against itself")
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from segcli.cli._locations import local_output
 from segcli.cli._output import cap_workers, fail, info, library_errors, parse_floats, progress, state, warn
 
 
@@ -22,8 +23,15 @@ class MapKindChoice(str, Enum):
 
 
 def weightmap(
-    masks: Annotated[Path, typer.Argument(help="Mask, label or instance image, or a directory of them (recursive).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory; relative paths are mirrored.")],
+    masks: Annotated[
+        str,
+        typer.Argument(
+            help="Mask, label or instance image, or a directory of them (recursive); a path or an fsspec URL."
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", parser=local_output, help="Output directory; relative paths are mirrored.")
+    ],
     kind: Annotated[
         MapKindChoice,
         typer.Option(help="unet weight map, sdf (Kervadec signed distance), boundary or distance weights."),
@@ -50,6 +58,14 @@ def weightmap(
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first file that cannot be processed.")] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="Compute and write the maps on a Dask cluster (tcp://host:8786) whose workers see --out "
+            "(needs segcli[dask]).",
+        ),
+    ] = None,
 ) -> None:
     """Write one float32 TIFF weight or distance map per input image.
 
@@ -59,9 +75,11 @@ def weightmap(
     from segcli.map_writer import MapJob, MapSettings, run_map_jobs
     from segcli.outputs import OutputLock, check_output_dir
     from segcli.pipeline import default_workers
+    from segcli.remote import as_input
 
     spacing_values = parse_floats(spacing, "--spacing")  # a usage error of its own (click's)
     with library_errors():
+        masks = as_input(masks)  # a path, or an fsspec URL
         if connectivity not in (1, 2):
             raise UsageError(f"--connectivity: expected 1 or 2, got {connectivity}")
         if not (math.isfinite(sigma) and sigma > 0):
@@ -86,14 +104,28 @@ def weightmap(
         )
         check_output_dir(out)
         jobs = MapJob.for_inputs(masks, out)
-        workers = cap_workers(workers, len(jobs), default_workers())
+        stack = contextlib.ExitStack()
+        client = None
+        if scheduler:
+            from segcli.cluster import connect
+
+            if workers is not None:
+                warn("--workers applies to local runs; the cluster's workers compute the maps")
+            client = stack.enter_context(connect(scheduler, modules=("segcli.map_writer",)))
+            info(f"writing maps on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
+            workers = 1
+        else:
+            workers = cap_workers(workers, len(jobs), default_workers())
         failures = 0
         written = skipped = 0
         with (
+            stack,
             OutputLock(out),
             progress(len(jobs), f"{kind.value} maps") as advance,
-            # closed before the lock is released: no worker writes once the run has ended
-            contextlib.closing(run_map_jobs(jobs, settings, workers=workers, on_done=advance)) as results,
+            # closed before the lock is released: no new task starts once the run has ended
+            contextlib.closing(
+                run_map_jobs(jobs, settings, workers=workers, on_done=advance, client=client)
+            ) as results,
         ):
             for result in results:
                 for message in result.warnings:
@@ -116,11 +148,16 @@ def weightmap(
             fail(f"{failures} of {len(jobs)} file(s) could not be processed", 1)
 
 
-def _refuse_out_in_masks(masks: Path, out: Path) -> None:
-    """Outputs must never be read back as inputs: --out may not be MASKS or lie inside it."""
+def _refuse_out_in_masks(masks, out: Path) -> None:
+    """Outputs must never be read back as inputs: --out may not be MASKS or lie inside it (a
+    remote URL never holds a local output)."""
     from segcli.errors import UsageError
+    from segcli.remote import local_path
 
-    masks_real, out_real = masks.resolve(), out.resolve()
+    local = local_path(masks)
+    if local is None:
+        return
+    masks_real, out_real = local.resolve(), out.resolve()
     if out_real == masks_real or out_real.is_relative_to(masks_real):
         where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
         raise UsageError(f"--out {out}: is {where}; outputs must never be read back as inputs")

@@ -444,9 +444,7 @@ _CPU_MAP_LOSSES |= {name for name, terms in PRESETS.items() if any(c in _CPU_MAP
 
 
 def _binary_row(score: Score) -> Score:
-    on_device = score.group in ("region", "surface") or (
-        score.group == "losses" and score.name not in _CPU_MAP_LOSSES
-    )
+    on_device = score.group in ("region", "surface") or (score.group == "losses" and score.name not in _CPU_MAP_LOSSES)
     return replace(score, mode="binary" if score.group == "losses" else score.mode, on_device=on_device)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -145,7 +146,8 @@ def _read_url(url: Url, *, spacing: bool) -> Image:
         except ReadError:
             raise
         except Exception as exc:  # every decoder has its own exception zoo
-            raise ReadError(f"{url}: cannot read ({_short(exc)})") from exc
+            reason = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", repr(str(url)), _short(exc))
+            raise ReadError(f"{url}: cannot read ({reason})") from exc
     array = _check_array(url, np.asarray(array))
     return Image(array=array, spacing=stated, path=url, affine=affine, unit=unit)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,82 @@ def test_without_dask_the_option_names_the_extra(monkeypatch, pairs):
     monkeypatch.setattr(builtins, "__import__", no_distributed)
     result = CliRunner().invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--scheduler", "tcp://x:1"])
     assert result.exit_code == 2 and "segcli[dask]" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    from tests.test_fsspec import make_dataset
+
+    return make_dataset(tmp_path_factory.mktemp("cluster-urls"))
+
+
+def _on_every_worker_memory(client, root: str) -> None:
+    """The files under the memory URL ``root`` copied into each worker's own memory file system."""
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    files = memory.find(root[len("memory://") :])
+    client.wait_for_workers(2)  # one the killed-worker test had lost is back
+    client.run(memory.pipe, {path: memory.cat_file(path) for path in files})
+
+
+@pytest.mark.parametrize("kind", ["memory", "file"])
+def test_url_inputs_on_the_cluster_give_the_local_records(cluster, dataset, kind):
+    from tests.test_fsspec import to_memory
+
+    local_cluster, client = cluster
+    base = ["--metrics", "dice,hd95,assd,bce", "--missing", "skip"]
+    local = CliRunner().invoke(app, ["score", str(dataset / "pred"), str(dataset / "gt"), *base, "--workers", "1"])
+    root = f"file://{dataset}"
+    if kind == "memory":
+        root = to_memory(dataset)
+        _on_every_worker_memory(client, root)
+    remote = CliRunner().invoke(
+        app, ["score", f"{root}/pred", f"{root}/gt", *base, "--scheduler", local_cluster.scheduler_address]
+    )
+    assert local.exit_code == remote.exit_code == 1  # the broken prediction, on both
+    assert remote.stdout.replace(root, str(dataset)) == local.stdout
+    assert f"{root}/pred/broken.png: cannot read" in remote.stderr
+
+
+def _failures(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "not written" in line or "cannot" in line]
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+
+
+def test_weightmap_on_the_cluster_writes_the_local_files(cluster, dataset, tmp_path):
+    local_cluster, client = cluster
+    base = ["weightmap", str(dataset / "masks"), "--preview", "--kind", "unet"]
+    local = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "local"), "--workers", "1"])
+    with distributed.get_task_stream(client=client) as tasks:
+        remote = CliRunner().invoke(
+            app,
+            [*base, "--out", str(tmp_path / "remote")],
+            env={"DASK_SCHEDULER_ADDRESS": local_cluster.scheduler_address},
+        )
+    assert "on the Dask cluster" in remote.stderr and tasks.data  # the workers did the work
+    assert local.exit_code == remote.exit_code == 1  # the broken mask, on both, and the others written
+    assert _failures(remote.stderr) == _failures(local.stderr) != []
+    written = _files(tmp_path / "local")
+    assert len(written) == 6 and _files(tmp_path / "remote") == written  # no partial file left behind
+    for name in written:
+        assert (tmp_path / "remote" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    again = CliRunner().invoke(
+        app, [*base, "--out", str(tmp_path / "remote"), "--scheduler", local_cluster.scheduler_address]
+    )
+    assert again.exit_code == 1 and "exists; pass --overwrite or --skip-existing" in again.stderr
+
+
+def test_classweights_on_the_cluster_equal_local(cluster, dataset):
+    local_cluster, client = cluster
+    for folder in ("labels", "masks"):  # masks: a broken file, counted as failed on both
+        base = ["classweights", str(dataset / folder), "--format", "json"]
+        local = CliRunner().invoke(app, [*base, "--workers", "1"])
+        with distributed.get_task_stream(client=client) as tasks:
+            remote = CliRunner().invoke(app, [*base, "--scheduler", local_cluster.scheduler_address])
+        assert tasks.data and remote.exit_code == local.exit_code == (0 if folder == "labels" else 1)
+        assert remote.stdout == local.stdout and "counting on the Dask cluster" in remote.stderr
+        assert _failures(remote.stderr) == _failures(local.stderr)

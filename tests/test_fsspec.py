@@ -90,6 +90,7 @@ def test_url_inputs_give_the_records_of_plain_paths(dataset, kind):
     # Byte for byte, once the URL root in the path columns reads as the local folder.
     assert remote.stdout.replace(root, str(dataset)) == local.stdout
     assert f"{root}/pred/broken.png: cannot read" in remote.stderr
+    assert remote.stderr.replace(root, str(dataset)) == local.stderr  # the same warnings (none of .hidden)
 
 
 def test_a_url_against_a_local_folder_and_single_files(dataset):

@@ -244,7 +244,8 @@ def score_files(
     Parameters
     ----------
     pred, gt : str or Path
-        A file each, or directories searched recursively and matched by relative path.
+        A file each, or directories searched recursively and matched by relative path; local
+        paths or fsspec URLs (``s3://bucket/pred/``, ``file://``, ``memory://``).
     metrics, num_classes, **options
         As for :func:`score`.
     spacing : float or sequence of float, optional
@@ -280,7 +281,7 @@ def score_files(
         settings = replace(settings, spacing_override=values)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
-    pairing = pair_files(Path(pred), Path(gt), pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
+    pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
     for outcome in score_pairs(pairing.pairs, settings, workers=workers):
         if isinstance(outcome, Failure):
             yield {"name": outcome.name, "error": outcome.message}

@@ -141,7 +141,7 @@ def test_bad_urls_are_one_line(argv, message):
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-def test_a_url_output_is_one_line(dataset):
+def test_a_url_output_is_one_line(dataset, tmp_path):
     """Outputs are local: a URL given as one is refused before any work (the real entry point,
     whose usage errors are one line)."""
     for argv in (
@@ -150,7 +150,8 @@ def test_a_url_output_is_one_line(dataset):
         ["weightmap", str(dataset / "masks"), "--out", "s3://b/maps"],
         ["classweights", str(dataset / "labels"), "--output", "memory://b/w.json"],
     ):
-        done = subprocess.run([sys.executable, "-m", "segcli", *argv], capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-m", "segcli", *argv], capture_output=True, text=True, cwd=tmp_path)
+        assert list(tmp_path.iterdir()) == []  # nothing written to a local "s3:/b/..."
         assert done.returncode == 2 and done.stdout == "", done.stderr
         assert done.stderr.count("\n") == 1 and "outputs are local paths (URLs are read, never written)" in done.stderr
 
@@ -212,3 +213,17 @@ def test_url_arguments_are_checked():
         as_input(3)
     with pytest.raises(TypeError):
         Path(Url("s3://b/k"))  # never silently a local path
+
+
+def test_score_files_takes_urls(dataset):
+    import segcli
+
+    root = to_memory(dataset)
+    local = list(segcli.score_files(dataset / "pred", dataset / "gt", "dice,hd95", missing="skip"))
+    remote = list(segcli.score_files(f"{root}/pred", f"{root}/gt", "dice,hd95", missing="skip"))
+    for record in (*local, *remote):
+        for column in ("pred_path", "gt_path", "error"):
+            record.pop(column, None)
+    assert remote == local and len(local) == 8
+    with pytest.raises(TypeError, match="location: expected a str, Path or Url, got int"):
+        list(segcli.score_files(3, dataset / "gt"))

@@ -1,35 +1,27 @@
 """Scoring pairs on a torch device (``--device cuda``; ``cpu`` runs the same path, for tests).
 
 Worker processes read and interpret the pairs, as on the CPU, and compute only what has no device
-form (the scores whose registry row says ``on_device=False``, object scores); the main process
-stacks same-shaped pairs into batches and scores them on the device: counts, losses, surface
-distances (exact transforms, ``segcli.device_distance``). Masks travel as bool; what comes back is
-one value per pair and score, and the border distances of the surface scores (whose reductions
-and empty-mask conventions are the CPU path's). A pair that fails on the device fails alone.
+form (the scores whose registry row says ``on_device=False``, object scores): ``segcli.pipeline``
+hands their ``Prepared`` pairs here, in pair order. The main process stacks same-shaped pairs into
+batches and scores them on the device: counts, losses, surface distances (exact transforms,
+``segcli.device_distance``). Masks travel as bool; what comes back is one value per pair and score,
+and the border distances of the surface scores (whose reductions and empty-mask conventions are
+the CPU path's). A pair that fails on the device fails alone.
 """
 
 from __future__ import annotations
 
 import traceback
 import warnings
-from collections.abc import Iterator
-from functools import partial
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-from segcli.batch import BinaryBatch
-from segcli.pairing import Pair
-from segcli.pipeline import (
-    Failure,
-    Outcome,
-    Prepared,
-    Record,
-    ScoreSettings,
-    _messages,
-    _on_device,
-    prepare_pair,
-    worker_died,
-)
-from segcli.pool import map_isolated
-from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores
+from segcli.batch import EMPTY_DISTANCE_SCORES, BinaryBatch
+from segcli.outcomes import Failure, Outcome, Prepared, Record
+from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores, lookup
+
+if TYPE_CHECKING:
+    from segcli.pipeline import ScoreSettings
 
 # Pixels of one device batch, on a GPU: a share of the card's free memory at this many bytes per
 # pixel (the distance transforms of both borders in float64, with their working copies), capped.
@@ -48,17 +40,24 @@ def device_batch_pixels(ops) -> int:
     return int(min(DEVICE_BATCH_PIXELS_CAP, DEVICE_MEMORY_SHARE * free / DEVICE_BYTES_PER_PIXEL))
 
 
-def score_pairs_on_device(
-    pairs: list[Pair], settings: ScoreSettings, workers: int, on_done, device: str, batch_size: int
+def score_on_device(
+    prepared: Iterable[Prepared | Failure],
+    settings: ScoreSettings,
+    device: str,
+    *,
+    batch_size: int = 16,
+    on_done: Callable[[], None] | None = None,
 ) -> Iterator[Outcome]:
-    """Worker processes read and interpret the pairs (and compute the scores with no device
-    form); the main process scores batches of same-shaped pairs on ``device``, up to
-    ``batch_size`` pairs and ``device_batch_pixels`` pixels. Outcomes come in pair order."""
+    """One outcome per item of ``prepared`` (pairs the workers read, or their failures), in the
+    same order: batches of same-shaped pairs scored on ``device``, each at most ``batch_size``
+    pairs and ``device_batch_pixels`` pixels; a failure passes through."""
     from segcli.backend import TorchOps
 
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected >= 1, got {batch_size}")
     ops = TorchOps(device)
     budget = device_batch_pixels(ops)
-    device_metrics = [m for m in settings.metrics if _on_device(m)]
+    device_metrics = [m for m in settings.metrics if lookup(m).on_device]
     batch: list[Prepared] = []
 
     def flush() -> Iterator[Outcome]:
@@ -69,9 +68,7 @@ def score_pairs_on_device(
             if on_done:
                 on_done()
 
-    work = partial(prepare_pair, settings=settings)
-    window = 2 * batch_size + workers
-    for item in map_isolated(work, pairs, workers=workers, on_crash=worker_died, window=window):
+    for item in prepared:
         if isinstance(item, Failure):
             yield from flush()
             yield item
@@ -121,7 +118,7 @@ def _device_records(batch: list[Prepared], metrics: list[str], settings: ScoreSe
         warnings.simplefilter("always")
         scores = compute_scores(device_batch, metrics)
     EMPTY_DISTANCE_LOG.clear()
-    messages = tuple(dict.fromkeys(_messages(caught)))
+    messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     records = []
     for i, (prepared, values) in enumerate(zip(batch, scores, strict=True)):
         merged = prepared.values | values
@@ -138,8 +135,6 @@ def _device_records(batch: list[Prepared], metrics: list[str], settings: ScoreSe
 def _replaced_distances(batch: BinaryBatch, i: int, metrics: list[str]) -> list[str]:
     """The distance columns of pair ``i`` that ``--empty-distance`` replaced: all of them when
     exactly one of its borders is empty (their value is inf then, and only then)."""
-    from segcli.batch import EMPTY_DISTANCE_SCORES
-
     if "surface" not in batch.__dict__:  # no surface score asked
         return []
     distances = batch.surface[i]

@@ -24,6 +24,7 @@ from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
 from segcli.io import Image, read_image
+from segcli.outcomes import Failure, Outcome, Prepared, Record
 from segcli.pairing import Pair
 from segcli.pool import WORKER_DIED, map_isolated
 from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores
@@ -137,30 +138,6 @@ def validate_settings(settings: ScoreSettings) -> None:
             raise InvalidOption("class_weights", "at least one weight must be positive")
 
 
-@dataclass(frozen=True)
-class Record:
-    """One scored pair: its scores, how it was read (``meta``: pred_kind, spacing, spacing_source)
-    and the warnings raised while scoring it."""
-
-    name: str
-    values: dict[str, float]
-    warnings: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A pair that could not be scored; ``message`` is one line naming the file."""
-
-    name: str
-    message: str
-    warnings: tuple[str, ...] = ()
-    detail: str = ""  # the traceback of an unexpected error (shown with --debug)
-
-
-Outcome = Record | Failure
-
-
 # Spacings outside this range overflow or underflow the distance arithmetic (squares in float64).
 SPACING_RANGE = (1e-9, 1e9)
 MAX_CLASSES = 65536  # as classweights: a typo of --num-classes must not exhaust memory
@@ -215,18 +192,6 @@ def pair_spacing(
     if pred_spacing is not None:
         return resolve_spacing(None, pred_spacing, ndim, pred_path), "pred"
     return (1.0,) * ndim, "default"
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A binary pair read and interpreted, ready to join a batch (the GPU path)."""
-
-    name: str
-    pair: BinaryPair
-    options: ScoreOptions
-    values: dict[str, float]  # the scores the CPU worker already computed
-    warnings: tuple[str, ...] = ()
-    meta: dict = field(default_factory=dict)
 
 
 def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settings: ScoreSettings):
@@ -623,9 +588,18 @@ def score_pairs(
     threads = plan.threads_per_worker if threads is None else threads
     on_cpu = settings.thresholds is not None or any(pair.raters for pair in pairs)
     if torch_device is not None and settings.num_classes is None and not on_cpu:
-        from segcli.device_run import score_pairs_on_device
+        from segcli.device_run import score_on_device
 
-        yield from score_pairs_on_device(pairs, settings, workers, on_done, torch_device, batch_size)
+        # Workers read and interpret the pairs (and compute what has no device form) while the
+        # main process scores batches of them on the device.
+        prepared = map_isolated(
+            partial(prepare_pair, settings=settings),
+            pairs,
+            workers=workers,
+            on_crash=worker_died,
+            window=2 * batch_size + workers,
+        )
+        yield from score_on_device(prepared, settings, torch_device, batch_size=batch_size, on_done=on_done)
         return
     work = partial(score_pair, settings=settings)
     for outcome in map_isolated(

@@ -209,3 +209,8 @@ def test_cli_auto_records_the_device_it_chose_and_resume_keeps_it(tmp_path, rng,
     journal.write_text(json.dumps({"segcli_journal": 1, "settings": {"device": "cuda:0"}}) + "\n")
     assert device_module.recorded_device(journal) == "cuda:0"
     assert device_module.auto_device(["hd95"], [tmp_path / "g" / "0.png"], workers=1, journal=journal) == "cpu"
+
+
+def test_batch_size_is_checked():
+    with pytest.raises(ValueError, match="batch_size: expected >= 1, got 0"):
+        list(device_run.score_on_device([], ScoreSettings(metrics=("dice",)), "cpu", batch_size=0))

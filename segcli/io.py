@@ -3,8 +3,9 @@
 Every format detail lives here: TIFF (multi-page = 3D, spacing from ImageJ / resolution tags),
 PNG/BMP/JPEG (Pillow), NPY/NPZ, and the medical volumes of ``segcli.volumes`` (NIfTI, NRRD,
 MetaImage: spacing and affine from the header). Reads return the array and the spacing the file
-states (or None); writes go to a temporary name in the target folder and are renamed, so an
-interrupted run never leaves a partial file.
+states (or None); a file at an fsspec URL (``segcli.remote``) is read the same way, from its bytes
+in memory. Writes go to a temporary name in the target folder and are renamed, so an interrupted
+run never leaves a partial file; they are local only.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class Image:
 
     array: np.ndarray
     spacing: tuple[float, ...] | None
-    path: Path
+    path: Path | Url  # where it was read: a local path, or an fsspec URL
     affine: np.ndarray | None = None
     unit: str | None = None  # the length unit of ``spacing`` the file states (mm, um, ...), if any
 
@@ -68,8 +69,8 @@ def is_image_file(path: Path) -> bool:
     return image_suffix(path) in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
 
 
-def read_image(path: str | Path, *, spacing: bool = True) -> Image:
-    """Read one 2D or 3D image.
+def read_image(path: str | Path | Url, *, spacing: bool = True) -> Image:
+    """Read one 2D or 3D image from a path or an fsspec URL (``s3://...``, ``file://...``).
 
     Raises ``ReadError`` naming the file for anything that is not a readable image: a missing
     file, a corrupt or truncated one, a colour image, an array of unsupported rank or dtype, a

@@ -84,6 +84,8 @@ def local_path(location: Path | Url | str) -> Path | None:
 
 def _filesystem(url: Url):
     """(fsspec file system, path within it) for ``url``; missing packages are one usage error."""
+    if not isinstance(url, Url):
+        raise TypeError(f"url: expected a Url, got {type(url).__name__}")
     try:
         from fsspec.core import url_to_fs
     except ImportError:
@@ -96,11 +98,9 @@ def _filesystem(url: Url):
         raise UsageError(f"{url}: fsspec knows no protocol {url.protocol}:// ({exc})") from None
 
 
-def _fetch_error(url: Url, exc: Exception) -> ReadError:
-    if isinstance(exc, FileNotFoundError):
-        return ReadError(f"{url}: no such file")
-    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-    return ReadError(f"{url}: cannot fetch ({text})")
+def _reason(exc: Exception) -> str:
+    """An exception in a few words: its first line, else its type."""
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
 def list_files(root: Url) -> tuple[bool, dict[str, Url]]:
@@ -112,7 +112,7 @@ def list_files(root: Url) -> tuple[bool, dict[str, Url]]:
             return True, {root.name: root}
         found = fs.find(path, withdirs=False, detail=False)
     except Exception as exc:  # a denied listing, a bucket that does not exist, a network error
-        raise UsageError(f"{root}: cannot list ({_fetch_error(root, exc).args[0].split(': ', 1)[1]})") from None
+        raise UsageError(f"{root}: cannot list ({_reason(exc)})") from None
     base = path.rstrip("/")
     files = {}
     for entry in sorted(found):
@@ -129,8 +129,10 @@ def read_bytes(url: Url) -> bytes:
     fs, path = _filesystem(url)
     try:
         return fs.cat_file(path)
-    except Exception as exc:
-        raise _fetch_error(url, exc) from None
+    except FileNotFoundError:
+        raise ReadError(f"{url}: no such file") from None
+    except Exception as exc:  # denied, a network error, a protocol's own errors
+        raise ReadError(f"{url}: cannot fetch ({_reason(exc)})") from None
 
 
 @contextlib.contextmanager

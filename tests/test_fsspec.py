@@ -227,3 +227,16 @@ def test_score_files_takes_urls(dataset):
     assert remote == local and len(local) == 8
     with pytest.raises(TypeError, match="location: expected a str, Path or Url, got int"):
         list(segcli.score_files(3, dataset / "gt"))
+
+
+def test_remote_functions_check_their_arguments(tmp_path):
+    from segcli.errors import ReadError
+    from segcli.remote import Url, list_files, local_copy, read_bytes
+
+    with pytest.raises(TypeError, match="url: expected a Url, got str"):
+        read_bytes("memory://b/x.png")
+    with pytest.raises(TypeError, match="url: expected a Url, got PosixPath"):
+        list_files(tmp_path)
+    with pytest.raises(ReadError, match=r"^memory://segcli-none/x\.nii: no such file$"):
+        with local_copy(Url("memory://segcli-none/x.nii")):
+            pass

@@ -130,6 +130,7 @@ class BinaryBatch:
 
     @cached_property
     def surface(self) -> list[SurfaceDistances]:
+        """Both directed border distances of every pair (on the device with torch)."""
         spacing = self.options.spacing
         if self.on_torch:
             from segcli.device_distance import surface_distances as device_surface_distances
@@ -181,6 +182,7 @@ class BinaryBatch:
 
     @cached_property
     def distance_weights(self) -> np.ndarray:
+        """``exp(-distance / tau)`` of the GT (distmap_bce), 1 for an empty or full GT."""
         tau = self.options.distmap_tau
         if self.on_torch:
             if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
@@ -191,6 +193,7 @@ class BinaryBatch:
 
     @cached_property
     def kervadec_phi(self) -> np.ndarray:
+        """The Kervadec signed distance of the GT (boundary_loss), 0 for an empty or full GT."""
         if self.on_torch:
             distance, degenerate = self.device_gt_distance
             phi = self.ops.torch.where(self.device_masks[1], 1.0 - distance, distance)

@@ -42,6 +42,7 @@ DIRECT_OFFSETS = 32
 
 
 def _torch():
+    """The torch module, imported when a function here first runs (never by the CPU path)."""
     import torch
 
     return torch
@@ -258,14 +259,26 @@ def erode_cross(masks: torch.Tensor) -> torch.Tensor:
 
 
 def border(masks: torch.Tensor) -> torch.Tensor:
-    """Border of each mask: mask and not its cross erosion (``segcli.stats.border``)."""
+    """Border of each mask: mask and not its cross erosion (``segcli.stats.border``).
+
+    >>> import torch
+    >>> border(torch.ones(1, 3, 4, dtype=torch.bool)).int().tolist()
+    [[[1, 1, 1, 1], [1, 0, 0, 1], [1, 1, 1, 1]]]
+    """
     return masks & ~erode_cross(masks)
 
 
 def boundary_region(masks: torch.Tensor, width: int) -> torch.Tensor:
     """Mask pixels within ``width`` px of the contour: mask minus its erosion by the square
     element ``width`` times, i.e. once by the (2 width + 1)-wide square, outside counting as
-    background (``segcli.scores.surface.boundary_region``)."""
+    background (``segcli.scores.surface.boundary_region``).
+
+    >>> import torch
+    >>> boundary_region(torch.ones(1, 1, 7, dtype=torch.bool), 2).int().tolist()
+    [[[1, 1, 1, 1, 1, 1, 1]]]
+    >>> boundary_region(torch.ones(1, 7, 7, dtype=torch.bool), 2).int()[0, 3].tolist()
+    [1, 1, 0, 0, 0, 1, 1]
+    """
     torch = _torch()
     if width == 0:
         return torch.zeros_like(masks)
@@ -280,7 +293,13 @@ def boundary_region(masks: torch.Tensor, width: int) -> torch.Tensor:
 
 def boundary_iou(pred: torch.Tensor, target: torch.Tensor, *, width: int = 2) -> np.ndarray:
     """(B,) boundary IoU of bool batches: IoU of the two boundary regions, 1 when both are empty
-    (``segcli.scores.surface.boundary_iou``)."""
+    (``segcli.scores.surface.boundary_iou``).
+
+    >>> import torch
+    >>> pred = torch.ones(2, 6, 6, dtype=torch.bool)
+    >>> boundary_iou(pred, torch.stack([pred[0], torch.zeros(6, 6, dtype=torch.bool)])).tolist()
+    [1.0, 0.0]
+    """
     torch = _torch()
     a, b = boundary_region(pred, width), boundary_region(target, width)
     dims = tuple(range(1, pred.ndim))

@@ -105,13 +105,22 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
         return MapResult(job, error=f"{job.source}: {message}", detail=traceback.format_exc())
 
 
-def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
-    preview_path = job.preview
+def _existing(job: MapJob, settings: MapSettings) -> MapResult | None:
+    """The result of a job whose map exists already (skipped, or an error without --overwrite);
+    None when the job is to run."""
     if job.target.exists():
         if settings.skip_existing:
             return MapResult(job, skipped=True)
         if not settings.overwrite:
             return MapResult(job, error=f"{job.target}: exists; pass --overwrite or --skip-existing")
+    return None
+
+
+def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
+    preview_path = job.preview
+    existing = _existing(job, settings)
+    if existing is not None:
+        return existing
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = read_image(job.source, spacing=settings.spacing is None)
@@ -153,29 +162,39 @@ def run_map_jobs(
     """One result per job, in the order of ``jobs``, computed by up to ``workers`` processes; a
     worker process that dies fails the job that killed it, and the others go on.
 
+    Which maps exist is decided here, once, before any job runs: a job run again (its worker
+    process died, or Dask lost its worker) then replaces, atomically and with the same bytes, the
+    map its first try may have written, instead of reporting it as existing.
+
     With a ``client`` (``dask.distributed.Client``, ``segcli.cluster.connect``) every job is a
-    task on that cluster (``workers`` is not used): the workers write the maps (at the targets'
-    absolute paths, as the client sees them), the same files as a local run, and a job the
-    cluster loses (after its retries) is a failed result naming the file.
+    task on that cluster (``workers`` is not used): the workers write the maps at the targets'
+    absolute paths as this process sees them (a worker's working folder is not ours), the same
+    files as a local run, and a job the cluster loses (after its retries) is a failed result
+    naming the file.
     """
+    from dataclasses import replace
+
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers: expected >= 1, got {workers}")
-    task = partial(run_map_job, settings=settings)
     if client is not None:
-        from dataclasses import replace
-
+        jobs = [replace(job, target=job.target.absolute()) for job in jobs]
+    decided = [_existing(job, settings) for job in jobs]
+    to_run = [job for job, result in zip(jobs, decided, strict=True) if result is None]
+    task = partial(run_map_job, settings=replace(settings, overwrite=True, skip_existing=False))
+    if client is not None:
         from segcli.cluster import map_on_cluster
 
-        # A worker's working folder is not the client's: it writes where the client means.
-        remote_jobs = [replace(job, target=job.target.absolute()) for job in jobs]
-        results = map_on_cluster(client, task, remote_jobs, on_lost=_lost_on_cluster)
+        computed = map_on_cluster(client, task, to_run, on_lost=_lost_on_cluster)
     else:
-        results = map_isolated(task, jobs, workers=workers, on_crash=_crashed)
-    for result in results:
-        yield result
-        if on_done:
-            on_done()
+        computed = map_isolated(task, to_run, workers=workers, on_crash=_crashed)
+    try:
+        for result in decided:
+            yield result if result is not None else next(computed)
+            if on_done:
+                on_done()
+    finally:
+        computed.close()
 
 
 def _crashed(job: MapJob) -> MapResult:

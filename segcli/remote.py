@@ -113,11 +113,11 @@ def list_files(root: Url) -> tuple[bool, dict[str, Url]]:
         found = fs.find(path, withdirs=False, detail=False)
     except Exception as exc:  # a denied listing, a bucket that does not exist, a network error
         raise UsageError(f"{root}: cannot list ({_reason(exc)})") from None
-    base = path.rstrip("/")
+    base = path.rstrip("/") + "/"
     files = {}
     for entry in sorted(found):
-        relative = entry[len(base) :].lstrip("/") if entry.startswith(base) else ""
-        if relative:
+        if entry.startswith(base) and entry != base:  # never a sibling sharing the prefix (pred2/ for pred)
+            relative = entry[len(base) :]
             files[relative] = root.joinpath(relative)
     if not files and not fs.isdir(path):
         raise UsageError(f"{root}: no such file or directory")

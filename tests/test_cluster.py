@@ -169,3 +169,21 @@ def test_classweights_on_the_cluster_equal_local(cluster, dataset):
         assert tasks.data and remote.exit_code == local.exit_code == (0 if folder == "labels" else 1)
         assert remote.stdout == local.stdout and "counting on the Dask cluster" in remote.stderr
         assert _failures(remote.stderr) == _failures(local.stderr)
+
+
+def test_a_killed_worker_costs_no_map_and_leaves_no_partial_file(cluster, pairs, tmp_path):
+    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+
+    _, client = cluster
+    client.wait_for_workers(2)
+    jobs = [job for job in MapJob.for_inputs(pairs / "gt", tmp_path / "maps") if job.source.name != "z.png"]
+    results = []
+    for result in run_map_jobs(jobs, MapSettings(kind="sdf"), client=client):
+        results.append(result)
+        if len(results) == 5:
+            victim = next(iter(client.run(os.getpid).values()))
+            os.kill(victim, signal.SIGKILL)
+    assert [r.job.source for r in results] == [job.source for job in jobs]
+    assert all(r.error is None for r in results), [r.error for r in results if r.error]
+    written = sorted(p.name for p in (tmp_path / "maps").iterdir())
+    assert written == sorted(job.target.name for job in jobs)  # every map, and no .partial file

@@ -240,3 +240,18 @@ def test_remote_functions_check_their_arguments(tmp_path):
     with pytest.raises(ReadError, match=r"^memory://segcli-none/x\.nii: no such file$"):
         with local_copy(Url("memory://segcli-none/x.nii")):
             pass
+
+
+def test_a_url_folder_never_takes_a_sibling_sharing_its_prefix():
+    from segcli.pairing import find_images
+
+    memory = fsspec.filesystem("memory")
+    root = f"segcli-{uuid.uuid4().hex[:8]}"
+    png = Path(__file__).parent.parent / "sample_data" / "gt" / "case01.png"
+    for name in ("pred/a.png", "pred/deep/b.png", "pred2/c.png", "pred/.cache/d.png", "pred/notes.txt"):
+        memory.pipe(f"/{root}/{name}", png.read_bytes())
+    found = find_images(f"memory://{root}/pred")
+    assert {key: str(url) for key, url in found.items()} == {
+        "a": f"memory://{root}/pred/a.png",
+        "deep/b": f"memory://{root}/pred/deep/b.png",
+    }

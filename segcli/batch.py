@@ -80,8 +80,8 @@ class BinaryBatch:
     """B binary pairs of one shape: ``prob``, ``hard``, ``target`` stacked batch-first.
 
     Counts and losses run on ``ops`` (numpy, or torch on a GPU). With torch, the surface
-    distances, boundary IoU and the GT's inside/outside distance maps run on its device too
-    (``segcli.device_distance``); the U-Net and boundary-band weight maps stay on the CPU.
+    distances, boundary IoU, the boundary band and the GT's inside/outside distance maps run on
+    its device too (``segcli.device_distance``); the U-Net weight map stays on the CPU.
     """
 
     def __init__(
@@ -158,7 +158,17 @@ class BinaryBatch:
 
     @cached_property
     def boundary_weights(self) -> TwoLevelMap:
+        """``boundary_weight`` within ``boundary_width`` px of the GT border, 1 elsewhere
+        (boundary_bce); on the device with torch."""
         o = self.options
+        if self.on_torch:
+            from segcli.device_distance import boundary_band as device_boundary_band
+
+            band = device_boundary_band(self.device_masks[1], o.boundary_width)
+            if isinstance(self.loss_inputs.ops, TorchOps):
+                torch = self.ops.torch
+                return torch.where(band, torch.tensor(o.boundary_weight, dtype=torch.float32, device=band.device), 1.0)
+            return TwoLevelMap(band.cpu().numpy(), o.boundary_weight, 1.0)
         bands = _stack([boundary_band(g, width=o.boundary_width) for g in self.target])
         return TwoLevelMap(bands, o.boundary_weight, 1.0)
 

@@ -258,6 +258,40 @@ def erode_cross(masks: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def dilate_cross(masks: torch.Tensor, iterations: int = 1) -> torch.Tensor:
+    """Dilation of each (B, *spatial) bool mask by the cross element, ``iterations`` times,
+    nothing growing in from outside the image (``segcli.stats.dilate_cross``).
+
+    >>> import torch
+    >>> dilate_cross(torch.tensor([[[0, 0, 1, 0, 0]]]).bool(), 2).int().tolist()
+    [[[1, 1, 1, 1, 1]]]
+    """
+    torch = _torch()
+    ndim = masks.ndim - 1
+    inner = tuple(slice(1, -1) for _ in range(ndim))
+    out = masks
+    for _ in range(iterations):
+        padded = torch.nn.functional.pad(out, (1, 1) * ndim, value=False)
+        grown = out.clone()
+        for axis in range(ndim):
+            for shift in (slice(0, -2), slice(2, None)):
+                grown |= padded[(slice(None),) + inner[:axis] + (shift,) + inner[axis + 1 :]]
+        out = grown
+    return out
+
+
+def boundary_band(target: torch.Tensor, width: int) -> torch.Tensor:
+    """Pixels within ``width`` cross-steps of each GT's border, ``dilate(dilate(G) - erode(G),
+    width)`` (``segcli.maps.boundary_band``, the band of boundary_bce).
+
+    >>> import torch
+    >>> boundary_band(torch.tensor([[[0, 0, 0, 0, 0, 0, 1]]]).bool(), 1).int().tolist()
+    [[[0, 0, 0, 0, 1, 1, 1]]]
+    """
+    ring = dilate_cross(target) & ~erode_cross(target)
+    return dilate_cross(ring, width)
+
+
 def border(masks: torch.Tensor) -> torch.Tensor:
     """Border of each mask: mask and not its cross erosion (``segcli.stats.border``).
 

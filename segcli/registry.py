@@ -436,10 +436,10 @@ def _preset_rows() -> tuple[tuple[Score, ...], tuple[Score, ...]]:
 _BINARY_PRESETS, _MULTICLASS_PRESETS = _preset_rows()
 
 # On a device batch run the region scores and losses (per-pixel arithmetic and reductions), the
-# surface scores and the distance-map losses (exact transforms in segcli.device_distance). The
-# U-Net map (connected components, per-instance transforms) and the boundary band (bit-packed
-# morphology) are built by the CPU workers. A preset runs where all of its components can.
-_CPU_MAP_LOSSES = {"unet_wce", "boundary_bce"}
+# surface scores, the boundary band and the distance-map losses (exact transforms and morphology
+# in segcli.device_distance). The U-Net map (connected components, per-instance transforms) is
+# built by the CPU workers. A preset runs where all of its components can.
+_CPU_MAP_LOSSES = {"unet_wce"}
 _CPU_MAP_LOSSES |= {name for name, terms in PRESETS.items() if any(c in _CPU_MAP_LOSSES for _, c in terms)}
 
 

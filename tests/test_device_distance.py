@@ -13,16 +13,20 @@ from scipy import ndimage
 from segcli import device_distance
 from segcli.device_distance import (
     border,
+    boundary_band,
     boundary_iou,
     boundary_region,
+    dilate_cross,
     edt,
     inside_outside,
     squared_distance_to,
     surface_distances,
 )
 from segcli.distance import InsideOutside
+from segcli.maps import boundary_band as cpu_boundary_band
 from segcli.scores import surface as cpu_surface
 from segcli.stats import border as cpu_border
+from segcli.stats import dilate_cross as cpu_dilate_cross
 from tests.conftest import smooth_mask
 
 SPACINGS = (1.0, 0.5, 2.5, 0.3, 1.7)
@@ -151,8 +155,12 @@ def test_morphology_equals_the_cpu_path(rng):
             np.testing.assert_array_equal(got[i], cpu_border(mask))
         for width in (0, 1, 2, 3):
             regions = boundary_region(tensor, width).numpy()
+            bands = boundary_band(tensor, width).numpy()
+            grown = dilate_cross(tensor, width).numpy()
             for i, mask in enumerate(masks):
                 np.testing.assert_array_equal(regions[i], cpu_surface.boundary_region(mask, width=width))
+                np.testing.assert_array_equal(bands[i], cpu_boundary_band(mask, width=width))
+                np.testing.assert_array_equal(grown[i], cpu_dilate_cross(mask, width))
 
 
 def test_boundary_iou_equals_the_cpu_path(rng):

@@ -21,7 +21,7 @@ from segcli.registry import BY_NAME, compute_scores
 from tests.conftest import smooth_mask
 
 SURFACE = [name for name, score in BY_NAME.items() if score.group == "surface"]
-DISTANCE_LOSSES = ["distmap_bce", "boundary_loss"]
+DISTANCE_LOSSES = ["distmap_bce", "boundary_loss", "boundary_bce"]
 DEVICE_DISTANCE_SCORES = SURFACE + DISTANCE_LOSSES
 
 
@@ -29,8 +29,7 @@ def test_the_registry_runs_distance_scores_on_the_device():
     assert set(SURFACE) == {"hd", "hd95", "hd95_pooled", "assd", "masd", "nsd", "boundary_iou"}
     for name in DEVICE_DISTANCE_SCORES:
         assert BY_NAME[name].on_device, name
-    for name in ("unet_wce", "boundary_bce"):  # their maps are built by the CPU workers
-        assert not BY_NAME[name].on_device, name
+    assert not BY_NAME["unet_wce"].on_device  # its map is built by the CPU workers
 
 
 def _pairs(rng, shape, *, soft: bool):
@@ -67,7 +66,14 @@ CASES = [
 @pytest.mark.parametrize("empty_distance", ["inf", "worst", "nan", 7.5])
 def test_device_distance_scores_equal_the_cpu_path(rng, shape, spacing, soft, empty_distance):
     pairs = _pairs(rng, shape, soft=soft)
-    options = ScoreOptions(spacing=spacing, nsd_tolerance=1.3, empty_distance=empty_distance, distmap_tau=3.0)
+    options = ScoreOptions(
+        spacing=spacing,
+        nsd_tolerance=1.3,
+        empty_distance=empty_distance,
+        distmap_tau=3.0,
+        boundary_weight=4.0,
+        boundary_width=2,
+    )
     expected = compute_scores(BinaryBatch(pairs, options), DEVICE_DISTANCE_SCORES)
     got = compute_scores(BinaryBatch(pairs, options, ops=TorchOps("cpu")), DEVICE_DISTANCE_SCORES)
     for i, (a, b) in enumerate(zip(expected, got, strict=True)):
@@ -96,6 +102,7 @@ def test_device_maps_are_tensors_for_soft_predictions_and_arrays_for_hard(rng):
     hard = BinaryBatch(hard_pairs, options, ops=TorchOps("cpu"))
     assert isinstance(soft.kervadec_phi, torch.Tensor) and isinstance(soft.distance_weights, torch.Tensor)
     assert isinstance(hard.kervadec_phi, np.ndarray) and isinstance(hard.distance_weights, np.ndarray)
+    assert isinstance(soft.boundary_weights, torch.Tensor) and isinstance(hard.boundary_weights.mask, np.ndarray)
     reference = BinaryBatch(hard_pairs, options)
     np.testing.assert_allclose(hard.kervadec_phi, reference.kervadec_phi, rtol=1e-6, atol=1e-6)
 

@@ -10,7 +10,9 @@ says so in ``MapResult.output_failed``: the caller stops there, as every later w
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import traceback
 import warnings
 from collections.abc import Callable, Iterator
@@ -195,6 +197,31 @@ def run_map_jobs(
                 on_done()
     finally:
         computed.close()
+        _remove_partial_files(to_run)
+
+
+# The temporary name of segcli.io.atomic_path: ".<target name>.<8 random characters>.partial[suffix]".
+_PARTIAL = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.partial")
+
+
+def _remove_partial_files(jobs: list[MapJob]) -> None:
+    """Remove what a killed writer left of the jobs' maps and previews: a process killed outright
+    (the out-of-memory killer, a lost Dask worker) cannot remove its own temporary file. One
+    listing per output folder; only this run's targets are matched (the caller holds --out's lock)."""
+    names: dict[Path, set[str]] = {}
+    for job in jobs:
+        for target in (job.target, job.preview):
+            names.setdefault(target.parent, set()).add(target.name)
+    for folder, wanted in names.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:  # never created (nothing written there)
+            continue
+        for entry in entries:
+            match = _PARTIAL.match(entry.name)
+            if match and match["name"] in wanted and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
 
 
 def _crashed(job: MapJob) -> MapResult:

@@ -187,3 +187,16 @@ def test_a_killed_worker_costs_no_map_and_leaves_no_partial_file(cluster, pairs,
     assert all(r.error is None for r in results), [r.error for r in results if r.error]
     written = sorted(p.name for p in (tmp_path / "maps").iterdir())
     assert written == sorted(job.target.name for job in jobs)  # every map, and no .partial file
+
+
+def test_what_a_killed_writer_left_is_removed_and_nothing_else(pairs, tmp_path):
+    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+
+    jobs = MapJob.for_inputs(pairs / "gt" / "c01.png", tmp_path)
+    stale = [tmp_path / ".c01.tif.ab12cd_9.partial", tmp_path / ".c01.png.zz99yy00.partial"]
+    others = [tmp_path / ".c011.tif.ab12cd_9.partial", tmp_path / "c01.tif.ab12cd_9.partial", tmp_path / "notes.txt"]
+    for path in stale + others:
+        path.write_bytes(b"left over")
+    results = list(run_map_jobs(jobs, MapSettings(kind="sdf", preview=True), workers=1))
+    assert [r.error for r in results] == [None]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c01.tif", "c01.png", *(p.name for p in others)])

@@ -81,7 +81,7 @@ import sys, time, json
 from pathlib import Path
 from segcli.batch import BinaryBatch
 from segcli.pairing import Pair
-from segcli.pipeline import ScoreSettings, _prepare_binary
+from segcli.scoring import ScoreSettings, _prepare_binary
 from segcli.registry import BY_NAME, compute_scores
 root = Path(sys.argv[1]); n = int(sys.argv[2])
 names = sorted(p.name for p in (root / 'gt').iterdir())[:n]

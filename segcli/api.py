@@ -70,7 +70,7 @@ def _settings(metrics, num_classes, options: dict):
     from segcli import registry
     from segcli.batch import ScoreOptions
     from segcli.errors import InvalidOption, UsageError
-    from segcli.pipeline import ScoreSettings, parse_thresholds
+    from segcli.scoring import ScoreSettings, parse_thresholds
 
     unknown = sorted(set(options) - set(SCORE_OPTIONS) - set(READ_OPTIONS))
     if unknown:
@@ -201,7 +201,7 @@ def score(pred, target, metrics: str | Sequence[str] = "all", *, spacing=None, n
 def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple[dict[str, float], dict]:
     from segcli.errors import InputError
     from segcli.io import Image
-    from segcli.pipeline import score_images
+    from segcli.scoring import score_images
 
     pred_array = as_array(pred, "pred")
     target_array = as_array(target, "target")
@@ -271,8 +271,9 @@ def score_files(
     """
     from dataclasses import replace
 
+    from segcli.outcomes import Failure
     from segcli.pairing import pair_files
-    from segcli.pipeline import Failure, score_pairs
+    from segcli.pipeline import score_pairs
     from segcli.report import META_COLUMNS
 
     settings = _settings(metrics, num_classes, options)

@@ -22,7 +22,7 @@ from segcli.errors import UsageError
 EXTRA = "pip install 'segcli[dask]'"
 
 
-def connect(address: str, modules: tuple[str, ...] = ("segcli.pipeline",)):
+def connect(address: str, modules: tuple[str, ...] = ("segcli.scoring",)):
     """A ``Client`` for ``address`` (``tcp://host:8786``) whose workers have imported ``modules``
     (the code their tasks run); one usage error naming the extra when Dask is missing, or naming
     the address when nothing answers."""
@@ -40,7 +40,7 @@ def connect(address: str, modules: tuple[str, ...] = ("segcli.pipeline",)):
     return client
 
 
-def prepare_workers(client, modules: tuple[str, ...] = ("segcli.pipeline",)) -> None:
+def prepare_workers(client, modules: tuple[str, ...] = ("segcli.scoring",)) -> None:
     """What the CLI does for its own processes, once per worker: keep freed large blocks in the
     heap (``segcli.allocator``; without it the workers spend seconds per thousand pairs in page
     faults) and import the scoring code (``modules``) before the first task."""

@@ -1,7 +1,7 @@
 """Scoring pairs on a torch device (``--device cuda``; ``cpu`` runs the same path, for tests).
 
 Worker processes read and interpret the pairs, as on the CPU, and compute only what has no device
-form (the scores whose registry row says ``on_device=False``, object scores): ``segcli.pipeline``
+form (the scores whose registry row says ``on_device=False``, object scores): ``segcli.scoring``
 hands their ``Prepared`` pairs here, in pair order. The main process stacks same-shaped pairs into
 batches and scores them on the device: counts, losses, surface distances (exact transforms,
 ``segcli.device_distance``). Masks travel as bool; what comes back is one value per pair and score,
@@ -21,7 +21,7 @@ from segcli.outcomes import Failure, Outcome, Prepared, Record
 from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores, lookup
 
 if TYPE_CHECKING:
-    from segcli.pipeline import ScoreSettings
+    from segcli.scoring import ScoreSettings
 
 # Pixels of one device batch, on a GPU: a share of the card's free memory at this many bytes per
 # pixel (the distance transforms of both borders in float64, with their working copies), capped.

@@ -37,9 +37,10 @@ from segcli.io import (
 from segcli.maps import map_for_image, preview_rgb
 from segcli.outputs import describe_os_error
 from segcli.pairing import find_images
-from segcli.pipeline import default_workers, resolve_spacing
+from segcli.pipeline import default_workers
 from segcli.pool import WORKER_DIED, map_isolated
 from segcli.remote import Url, local_path
+from segcli.scoring import resolve_spacing
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from segcli.io import Image
 from segcli.registry import EMPTY_DISTANCE_LOG, compute_scores
 
 if TYPE_CHECKING:
-    from segcli.pipeline import ScoreSettings
+    from segcli.scoring import ScoreSettings
 
 
 def select(spec: str | None) -> list[str]:

@@ -12,8 +12,9 @@ from segcli.backend import TorchOps
 from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.inputs import BinaryPair
 from segcli.pairing import Pair
-from segcli.pipeline import ScoreSettings, score_pairs
+from segcli.pipeline import score_pairs
 from segcli.registry import BY_NAME
+from segcli.scoring import ScoreSettings
 from tests.conftest import smooth_mask
 
 

@@ -28,9 +28,9 @@ from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.inputs import BinaryPair
 from segcli.io import Image
 from segcli.multiclass import score_multiclass_pair
-from segcli.pipeline import ScoreSettings
 from segcli.registry import BY_NAME
 from segcli.report import ReportWriter, summarize
+from segcli.scoring import ScoreSettings
 from tests.conftest import smooth_mask
 
 REGION = ("dice", "iou", "precision", "recall", "specificity", "accuracy", "mcc", "volume_similarity")

@@ -59,8 +59,10 @@ def test_cluster_output_equals_local_byte_for_byte(cluster, pairs, tmp_path):
 
 
 def test_a_killed_worker_costs_no_pair(cluster, pairs):
+    from segcli.outcomes import Record
     from segcli.pairing import pair_files
-    from segcli.pipeline import Record, ScoreSettings, score_pairs
+    from segcli.pipeline import score_pairs
+    from segcli.scoring import ScoreSettings
 
     _, client = cluster
     found = pair_files(pairs / "pred", pairs / "gt").pairs

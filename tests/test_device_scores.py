@@ -15,9 +15,11 @@ from segcli import device_run
 from segcli.backend import TorchOps
 from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.inputs import BinaryPair
+from segcli.outcomes import Failure
 from segcli.pairing import Pair
-from segcli.pipeline import Failure, ScoreSettings, score_pairs
+from segcli.pipeline import score_pairs
 from segcli.registry import BY_NAME, compute_scores
+from segcli.scoring import ScoreSettings
 from tests.conftest import smooth_mask
 
 SURFACE = [name for name, score in BY_NAME.items() if score.group == "surface"]

@@ -190,11 +190,11 @@ def test_json_tells_inf_from_nan(runner, tmp_path):
 
 
 def test_unexpected_exception_fails_only_its_pair(runner, tmp_path, monkeypatch):
-    import segcli.pipeline as pipeline
+    import segcli.scoring as scoring
 
     for name in "abc":
         _pair(tmp_path, name, _square(), _square())
-    original = pipeline.compute_scores
+    original = scoring.compute_scores
     calls = {"n": 0}
 
     def once(batch, metrics, **kw):
@@ -203,7 +203,7 @@ def test_unexpected_exception_fails_only_its_pair(runner, tmp_path, monkeypatch)
             raise RuntimeError("boom")
         return original(batch, metrics, **kw)
 
-    monkeypatch.setattr(pipeline, "compute_scores", once)
+    monkeypatch.setattr(scoring, "compute_scores", once)
     result = _score(runner, tmp_path, "--metrics", "dice")
     assert result.exit_code == 1
     assert "pred/b.npy: unexpected error while scoring (RuntimeError: boom)" in result.stderr
@@ -215,26 +215,28 @@ def test_dead_worker_fails_its_pair_and_the_run_goes_on(tmp_path, monkeypatch):
     """A worker killed outright (the OOM killer's SIGKILL) fails the pair it held; the others are
     scored on a new worker, in order."""
     import segcli.pipeline as pipeline
+    import segcli.scoring as scoring
+    from segcli.outcomes import Failure
     from segcli.pairing import pair_files
 
     for i in range(8):
         _pair(tmp_path, f"p{i}", _square(), _square())
-    original = pipeline._score_pair
+    original = scoring._score_pair
 
     def killer(pair, settings):
         if pair.name == "p3":
             os.kill(os.getpid(), signal.SIGKILL)
         return original(pair, settings)
 
-    monkeypatch.setattr(pipeline, "_score_pair", killer)  # forked workers inherit it
+    monkeypatch.setattr(scoring, "_score_pair", killer)  # forked workers inherit it
     pairs = pair_files(tmp_path / "pred", tmp_path / "gt").pairs
-    settings = pipeline.ScoreSettings(metrics=("dice",))
+    settings = scoring.ScoreSettings(metrics=("dice",))
     outcomes = list(pipeline.score_pairs(pairs, settings, workers=2))
     assert [o.name for o in outcomes] == [f"p{i}" for i in range(8)]
-    failed = [o for o in outcomes if isinstance(o, pipeline.Failure)]
+    failed = [o for o in outcomes if isinstance(o, Failure)]
     assert [f.name for f in failed] == ["p3"]
     assert "p3.npy: the worker process died while processing it" in failed[0].message
-    assert all(o.values["dice"] == 1.0 for o in outcomes if not isinstance(o, pipeline.Failure))
+    assert all(o.values["dice"] == 1.0 for o in outcomes if not isinstance(o, Failure))
 
 
 def test_internal_error_outside_pairs_is_one_line_exit_4(runner, tmp_path, monkeypatch):

@@ -16,8 +16,8 @@ from segcli.batch import ScoreOptions
 from segcli.errors import ShapeError, ValueRangeError
 from segcli.io import Image
 from segcli.multiclass import columns, score_multiclass_pair
-from segcli.pipeline import ScoreSettings
 from segcli.registry import MULTICLASS_BY_NAME
+from segcli.scoring import ScoreSettings
 
 K = 4
 

@@ -23,8 +23,8 @@ from segcli.errors import InvalidOption
 from segcli.inputs import BinaryPair
 from segcli.io import Image as SegImage
 from segcli.multiclass import columns, score_multiclass_pair
-from segcli.pipeline import ScoreSettings
 from segcli.registry import BY_NAME, MULTICLASS_BY_NAME, PRESETS, SCORES, lookup, parse_combination
+from segcli.scoring import ScoreSettings
 from tests.conftest import smooth_mask
 
 REL = 1e-5

@@ -101,8 +101,10 @@ def _score_both(a: Path, b: Path, gt: Path, metrics: str, workers: int | None):
     from segcli import registry
     from segcli.cli._output import progress
     from segcli.compare import ScoreTable
+    from segcli.outcomes import Failure
     from segcli.pairing import pair_files
-    from segcli.pipeline import Failure, ScoreSettings, score_pairs
+    from segcli.pipeline import score_pairs
+    from segcli.scoring import ScoreSettings
 
     chosen = tuple(s.name for s in registry.select(metrics))
     settings = ScoreSettings(metrics=chosen)

@@ -284,7 +284,7 @@ def score(
 ) -> None:
     """Score predictions against ground truth: one record per pair, then a summary."""
     from segcli.batch import ScoreOptions
-    from segcli.pipeline import ScoreSettings
+    from segcli.scoring import ScoreSettings
 
     with library_errors(), option_errors(OPTION_FLAGS):
         from segcli import multiclass, registry
@@ -441,7 +441,7 @@ def score(
         settings = replace(settings, max_memory=_memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
-            from segcli.pipeline import threshold_suffix
+            from segcli.scoring import threshold_suffix
 
             columns = [f"{m}{threshold_suffix(t)}" for t in settings.thresholds for m in settings.metrics]
         record = _settings_record(settings, resolved_device)
@@ -592,8 +592,8 @@ def _thresholds(text: str | None, threshold: float | None, chosen: list[str]) ->
     """--thresholds: only scores that depend on the hard mask; never with --threshold."""
     if text is None:
         return None
-    from segcli.pipeline import parse_thresholds
     from segcli.registry import BY_NAME
+    from segcli.scoring import parse_thresholds
 
     if threshold is not None:
         raise typer.BadParameter("give --threshold or --thresholds, not both", param_hint="--thresholds")
@@ -737,7 +737,8 @@ class _Run:
 
     def outcomes(self, pairs) -> Iterator:
         """Scored records of ``pairs`` in order; failures and warnings said on stderr as they come."""
-        from segcli.pipeline import Failure, score_pairs
+        from segcli.outcomes import Failure
+        from segcli.pipeline import score_pairs
 
         seen: set[str] = set()
         with progress(len(pairs), "scoring") as advance:

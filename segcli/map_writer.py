@@ -37,7 +37,6 @@ from segcli.io import (
 from segcli.maps import map_for_image, preview_rgb
 from segcli.outputs import describe_os_error
 from segcli.pairing import find_images
-from segcli.pipeline import default_workers
 from segcli.pool import WORKER_DIED, map_isolated
 from segcli.remote import Url, local_path
 from segcli.scoring import resolve_spacing
@@ -54,6 +53,9 @@ class MapSettings:
     preview: bool = False
     overwrite: bool = False
     skip_existing: bool = False
+    # A torch device for the sdf, boundary and distance maps ("cuda:0"; "cpu": torch on the
+    # CPU); None: numpy. Maps on a device are computed in the main process, one file at a time.
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ def _run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
             class_weights=weights if isinstance(weights, str) else np.asarray(weights),
             connectivity=settings.connectivity,
             spacing=spacing,
+            device=settings.device,
         )
         # The preview first: an existing map then always has its preview (--skip-existing).
         writing = preview_path
@@ -162,7 +165,8 @@ def run_map_jobs(
     on_done: Callable[[], None] | None = None,
     client=None,
 ) -> Iterator[MapResult]:
-    """One result per job, in the order of ``jobs``, computed by up to ``workers`` processes; a
+    """One result per job, in the order of ``jobs``, computed by up to ``workers`` processes (None:
+    one per CPU; with fewer jobs than CPUs each worker's transforms use the CPUs left over); a
     worker process that dies fails the job that killed it, and the others go on.
 
     Which maps exist is decided here, once, before any job runs: a job run again (its worker
@@ -177,9 +181,12 @@ def run_map_jobs(
     """
     from dataclasses import replace
 
-    workers = default_workers() if workers is None else workers
-    if workers < 1:
+    from segcli.cpus import plan_cpus
+
+    if workers is not None and workers < 1:
         raise ValueError(f"workers: expected >= 1, got {workers}")
+    if settings.device is not None:
+        workers = 1  # a torch device is driven from this process (CUDA does not survive a fork)
     if client is not None:
         jobs = [replace(job, target=job.target.absolute()) for job in jobs]
     decided = [_existing(job, settings) for job in jobs]
@@ -190,7 +197,8 @@ def run_map_jobs(
 
         computed = map_on_cluster(client, task, to_run, on_lost=_lost_on_cluster)
     else:
-        computed = map_isolated(task, to_run, workers=workers, on_crash=_crashed)
+        plan = plan_cpus(len(to_run), workers)  # few large images: each worker's transforms on threads
+        computed = map_isolated(task, to_run, workers=plan.workers, on_crash=_crashed, threads=plan.threads_per_worker)
     try:
         for result in decided:
             yield result if result is not None else next(computed)

@@ -233,6 +233,7 @@ def map_for_image(
     class_weights: np.ndarray | Literal["uniform", "balanced"] = "uniform",
     connectivity: Connectivity = 1,
     spacing: Spacing | None = None,
+    device: str | None = None,
 ) -> np.ndarray:
     """The map ``segcli weightmap`` writes for one mask / label / instance image, float32.
 
@@ -240,6 +241,11 @@ def map_for_image(
     ``MergedCellsWarning``); sdf: the Kervadec signed distance of a binary mask, or one channel
     per class 1..max for a label map; boundary / distance: the weight maps of boundary_bce and
     distmap_bce on ``array > 0``.
+
+    ``device``: a torch device (``cuda:0``; ``cpu`` runs the same torch code on the CPU) for the
+    sdf, boundary and distance maps: the same exact transforms (``segcli.device_distance``),
+    equal to the CPU maps to float32 precision. unet maps (a transform per instance) always run
+    on the CPU.
 
     Raises ValueError naming the argument for a bad option, and for an ``array`` that is not a
     mask or label image (non-integer or negative values, a label map too large for its sdf stack).
@@ -282,6 +288,8 @@ def map_for_image(
         return unet_weight_map(instances, w0=w0, sigma=sigma, class_weights=weights, spacing=spacing)
     if kind == "sdf":
         if is_binary_mask(array):
+            if device is not None:
+                return _device_maps(np.asarray(array != 0)[None], "sdf", spacing, device, warn=True)[0]
             return kervadec_sdf(array != 0, spacing)
         channels = int(array.max())
         if channels * array.size * 4 > MAX_SDF_BYTES:
@@ -290,10 +298,42 @@ def map_for_image(
                 f"({channels * array.size * 4 / 1024**3:.1f} GiB); at most {MAX_SDF_BYTES // 1024**3} GiB"
             )
         classes = range(1, channels + 1)
+        if device is not None:
+            return _device_maps(np.stack([array == c for c in classes]), "sdf", spacing, device)
         return np.stack([kervadec_sdf(array == c, spacing, warn=False) for c in classes])
+    if device is not None:
+        return _device_maps(np.asarray(array != 0)[None], kind, spacing, device)[0]
     if kind == "boundary":
         return boundary_weight_map(array != 0)
     return distance_weight_map(array != 0, spacing=spacing)
+
+
+def _device_maps(masks: np.ndarray, kind: str, spacing: Spacing | None, device: str, *, warn: bool = False):
+    """sdf, boundary or distance maps (float32 numpy) of a bool batch, computed on a torch device
+    with the same formulas as ``kervadec_sdf``, ``boundary_weight_map`` and ``distance_weight_map``
+    (their defaults: weight 5 in a band of width 3, tau 5)."""
+    import torch
+
+    from segcli.device_distance import boundary_band, inside_outside, to_device
+
+    target = to_device(np.ascontiguousarray(masks), torch.device(device))
+    if kind == "boundary":
+        band = boundary_band(target, 3)
+        return torch.where(band, 5.0, 1.0).to(torch.float32).cpu().numpy()
+    distance, degenerate = inside_outside(target, spacing)
+    flat = torch.as_tensor(degenerate, device=target.device).reshape((-1,) + (1,) * (target.ndim - 1))
+    if kind == "distance":  # exp(-d / tau); d is 0 on an empty or full mask: 1 everywhere
+        return torch.exp(distance * np.float32(-1.0 / 5.0)).cpu().numpy()
+    if warn and degenerate.any():
+        import warnings
+
+        from segcli.distance import DegenerateMaskWarning
+
+        warnings.warn(
+            "signed distance of an all-empty or all-full mask is taken as zeros", DegenerateMaskWarning, stacklevel=3
+        )
+    phi = torch.where(target, 1.0 - distance, distance)  # Kervadec: 1 - d inside, d outside
+    return torch.where(flat, 0.0, phi).to(torch.float32).cpu().numpy()
 
 
 def _check_labels(array: np.ndarray) -> np.ndarray:

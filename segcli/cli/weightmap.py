@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -57,6 +58,13 @@ def weightmap(
         bool, typer.Option(help="Leave existing outputs as they are (resume an interrupted run).")
     ] = False,
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes \\[default: all cores].")] = None,
+    device: Annotated[
+        str,
+        typer.Option(
+            help="Where the sdf, boundary and distance maps are computed: auto (the CPU), cpu, cuda or cuda:N "
+            "(the same exact transforms on the GPU, one file at a time; unet maps stay on the CPU; needs segcli[gpu])."
+        ),
+    ] = "auto",
     fail_fast: Annotated[bool, typer.Option(help="Stop at the first file that cannot be processed.")] = False,
     scheduler: Annotated[
         str | None,
@@ -91,6 +99,11 @@ def weightmap(
         if overwrite and skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other")
         _refuse_out_in_masks(masks, out)
+        from segcli.device import resolve_device
+
+        torch_device = resolve_device(device)  # auto: the CPU; cuda asked for but absent: a usage error
+        if torch_device != "cpu" and kind is MapKindChoice.unet:
+            warn("--device: unet maps (a transform per instance) are computed on the CPU")
         settings = MapSettings(
             kind=kind.value,
             w0=w0,
@@ -101,6 +114,7 @@ def weightmap(
             preview=preview,
             overwrite=overwrite,
             skip_existing=skip_existing,
+            device=None if torch_device == "cpu" or kind is MapKindChoice.unet else torch_device,
         )
         check_output_dir(out)
         jobs = MapJob.for_inputs(masks, out)
@@ -111,6 +125,9 @@ def weightmap(
 
             if workers is not None:
                 warn("--workers applies to local runs; the cluster's workers compute the maps")
+            if settings.device is not None:
+                warn("--device applies to local runs; the cluster's workers compute the maps on their CPUs")
+                settings = replace(settings, device=None)
             client = stack.enter_context(connect(scheduler, modules=("segcli.map_writer",)))
             info(f"writing maps on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
             workers = 1

@@ -113,7 +113,8 @@ class BinaryBatch:
         """Per-pixel loss terms; for hard predictions, the exact four-category form (every
         per-pixel term depends only on prediction and target), which costs no pixel pass."""
         if self.prob.dtype == bool and self.valid is None:
-            return LossInputs.of_hard_masks(self.hard, self.target, self.counts)
+            device_masks = (lambda: self.device_masks) if self.on_torch else None
+            return LossInputs.of_hard_masks(self.hard, self.target, self.counts, device_masks=device_masks)
         return LossInputs(self.prob, self.target, self.ops)
 
     @property
@@ -168,7 +169,7 @@ class BinaryBatch:
             if isinstance(self.loss_inputs.ops, TorchOps):
                 torch = self.ops.torch
                 return torch.where(band, torch.tensor(o.boundary_weight, dtype=torch.float32, device=band.device), 1.0)
-            return TwoLevelMap(band.cpu().numpy(), o.boundary_weight, 1.0)
+            return TwoLevelMap(band, o.boundary_weight, 1.0)  # the band stays on the device
         bands = _stack([boundary_band(g, width=o.boundary_width) for g in self.target])
         return TwoLevelMap(bands, o.boundary_weight, 1.0)
 
@@ -186,9 +187,9 @@ class BinaryBatch:
         return inside_outside(self.device_masks[1], self.options.spacing)
 
     def _device_map(self, tensor):
-        """A map computed on the device, where the losses read it: the tensor for torch losses,
-        a numpy array for the four-category form of hard predictions (computed on the CPU)."""
-        return tensor if isinstance(self.loss_inputs.ops, TorchOps) else tensor.cpu().numpy()
+        """A map computed on the device stays there: torch losses read it, and the four-category
+        form of hard predictions takes its per-category sums there (only those come back)."""
+        return tensor
 
     @cached_property
     def distance_weights(self) -> np.ndarray:

@@ -97,16 +97,22 @@ def test_distance_scores_pinned_on_a_hand_worked_pair():
     assert values == {"hd": 2.0, "assd": 1.5, "nsd": 0.5, "boundary_iou": 0.0}
 
 
-def test_device_maps_are_tensors_for_soft_predictions_and_arrays_for_hard(rng):
+def test_device_maps_stay_on_the_device_and_hard_losses_take_their_sums_there(rng):
+    """Soft or hard predictions, the GT's maps stay tensors on the device; the four-category form
+    of hard predictions sums them per category there, with the CPU's values."""
     options = ScoreOptions()
     soft = BinaryBatch(_pairs(rng, (12, 13), soft=True), options, ops=TorchOps("cpu"))
     hard_pairs = _pairs(rng, (12, 13), soft=False)
     hard = BinaryBatch(hard_pairs, options, ops=TorchOps("cpu"))
-    assert isinstance(soft.kervadec_phi, torch.Tensor) and isinstance(soft.distance_weights, torch.Tensor)
-    assert isinstance(hard.kervadec_phi, np.ndarray) and isinstance(hard.distance_weights, np.ndarray)
-    assert isinstance(soft.boundary_weights, torch.Tensor) and isinstance(hard.boundary_weights.mask, np.ndarray)
+    for batch in (soft, hard):
+        assert isinstance(batch.kervadec_phi, torch.Tensor) and isinstance(batch.distance_weights, torch.Tensor)
+    assert isinstance(soft.boundary_weights, torch.Tensor) and isinstance(hard.boundary_weights.mask, torch.Tensor)
     reference = BinaryBatch(hard_pairs, options)
-    np.testing.assert_allclose(hard.kervadec_phi, reference.kervadec_phi, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(hard.kervadec_phi.numpy(), reference.kervadec_phi, rtol=1e-6, atol=1e-6)
+    for name in ("boundary_loss", "distmap_bce", "boundary_bce"):
+        np.testing.assert_allclose(
+            compute_scores(hard, [name])[0][name], compute_scores(reference, [name])[0][name], rtol=1e-6
+        )
 
 
 def test_a_bad_distmap_tau_is_named_on_the_device(rng):

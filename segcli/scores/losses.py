@@ -59,15 +59,18 @@ class LossInputs:
                 raise ValueError(f"weights: expected {tuple(self.prob.shape)} counts >= 0, got {weights.shape}")
         self.weights = weights
         self._masks: tuple[np.ndarray, np.ndarray] | None = None
+        self._device_masks = None
 
     @classmethod
-    def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts) -> LossInputs:
+    def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts, *, device_masks=None) -> LossInputs:
         """The exact four-element form of hard (bool) predictions: with p in {0, 1} every per-pixel
         term is a function of (prediction, target) alone, so an image's pixels fall into four
         categories (TN, FN, FP, TP), one element each, weighted by its pixel count (``counts``,
         the batch's ``ConfusionCounts``). A full-size map (``per_element``) enters as its mean
         over each category, which keeps every mean of (category term) x (map) exact: the form
-        of every weighted loss. No pass over the pixels but for such maps.
+        of every weighted loss. No pass over the pixels but for such maps. ``device_masks``: a
+        function giving (pred, target) as bool tensors on the torch device where maps are made
+        (``--device``): the category sums of such a map are taken there, and only they come back.
 
         >>> from segcli.stats import confusion_counts
         >>> p, g = np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 0, 0]], bool)
@@ -82,6 +85,7 @@ class LossInputs:
             weights=np.stack([counts.tn, counts.fn, counts.fp, counts.tp], axis=1),
         )
         x._masks = (pred, target)
+        x._device_masks = device_masks
         return x
 
     def multiplicity(self, i: int) -> np.ndarray | None:
@@ -96,7 +100,11 @@ class LossInputs:
             return self.ops.pixel_map(pixel_map)
         two_level = isinstance(pixel_map, TwoLevelMap)  # count its mask pixels
         values = pixel_map.mask if two_level else pixel_map
-        sums = np.stack([_category_sums(m, *layout) for m, layout in zip(values, self._category_layout, strict=True)])
+        if isinstance(values, np.ndarray):
+            layouts = self._category_layout
+            sums = np.stack([_category_sums(m, *layout) for m, layout in zip(values, layouts, strict=True)])
+        else:  # a torch tensor, made on the device: summed there
+            sums = _category_sums_on_device(values, *self._device_masks())
         means = np.divide(sums, self.weights, out=np.zeros_like(sums), where=self.weights > 0)
         return pixel_map.outside + (pixel_map.inside - pixel_map.outside) * means if two_level else means
 
@@ -427,3 +435,17 @@ def _category_sums(values: np.ndarray, target: np.ndarray, wrong: np.ndarray, wr
     fn = np.sum(wrong_values[wrong_target], dtype=np.float64)
     fp = np.sum(wrong_values[~wrong_target], dtype=np.float64)
     return np.array([total - in_target - fp, fn, fp, in_target - fn])
+
+
+def _category_sums_on_device(values, pred, target) -> np.ndarray:
+    """(B, 4) float64 sums of a torch map (numbers, or a bool mask: counts) over the TN, FN, FP
+    and TP pixels of each image, computed on the map's device; only the sums come back."""
+    import torch
+
+    values = values.flatten(1).to(torch.float64)
+    pred, target = pred.flatten(1), target.flatten(1)
+    fn = (values * (target & ~pred)).sum(dim=1)
+    fp = (values * (pred & ~target)).sum(dim=1)
+    tp = (values * (pred & target)).sum(dim=1)
+    tn = values.sum(dim=1) - fn - fp - tp
+    return torch.stack([tn, fn, fp, tp], dim=1).cpu().numpy()

@@ -619,6 +619,21 @@ def test_outputs_never_replace_an_input_file(runner, tmp_path):
     assert gt_file.read_bytes() == before
 
 
+def test_an_output_reached_by_another_link_to_an_input_is_refused(runner, tmp_path):
+    """The same file under another name (a symbolic or hard link) is still an input."""
+    _pair(tmp_path, "a", _square(), _square())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real = tmp_path / "gt" / "a.npy"
+    before = real.read_bytes()
+    (elsewhere / "soft.npy").symlink_to(real)
+    os.link(real, elsewhere / "hard.npy")
+    for target in (elsewhere / "soft.npy", elsewhere / "hard.npy"):
+        result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(target), "--overwrite")
+        assert result.exit_code == 2 and "is one of the input files" in result.stderr, target
+    assert real.read_bytes() == before
+
+
 def test_resume_of_a_complete_jsonl_still_writes_the_full_report(runner, tmp_path):
     for name in "abc":
         _pair(tmp_path, name, _square(), _square())

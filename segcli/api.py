@@ -76,6 +76,7 @@ def _settings(metrics, num_classes, options: dict):
     if unknown:
         known = ", ".join(sorted({*SCORE_OPTIONS, *READ_OPTIONS}))
         raise TypeError(f"unexpected option(s) {', '.join(unknown)}; known: {known}")
+    _check_types(metrics, options)
     read = READ_OPTIONS | {k: v for k, v in options.items() if k in READ_OPTIONS}
     if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
         raise ValueError(f"num_classes: expected an integer >= 2 (None for binary scoring), got {num_classes!r}")
@@ -133,13 +134,63 @@ def _argument_names(message: str) -> str:
     >>> _argument_names("--labels x.json has labels 0..2, not --num-classes 4")
     'labels x.json has labels 0..2, not num_classes 4'
     """
-    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+    return re.sub(r"(?<![\w/.-])--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+
+
+def _is_bool(value) -> bool:
+    return isinstance(value, (bool, np.bool_))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not _is_bool(value)
+
+
+def _check_types(metrics, options: dict) -> None:
+    """The types of the arguments, each error naming its argument: a string "no" is no False,
+    True is no label, and a number is no file name."""
+    if isinstance(metrics, str):
+        if not metrics.replace(",", "").strip():
+            raise ValueError("metrics: expected score or group names, or 'all'; got nothing")
+    elif not (isinstance(metrics, Sequence) and metrics and all(isinstance(m, str) for m in metrics)):
+        raise TypeError(f"metrics: expected a string or a non-empty sequence of strings, got {metrics!r}")
+    for name in ("include_background", "ignore_geometry"):
+        if name in options and not _is_bool(options[name]):
+            raise TypeError(f"{name}: expected True or False, got {options[name]!r}")
+    if "ignore_index" in options and options["ignore_index"] is not None and not _is_int(options["ignore_index"]):
+        raise TypeError(f"ignore_index: expected an integer label or None, got {options['ignore_index']!r}")
+    labels = options.get("labels")
+    if labels is not None and not isinstance(labels, (str, Path)):
+        raise TypeError(f"labels: expected the path of a dataset.json, got {type(labels).__name__}")
+    weights = options.get("class_weights")
+    if weights is not None:
+        try:
+            values = [float(w) for w in weights]
+        except (TypeError, ValueError):
+            raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}") from None
+        if isinstance(weights, str) or not values:
+            raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}")
+    if isinstance(options.get("empty_distance"), str) and options["empty_distance"] not in ("inf", "worst", "nan"):
+        try:  # a number written as text, as on the command line
+            options["empty_distance"] = float(options["empty_distance"])
+        except ValueError:
+            pass  # named by the options' own check
+
+
+def _spacing_values(spacing) -> tuple[float, ...]:
+    """One or several spacing values as floats; a ValueError naming ``spacing`` otherwise."""
+    try:
+        if isinstance(spacing, (str, bytes)) or _is_bool(spacing):
+            raise TypeError
+        return (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(v) for v in spacing)
+    except (TypeError, ValueError):
+        raise ValueError(f"spacing: expected a positive number or a sequence of them, got {spacing!r}") from None
 
 
 def _spacing(spacing, ndim: int) -> tuple[float, ...]:
     if spacing is None:
         return (1.0,) * ndim
-    values = (float(spacing),) * ndim if np.ndim(spacing) == 0 else tuple(float(v) for v in spacing)
+    values = _spacing_values(spacing)
+    values = values * ndim if np.ndim(spacing) == 0 else values
     if len(values) != ndim or not all(math.isfinite(v) and v > 0 for v in values):
         raise ValueError(f"spacing: expected {ndim} positive finite values (or one), got {spacing!r}")
     return values
@@ -223,7 +274,7 @@ def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple
             settings,
         )
     except InputError as exc:
-        raise ValueError(str(exc)) from None
+        raise ValueError(_argument_names(str(exc))) from None
 
 
 def score_files(
@@ -271,6 +322,7 @@ def score_files(
     """
     from dataclasses import replace
 
+    from segcli.errors import UsageError
     from segcli.outcomes import Failure
     from segcli.pairing import pair_files
     from segcli.pipeline import score_pairs
@@ -278,14 +330,22 @@ def score_files(
 
     settings = _settings(metrics, num_classes, options)
     if spacing is not None:
-        values = (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(v) for v in spacing)
+        values = _spacing_values(spacing)
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            raise ValueError(f"spacing: expected positive finite values, got {spacing!r}")
         settings = replace(settings, spacing_override=values)
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
+    if workers is not None and (not _is_int(workers) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
-    pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
+    for name, value in (("pred", pred), ("gt", gt)):
+        if not isinstance(value, (str, Path)):
+            raise TypeError(f"{name}: expected a path or URL, got {type(value).__name__}")
+    try:
+        pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
+    except UsageError as exc:  # a missing folder, unmatched files: named as the CLI names them
+        raise ValueError(_argument_names(str(exc))) from None
     for outcome in score_pairs(pairing.pairs, settings, workers=workers):
         if isinstance(outcome, Failure):
-            yield {"name": outcome.name, "error": outcome.message}
+            yield {"name": outcome.name, "error": _argument_names(outcome.message)}
         else:
             yield {"name": outcome.name} | outcome.values | {k: outcome.meta.get(k) for k in META_COLUMNS}
 

@@ -5,8 +5,9 @@ Slurm and container CPU sets) and its cgroup CPU quota (Docker/Kubernetes ``--cp
 ``cpu.max`` or v1 ``cpu.cfs_quota_us``), rounded up. Many pairs: one worker process per CPU, one
 thread each (pairs are the parallel work). Fewer pairs than CPUs (volumes): one worker per pair,
 and each worker's distance transforms and nearest-point searches use the CPUs left over, so that
-workers x threads stays close to the machine. ``--workers`` is respected as given. Threads
-change no value: every exact method returns the same numbers on any number of threads.
+workers x threads stays close to the machine; ``OMP_NUM_THREADS`` caps the threads. ``--workers``
+chooses the worker processes (at most one per pair). Threads change no value: every exact method
+returns the same numbers on any number of threads.
 """
 
 from __future__ import annotations
@@ -114,7 +115,17 @@ def plan_cpus(items: int, workers: int | None = None, *, cpus: tuple[int, str] |
     count, source = cpus if cpus is not None else available_cpus()
     chosen = min(workers if workers is not None else count, max(1, items))
     threads = max(1, count // chosen) if items < count else 1
-    return CpuPlan(count, source, chosen, threads)
+    return CpuPlan(count, source, chosen, min(threads, _thread_limit()))
+
+
+def _thread_limit() -> int:
+    """``OMP_NUM_THREADS``, the usual way to ask numerical code for fewer threads, when set to a
+    positive integer; no limit otherwise."""
+    try:
+        limit = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        return 1 << 30
+    return limit if limit >= 1 else 1 << 30
 
 
 _threads = 1

@@ -15,6 +15,12 @@ from segcli.cpus import _cgroup_quota, available_cpus, plan_cpus, set_threads, t
 from segcli.scores.surface import surface_distances
 
 
+@pytest.fixture(autouse=True)
+def no_thread_limit(monkeypatch):
+    """The plans below assume no OMP_NUM_THREADS from the environment running the tests."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+
 @pytest.fixture
 def one_thread_after():
     yield
@@ -71,6 +77,15 @@ def test_plan(items, workers, cpus, expected):
         "workers": expected[0],
         "threads_per_worker": expected[1],
     }
+
+
+@pytest.mark.parametrize(("value", "expected"), [("1", 1), ("3", 3), ("0", 16), ("x", 16), (None, 16)])
+def test_omp_num_threads_caps_the_threads(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", value)
+    assert plan_cpus(1, cpus=(16, "affinity")).threads_per_worker == expected
 
 
 @pytest.mark.parametrize(("items", "workers"), [(-1, None), (3, 0), (3, 1.5), (2.0, None)])

@@ -18,7 +18,7 @@ import numpy as np
 
 from segcli.batch import BinaryBatch
 from segcli.errors import InvalidOption, UsageError
-from segcli.scores import losses, multiclass, region, surface
+from segcli.scores import losses, multiclass_losses, region, surface
 
 GROUPS = ("region", "surface", "losses")
 
@@ -293,7 +293,9 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "ce",
         "losses",
         "sum w[g] (-log p_g) / sum w[g] over non-ignored pixels",
-        lambda b: multiclass.cross_entropy(b.prob, b.target, b.valid, class_weights=b.class_weights, weights=b.weights),
+        lambda b: multiclass_losses.cross_entropy(
+            b.prob, b.target, b.valid, class_weights=b.class_weights, weights=b.weights
+        ),
         defaults="--class-weights none, --ignore-index 255",
         peers="torch cross_entropy(weight, ignore_index)",
         higher_is_better=False,
@@ -303,7 +305,7 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "dice_loss",
         "losses",
         "mean over scored classes of the soft Dice loss",
-        lambda b: multiclass.multiclass_dice_loss(
+        lambda b: multiclass_losses.multiclass_dice_loss(
             b.prob, b.target, b.valid, classes=b.classes, smooth=b.options.smooth, weights=b.weights
         ),
         defaults="--smooth 1e-6, foreground classes unless --include-background",
@@ -315,7 +317,7 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "squared_dice_loss",
         "losses",
         "mean over scored classes of 1 - (2 sum p_c g_c + s) / (sum p_c^gamma + sum g_c + s)",
-        lambda b: multiclass.multiclass_dice_loss(
+        lambda b: multiclass_losses.multiclass_dice_loss(
             b.prob,
             b.target,
             b.valid,
@@ -333,7 +335,7 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "focal_loss",
         "losses",
         "mean of -(1-p_t)^gamma log p_t (softmax)",
-        lambda b: multiclass.multiclass_focal_loss(
+        lambda b: multiclass_losses.multiclass_focal_loss(
             b.prob, b.target, b.valid, gamma=b.options.focal_gamma, weights=b.weights
         ),
         defaults="--focal-gamma 2",
@@ -345,7 +347,7 @@ _MULTICLASS_LOSSES: tuple[Score, ...] = (
         "lovasz_softmax",
         "losses",
         "mean over GT classes of |fg - p_c| sorted . Lovasz gradient",
-        lambda b: multiclass.lovasz_softmax(b.prob, b.target, b.valid, weights=b.weights),
+        lambda b: multiclass_losses.lovasz_softmax(b.prob, b.target, b.valid, weights=b.weights),
         peers="Berman et al. 2018 reference code (classes='present')",
         higher_is_better=False,
         mode="multiclass",

@@ -1,5 +1,5 @@
 """Multi-class losses pinned where mutation testing found them loose
-(segcli/scores/multiclass.py): a batch of two images, an image without a valid pixel, the
+(segcli/scores/multiclass_losses.py): a batch of two images, an image without a valid pixel, the
 pixel-count weights against the repeated pixels, non-default gamma and smooth. References are
 torch's cross_entropy, MONAI's DiceLoss and FocalLoss, and the SPEC formulas written out."""
 
@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segcli.scores.multiclass import cross_entropy, lovasz_softmax, multiclass_dice_loss, multiclass_focal_loss
+from segcli.scores.multiclass_losses import cross_entropy, lovasz_softmax, multiclass_dice_loss, multiclass_focal_loss
 
 K = 3
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+import segcli
 from segcli.cli.main import app
 from segcli.errors import UsageError
 from segcli.multiclass import columns, labels_for_settings, load_class_weights, load_labels
@@ -163,3 +164,46 @@ def test_object_scores_per_class_use_connectivity_and_iou_threshold(tmp_path):
     full = run()
     assert (full["obj_tp_1"], full["obj_fp_1"], full["obj_fn_1"]) == (1, 0, 0)
     assert (full["obj_tp_2"], full["obj_fp_2"], full["obj_fn_2"]) == (0, 1, 1)
+
+
+def test_losses_with_labels_use_the_classes_the_file_names(tmp_path):
+    """--labels without regions: dice_loss averages the foreground classes the file names (1 and
+    2 of 0..2), as MONAI's DiceLoss on the one-hot maps without the background channel."""
+    import torch
+    from monai.losses import DiceLoss
+
+    pred = np.array([[0, 1, 1, 2], [0, 2, 2, 2], [1, 1, 0, 0]])
+    target = np.array([[0, 1, 2, 2], [0, 2, 2, 1], [1, 1, 1, 0]])
+    path = _labels(tmp_path, {"background": 0, "a": 1, "b": 2})
+    got = segcli.score(pred, target, "dice_loss", labels=str(path))["dice_loss"]
+    one_hot = [torch.from_numpy(np.stack([a == c for c in range(3)])[None].astype(np.float64)) for a in (pred, target)]
+    ref = DiceLoss(include_background=False, smooth_nr=1e-6, smooth_dr=1e-6)(*one_hot)
+    assert got == pytest.approx(ref.item(), rel=1e-6)
+
+
+def test_pred_kind_labels_reads_a_float_label_map():
+    """A label map stored as floats is read as labels when pred_kind says so (auto refuses it)."""
+    from sklearn.metrics import f1_score
+
+    pred = np.array([[0, 1, 1, 2], [0, 2, 2, 2], [1, 1, 0, 0]])
+    target = np.array([[0, 1, 2, 2], [0, 2, 2, 1], [1, 1, 1, 0]])
+    values = segcli.score(pred.astype(np.float64), target, "dice", num_classes=3, pred_kind="labels")
+    per_class = f1_score(target.ravel(), pred.ravel(), labels=[1, 2], average=None)
+    assert (values["dice_1"], values["dice_2"]) == pytest.approx(tuple(per_class))
+
+
+def test_missing_prediction_scored_as_empty_in_multiclass_mode(tmp_path):
+    """--missing empty: a GT without prediction is scored against an empty (all background)
+    prediction: Dice 0 for each class the GT holds."""
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    target = np.array([[0, 1, 2, 2], [0, 2, 2, 1]], np.uint8)
+    for name in ("a", "b"):
+        np.save(tmp_path / "gt" / f"{name}.npy", target)
+    np.save(tmp_path / "pred/a.npy", target)
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--num-classes", "3", "--metrics", "dice"]
+    result = CliRunner().invoke(app, [*args, "--missing", "empty", "--workers", "1", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    images = {r["name"]: r for r in json.loads(result.stdout)["images"]}
+    assert (images["a"]["dice_1"], images["a"]["dice_2"]) == (1.0, 1.0)
+    assert (images["b"]["dice_1"], images["b"]["dice_2"], images["b"]["dice"]) == (0.0, 0.0, 0.0)

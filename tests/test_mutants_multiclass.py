@@ -207,3 +207,18 @@ def test_missing_prediction_scored_as_empty_in_multiclass_mode(tmp_path):
     images = {r["name"]: r for r in json.loads(result.stdout)["images"]}
     assert (images["a"]["dice_1"], images["a"]["dice_2"]) == (1.0, 1.0)
     assert (images["b"]["dice_1"], images["b"]["dice_2"], images["b"]["dice"]) == (0.0, 0.0, 0.0)
+
+
+def test_ignore_pixels_leave_the_true_negatives_of_every_class():
+    """Accuracy and specificity per class count true negatives over the valid pixels only
+    (scikit-learn on the pixels that are not the ignore index)."""
+    from sklearn.metrics import accuracy_score, recall_score
+
+    pred = np.array([[0, 1, 1, 2, 0], [0, 2, 2, 2, 1], [1, 1, 0, 0, 0]])
+    target = np.array([[0, 1, 2, 2, 255], [0, 2, 2, 1, 255], [1, 1, 1, 0, 255]])
+    values = segcli.score(pred, target, "accuracy,specificity", num_classes=3, ignore_index=255)
+    keep = target != 255
+    for c in (1, 2):
+        t, p = target[keep] == c, pred[keep] == c
+        assert values[f"accuracy_{c}"] == pytest.approx(accuracy_score(t, p))
+        assert values[f"specificity_{c}"] == pytest.approx(recall_score(t, p, pos_label=False))

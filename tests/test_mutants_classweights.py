@@ -234,3 +234,40 @@ def test_unknown_scheme_is_named_with_the_known_ones():
         ValueError, match=r"^scheme: unknown \['nope'\]; known: inverse, balanced, median, enet, effective$"
     ):
         cw.class_weights(counts, ["median", "nope"])
+
+
+@pytest.mark.parametrize(
+    ("labels", "ignore_index", "counts", "ignored", "zero_255"),
+    [
+        ([[0, 1]], 2, [1, 1], 0, None),  # ignore index just past the labels present
+        ([[0, 254]], None, [1] + [0] * 253 + [1], 0, None),  # 255 values, no 255 among them
+        ([[70000]], 70000, [], 1, None),  # one pixel, ignored: nothing counted, not a 0/255 mask
+        ([[70000, 70000]], 70000, [], 2, None),
+    ],
+)
+def test_count_file_corner_sizes(tmp_path, labels, ignore_index, counts, ignored, zero_255):
+    result = cw.count_file(_npy(tmp_path, "a", np.array(labels, np.int64)), ignore_index=ignore_index)
+    assert result.counts.tolist() == counts
+    assert (result.ignored_pixels, result.zero_255) == (ignored, zero_255)
+
+
+def test_count_classes_of_ignored_pixels_only_and_integer_counts(tmp_path):
+    counts = cw.count_classes([_npy(tmp_path, "a", np.array([[70000, 70000]], np.int64))], ignore_index=70000)
+    assert (counts.counts.tolist(), counts.present_pixels.tolist(), counts.ignored_pixels) == ([], [], 2)
+
+
+def test_binary_0_255_single_pixels_integer_counts_and_failures(tmp_path):
+    """A 0/255 image with one 255 pixel still makes 255 present there (present_pixels counts
+    its 3 pixels); counts stay integers; a failed image is reported alongside."""
+    paths = [
+        _npy(tmp_path, "a", np.array([[0, 0, 255]], np.uint8)),
+        _npy(tmp_path, "b", np.array([[0, 255, 255, 255]], np.uint8)),
+        _npy(tmp_path, "bad", np.array([[0.5]])),
+    ]
+    counts = cw.count_classes(paths, binary_0_255=True, errors="collect")
+    assert counts.binary_0_255
+    assert (counts.counts.tolist(), counts.present_pixels.tolist()) == ([3, 4], [7, 7])
+    assert counts.counts.dtype == np.int64 and counts.present_pixels.dtype == np.int64
+    assert len(counts.failed) == 1 and "bad.npy" in str(counts.failed[0])
+    several = cw.count_classes(paths[:2], num_classes=None)
+    assert several.present_pixels.dtype == np.int64

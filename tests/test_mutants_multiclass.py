@@ -222,3 +222,14 @@ def test_ignore_pixels_leave_the_true_negatives_of_every_class():
         t, p = target[keep] == c, pred[keep] == c
         assert values[f"accuracy_{c}"] == pytest.approx(accuracy_score(t, p))
         assert values[f"specificity_{c}"] == pytest.approx(recall_score(t, p, pos_label=False))
+
+
+def test_empty_distance_nan_with_every_class_replaced_gives_nan():
+    """--empty-distance nan: a class whose prediction is empty has no distance (NaN) and is left
+    out of the mean over classes; when that is every class, the mean is NaN (not inf, not an
+    error)."""
+    gt = np.zeros((6, 6), int)
+    gt[1:3, 1:3] = 1
+    values = segcli.score(np.zeros((6, 6), int), gt, "hd95", num_classes=2, empty_distance="nan")
+    assert np.isnan(values["hd95_1"]) and np.isnan(values["hd95"])
+    assert segcli.score(np.zeros((6, 6), int), gt, "hd95", num_classes=2)["hd95"] == np.inf

@@ -1,14 +1,21 @@
 """segcli/compare.py pinned where mutation testing found it loose: the settings that differ
 between two runs (nested, present in one run only, device and memory budget left out), the
 scores chosen by name and the messages when they are not in both runs, and a case that lacks
-a score in one run. Values worked by hand; the Wilcoxon test against scipy."""
+a score in one run; reading CSV, TSV, JSON and JSONL runs. Values worked by hand; the Wilcoxon
+test against scipy."""
 
 from __future__ import annotations
 
+import json
+import math
+
+import numpy as np
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
-from segcli.compare import ScoreTable, compare, settings_differences
+from segcli.cli.main import app
+from segcli.compare import ScoreTable, compare, read_results, settings_differences
 from segcli.errors import InputError
 
 
@@ -58,3 +65,96 @@ def test_a_case_without_the_score_in_one_run_is_left_out_and_counted():
     assert row["p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
     # the means over the 5 cases both runs scored
     assert (row["n_cases"], row["mean_a"], row["mean_b"]) == (5, pytest.approx(0.6), pytest.approx(0.638))
+
+
+# reading the runs ------------------------------------------------------------------------------
+
+
+def test_read_csv_blank_cells_short_rows_blank_lines_and_summary_rows(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("name,dice,hd95,pred_kind\na,0.5,3,mask\n\nb,,inf,mask\nc,0.7\nsummary:mean,0.6,inf,\nd,1,0\n")
+    table = read_results(path)
+    assert (table.path, table.columns) == (str(path), ["dice", "hd95"])
+    assert table.values["a"] == {"dice": 0.5, "hd95": 3.0}
+    assert math.isnan(table.values["b"]["dice"]) and table.values["b"]["hd95"] == math.inf
+    assert table.values["c"]["dice"] == 0.7 and math.isnan(table.values["c"]["hd95"])
+    assert table.values["d"] == {"dice": 1.0, "hd95": 0.0}  # after a blank line and a summary row
+    assert list(table.values) == ["a", "b", "c", "d"]
+
+
+def test_read_csv_errors_name_the_file_line_and_case(tmp_path):
+    path = tmp_path / "run.csv"
+    path.write_text("name,dice\na,0.5\nb,0.x\n")
+    with pytest.raises(InputError, match=r"run\.csv: line 3 holds a value that is not a number$"):
+        read_results(path)
+    path.write_text("name,dice\na,0.5\nb,0.6\na,0.7\n")
+    with pytest.raises(InputError, match=r"run\.csv: case 'a' appears twice \(concatenated runs\?\)"):
+        read_results(path)
+
+
+def test_read_tab_separated_by_suffix_or_by_content(tmp_path):
+    for name in ("run.TSV", "run.txt"):
+        path = tmp_path / name
+        path.write_text("name\tdice\tiou\na\t0.5\t0.25\nb\t1\t1\n")
+        table = read_results(path)
+        assert table.columns == ["dice", "iou"] and table.values["a"] == {"dice": 0.5, "iou": 0.25}, name
+
+
+def test_read_json_nonfinite_null_settings_and_suffix(tmp_path):
+    document = {
+        "images": [
+            {"name": "a", "dice": 0.5, "hd95": None, "nonfinite": {"hd95": "inf"}},
+            {"name": "b", "dice": None, "hd95": 2.0},
+        ],
+        "summary": {"dice": {}, "hd95": {}},
+        "settings": {"threshold": 0.5},
+    }
+    for name in ("run.JSON", "run.out"):
+        path = tmp_path / name
+        path.write_text("\n  " + json.dumps(document))
+        table = read_results(path)
+        assert (table.path, table.columns, table.settings) == (str(path), ["dice", "hd95"], {"threshold": 0.5})
+        assert table.values["a"] == {"dice": 0.5, "hd95": math.inf}
+        assert math.isnan(table.values["b"]["dice"]) and table.values["b"]["hd95"] == 2.0
+    document["images"].append({"name": "a", "dice": 1.0, "hd95": 0.0})
+    path.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=r"run\.out: case 'a' appears twice"):
+        read_results(path)
+    path = tmp_path / "bad.json"
+    path.write_text('{"images": []}')
+    with pytest.raises(InputError, match=r"bad\.json: not the JSON of segcli score \(images, summary, settings\)$"):
+        read_results(path)
+
+
+def test_read_unreadable_files(tmp_path):
+    with pytest.raises(InputError, match=r": cannot read \(IsADirectoryError: "):
+        read_results(tmp_path)
+    path = tmp_path / "latin.csv"
+    path.write_bytes(b"name,dice\n\xe9,0.5\n")
+    with pytest.raises(InputError, match=r"latin\.csv: cannot read \(UnicodeDecodeError: "):
+        read_results(path)
+
+
+def test_read_jsonl_by_suffix_and_by_content(tmp_path):
+    """segcli score's JSON lines: case a predicted exactly (Dice 1), case b with an empty
+    prediction (Dice 0); read by the suffix .jsonl (any case) or by a first record."""
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+    gt = np.zeros((6, 6), np.uint8)
+    gt[1:4, 1:4] = 1
+    for name, pred in (("a", gt), ("b", np.zeros_like(gt))):
+        np.save(tmp_path / "gt" / f"{name}.npy", gt)
+        np.save(tmp_path / "pred" / f"{name}.npy", pred)
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    for name in ("run.jsonl", "run.JSONL", "run"):
+        path = tmp_path / name
+        path.write_text(result.stdout)
+        table = read_results(path)
+        assert table.path == str(path) and table.columns == ["dice"], name
+        assert table.values == {"a": {"dice": 1.0}, "b": {"dice": 0.0}}, name
+    lines = result.stdout.splitlines()
+    (tmp_path / "twice.jsonl").write_text("\n".join([*lines, *lines]) + "\n")
+    with pytest.raises(InputError, match=r"twice\.jsonl: case 'a' appears twice"):
+        read_results(tmp_path / "twice.jsonl")

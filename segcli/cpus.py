@@ -49,7 +49,7 @@ def _cgroup_quota(root: Path = CGROUP_ROOT, membership: str | None = None) -> fl
             membership = Path("/proc/self/cgroup").read_text()
         except OSError:
             membership = ""
-    v2, v1 = "", ""
+    v2, v1 = "", ""  # pragma: no mutate (a folder that does not exist reads as the root)
     for line in membership.splitlines():
         _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if line.startswith("0::"):

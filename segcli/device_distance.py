@@ -76,7 +76,7 @@ def squared_distance_to(
     steps = _spacing(spacing, ndim)
     d2 = _along_first_axis(features, steps[0])
     for axis in range(1, ndim):
-        last = axis == ndim - 1
+        last = axis == ndim - 1  # pragma: no mutate (work only: queries skip lines, never change a value)
         d2 = _lower_envelope(d2, axis + 1, steps[axis], queries if last else None)
     return d2
 
@@ -86,7 +86,8 @@ def _along_first_axis(features: torch.Tensor, step: float) -> torch.Tensor:
     torch = _torch()
     n = features.shape[1]
     shape = (1, n) + (1,) * (features.ndim - 2)
-    index = torch.arange(n, device=features.device, dtype=torch.int32).reshape(shape)
+    index = torch.arange(n, device=features.device, dtype=torch.int32)  # pragma: no mutate (placement; int width)
+    index = index.reshape(shape)
     before = torch.tensor(-n, device=features.device, dtype=torch.int32)  # "no feature" sentinels
     after = torch.tensor(2 * n, device=features.device, dtype=torch.int32)
     left = torch.where(features, index, before).cummax(dim=1).values  # nearest feature at or before x
@@ -113,10 +114,15 @@ def _lower_envelope(g: torch.Tensor, axis: int, step: float, queries: torch.Tens
 
 
 def _still_open(values: torch.Tensor, wanted: torch.Tensor | None, reach: float) -> torch.Tensor:
-    """Lines where an offset whose squared length is ``reach`` may still lower a wanted value."""
+    """Lines where an offset whose squared length is ``reach`` may still lower a wanted value.
+
+    "work only" (pragmas here and in ``_envelope_lines``): which lines stay open decides only how
+    long they are searched; a line searched longer, or one without a feature (inf stays inf),
+    ends with the same values."""
     torch = _torch()
     if wanted is not None:
-        values = torch.where(wanted, values, torch.tensor(-math.inf, dtype=values.dtype, device=values.device))
+        filler = torch.tensor(-math.inf, dtype=values.dtype, device=values.device)  # pragma: no mutate (work only)
+        values = torch.where(wanted, values, filler)
     return values.amax(dim=1) > reach
 
 
@@ -125,13 +131,13 @@ def _envelope_lines(lines: torch.Tensor, out: torch.Tensor, step: float, wanted:
     offset up to ``DIRECT_OFFSETS``, then the lines still open by ``_envelope_by_halving``."""
     torch = _torch()
     n = lines.shape[1]
-    has_feature = torch.isfinite(lines).any(dim=1)
+    has_feature = torch.isfinite(lines).any(dim=1)  # pragma: no mutate (work only: a line without one stays inf)
     ids = torch.nonzero(has_feature & _still_open(out, wanted, step * step)).flatten()
     source, work = lines[ids], out[ids]
-    keep = wanted[ids] if wanted is not None else None
+    keep = wanted[ids] if wanted is not None else None  # pragma: no mutate (work only: no queries: every line exact)
     offset = 1
     while ids.numel() and offset < n:
-        if offset > DIRECT_OFFSETS:
+        if offset > DIRECT_OFFSETS:  # pragma: no mutate (work only: both ways are exact)
             work = _envelope_by_halving(source, step)
             break
         cost = (step * offset) ** 2
@@ -139,7 +145,7 @@ def _envelope_lines(lines: torch.Tensor, out: torch.Tensor, step: float, wanted:
         work[:, :-offset] = torch.minimum(work[:, :-offset], source[:, offset:] + cost)
         offset += 1
         # Which lines are finished, every power of two and every 64 offsets: each check syncs.
-        if offset < n and (offset & (offset - 1) == 0 or offset % 64 == 0):
+        if offset < n and (offset & (offset - 1) == 0 or offset % 64 == 0):  # pragma: no mutate (work only)
             open_ = _still_open(work, keep, (step * offset) ** 2)
             if not bool(open_.all()):
                 out[ids[~open_]] = work[~open_]
@@ -161,34 +167,70 @@ def _envelope_by_halving(lines: torch.Tensor, step: float) -> torch.Tensor:
     """
     torch = _torch()
     count, n = lines.shape
-    device = lines.device
+    # "placement": device= only says where a tensor lives; the CPU tests cannot tell, and on a GPU a
+    # wrong one raises (test_on_cuda_* in tests/test_device_distance.py and tests/test_mutants_device.py).
+    device = lines.device  # pragma: no mutate (placement)
     flat = lines.reshape(-1)
     out = torch.empty_like(lines)
-    line_start = torch.arange(count, device=device) * n
+    starts = torch.arange(
+        count,
+        device=device,  # pragma: no mutate (placement)
+    )
+    line_start = starts * n
     segments = [(0, n - 1)]  # rows still to do, as intervals; the same on every line
-    low = torch.zeros((count, 1), dtype=torch.int64, device=device)  # search range per line and interval
-    high = torch.full((count, 1), n - 1, dtype=torch.int64, device=device)
+    low = torch.zeros(  # search range per line and interval
+        (count, 1),
+        dtype=torch.int64,
+        device=device,  # pragma: no mutate (placement)
+    )
+    high = torch.full(
+        (count, 1),
+        n - 1,
+        dtype=torch.int64,  # pragma: no mutate (an integer fill is int64 anyway)
+        device=device,  # pragma: no mutate (placement)
+    )
     while segments:
         middles = [(a + b) // 2 for a, b in segments]
-        rows = torch.tensor(middles, device=device)
+        rows = torch.tensor(
+            middles,
+            device=device,  # pragma: no mutate (placement)
+        )
         lengths = (high - low + 1).reshape(-1)
         total = int(lengths.sum())
-        which = torch.repeat_interleave(torch.arange(lengths.numel(), device=device), lengths, output_size=total)
+        ids = torch.arange(
+            lengths.numel(),
+            device=device,  # pragma: no mutate (placement)
+        )
+        which = torch.repeat_interleave(ids, lengths, output_size=total)
         first = torch.cumsum(lengths, 0) - lengths
-        k = low.reshape(-1)[which] + (torch.arange(total, device=device) - first[which])
+        positions = torch.arange(
+            total,
+            device=device,  # pragma: no mutate (placement)
+        )
+        k = low.reshape(-1)[which] + (positions - first[which])
         x = rows[which % len(segments)]
         cost = flat[line_start[which // len(segments)] + k] + ((x - k).to(torch.float64) * step) ** 2
-        best = torch.full((lengths.numel(),), math.inf, dtype=torch.float64, device=device)
+        best = torch.full(
+            (lengths.numel(),),
+            math.inf,
+            dtype=torch.float64,
+            device=device,  # pragma: no mutate (placement)
+        )
         best.scatter_reduce_(0, which, cost, "amin")
         hit = cost == best[which]
-        argmin = torch.full((lengths.numel(),), n, dtype=torch.int64, device=device)
+        argmin = torch.full(
+            (lengths.numel(),),
+            n,
+            dtype=torch.int64,  # pragma: no mutate (an integer fill is int64 anyway)
+            device=device,  # pragma: no mutate (placement)
+        )
         argmin.scatter_reduce_(0, which[hit], k[hit], "amin")
         best, argmin = best.reshape(count, -1), argmin.reshape(count, -1)
         out[:, rows] = best
         # The halves of each interval: rows a..c-1 search low..argmin(c), rows c+1..b argmin(c)..high.
         size = len(segments)
         children, lows, highs = [], [], []
-        for j, ((a, b), c) in enumerate(zip(segments, middles, strict=True)):
+        for j, ((a, b), c) in enumerate(zip(segments, middles, strict=True)):  # pragma: no mutate (equal lengths)
             if a < c:
                 children.append((a, c - 1))
                 lows.append(j)
@@ -200,8 +242,20 @@ def _envelope_by_halving(lines: torch.Tensor, step: float) -> torch.Tensor:
         segments = children
         if segments:
             bounds = torch.cat([low, argmin, high], dim=1)
-            low = bounds[:, torch.tensor(lows, device=device)]
-            high = bounds[:, torch.tensor(highs, device=device)]
+            low = bounds[
+                :,
+                torch.tensor(
+                    lows,
+                    device=device,  # pragma: no mutate (placement)
+                ),
+            ]
+            high = bounds[
+                :,
+                torch.tensor(
+                    highs,
+                    device=device,  # pragma: no mutate (placement)
+                ),
+            ]
     return out
 
 
@@ -225,7 +279,7 @@ def edt(mask, spacing: Sequence[float] | None = None, *, device: str | None = No
     if tensor.numel() == 0:
         raise ValueError(f"mask: expected a non-empty mask, got shape {tuple(tensor.shape)}")
     steps = _spacing(spacing, tensor.ndim)
-    tensor = tensor.to(device=device if device is not None else tensor.device) != 0
+    tensor = tensor.to(device=device) != 0  # device None: where it is
     return squared_distance_to(~tensor[None], steps)[0].sqrt()
 
 
@@ -233,8 +287,8 @@ def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
     """A numpy array on ``device``; on a GPU through pinned memory, without waiting for the copy."""
     torch = _torch()
     tensor = torch.from_numpy(np.ascontiguousarray(array))
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
+    if device.type == "cuda":  # pragma: no mutate (pinned memory: the same values, copied sooner)
+        return tensor.pin_memory().to(device, non_blocking=True)  # pragma: no mutate (GPU only; the same values)
     return tensor.to(device)
 
 
@@ -248,7 +302,11 @@ def erode_cross(masks: torch.Tensor) -> torch.Tensor:
     """
     torch = _torch()
     ndim = masks.ndim - 1
-    padded = torch.nn.functional.pad(masks, (1, 1) * ndim, value=False)
+    padded = torch.nn.functional.pad(
+        masks,
+        (1, 1) * ndim,
+        value=False,  # pragma: no mutate (pad's default fill, 0, is False)
+    )
     inner = tuple(slice(1, -1) for _ in range(ndim))
     out = masks.clone()
     for axis in range(ndim):
@@ -350,7 +408,7 @@ def _box(masks: torch.Tensor) -> tuple[slice, ...]:
     box = []
     for axis in range(ndim):
         other = tuple(a for a in range(ndim) if a != axis)
-        hits = union.any(dim=other) if other else union
+        hits = union.any(dim=other)  # 2-D or 3-D: never an empty tuple
         where = hits.nonzero().flatten()
         box.append(slice(int(where[0]), int(where[-1]) + 1) if where.numel() else slice(0, 0))
     return tuple(box)
@@ -382,7 +440,11 @@ def surface_distances(
     crop = (slice(None),) + box
     borders = torch.cat([border(pred[crop]), border(target[crop])])  # (2B, ...): queries, then features
     features = torch.cat([borders[batch:], borders[:batch]])
-    d2 = squared_distance_to(features, steps, queries=borders)
+    d2 = squared_distance_to(
+        features,
+        steps,
+        queries=borders,  # pragma: no mutate (queries only skip work: without them every value is exact)
+    )
     distances = d2[borders].sqrt().cpu().numpy()
     counts = borders.flatten(1).sum(dim=1).cpu().numpy()
     pieces = np.split(distances, np.cumsum(counts)[:-1])

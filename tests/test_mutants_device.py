@@ -235,3 +235,16 @@ def test_plan_threads_at_the_edges(monkeypatch):
     assert plan_cpus(3, cpus=(4, "affinity")).threads_per_worker == 1  # 4 // 3 CPUs a worker
     assert plan_cpus(4, workers=1, cpus=(4, "affinity")).threads_per_worker == 1  # the items fill the CPUs
     assert plan_cpus(3, workers=1, cpus=(4, "affinity")).threads_per_worker == 4
+
+
+def test_boundary_iou_of_one_pixel_boundaries():
+    """Hand-worked: a lone pixel is its own boundary region (union 1): IoU 1 with itself, 0 with
+    an empty mask; two empty masks: 1."""
+    from segcli.device_distance import boundary_iou
+
+    one = torch.zeros(1, 5, 5, dtype=torch.bool)
+    one[0, 2, 2] = True
+    empty = torch.zeros_like(one)
+    assert boundary_iou(one, one, width=1).tolist() == [1.0]
+    assert boundary_iou(one, empty, width=1).tolist() == [0.0]
+    assert boundary_iou(empty, empty, width=1).tolist() == [1.0]

@@ -74,7 +74,8 @@ def read_results(path: Path) -> ScoreTable:
         return table
     if suffix == ".json" or stripped.startswith("{"):
         return _read_json(path, text)
-    return _read_delimited(path, text, "\t" if suffix == ".tsv" or "\t" in text.splitlines()[0] else ",")
+    # the first line decides (an empty file has none: "empty file", not an IndexError)
+    return _read_delimited(path, text, "\t" if suffix == ".tsv" or "\t" in text.partition("\n")[0] else ",")
 
 
 def _read_json(path: Path, text: str) -> ScoreTable:

@@ -15,7 +15,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.compare import ScoreTable, compare, read_results, settings_differences
+from segcli.compare import ScoreTable, compare, holm, read_results, settings_differences
 from segcli.errors import InputError
 
 
@@ -158,3 +158,55 @@ def test_read_jsonl_by_suffix_and_by_content(tmp_path):
     (tmp_path / "twice.jsonl").write_text("\n".join([*lines, *lines]) + "\n")
     with pytest.raises(InputError, match=r"twice\.jsonl: case 'a' appears twice"):
         read_results(tmp_path / "twice.jsonl")
+
+
+def test_read_by_suffix_before_content(tmp_path):
+    """Only .jsonl or a file without a known suffix is read as JSON lines: a .csv, .tsv or .json
+    holding a JSON line is read as (and is not) the JSON of segcli score; a .json that is not a
+    JSON object is an error of JSON; an empty or header-only table."""
+    line = '{"name": "a", "dice": 1.0}\n'
+    for name in ("odd.csv", "odd.tsv", "odd.json"):
+        (tmp_path / name).write_text(line)
+        with pytest.raises(InputError, match="not the JSON of segcli score"):
+            read_results(tmp_path / name)
+    (tmp_path / "list.json").write_text("[1, 2]\n")
+    with pytest.raises(InputError, match="not the JSON of segcli score"):
+        read_results(tmp_path / "list.json")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(InputError, match=r"empty\.csv: empty file$"):
+        read_results(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("name,dice\n")
+    table = read_results(tmp_path / "header.csv")
+    assert (table.columns, table.values) == (["dice"], {})
+
+
+def test_holm_caps_at_one():
+    """Holm by hand: p = (0.6, 0.9) -> min(1, 2 * 0.6) = 1, then max(1, 0.9) = 1."""
+    assert holm([0.6, 0.9]) == [1.0, 1.0]
+    assert holm([0.04, 0.3]) == pytest.approx([0.08, 0.3])
+
+
+def test_ties_are_relative_1e_9_and_identical_runs_have_no_test():
+    names = ["a", "b", "c", "d"]
+    va = [0.5, 1e-6, 0.25, 0.75]
+    vb = [0.5000005, 1e-6 + 5e-9, 0.25 * (1 + 1e-10), 0.75]  # win, win, tie, tie
+    a = _table("a", ["dice"], {n: {"dice": v} for n, v in zip(names, va, strict=True)})
+    b = _table("b", ["dice"], {n: {"dice": v} for n, v in zip(names, vb, strict=True)})
+    (row,), _ = compare(a, b)
+    assert (row["wins"], row["ties"], row["losses"]) == (2, 2, 0)
+    assert [n for n, _ in row["most_changed"]] == ["a", "b"]  # ties (difference 0) are not listed
+    (same,), _ = compare(a, a)
+    assert (same["wins"], same["ties"], same["mean_diff"], same["most_changed"]) == (0, 4, 0.0, [])
+    assert math.isnan(same["wilcoxon_statistic"]) and math.isnan(same["p_value"])
+
+
+def test_most_changed_leaves_out_non_finite_differences():
+    """Six cases, one with inf in run B: the five finite changes are listed, largest first."""
+    names = [f"c{i}" for i in range(6)]
+    va = [0.5, 0.5, 0.5, 0.5, 0.5, 3.0]
+    vb = [0.6, 0.45, 0.8, 0.52, 0.3, math.inf]
+    a = _table("a", ["hd95"], {n: {"hd95": v} for n, v in zip(names, va, strict=True)})
+    b = _table("b", ["hd95"], {n: {"hd95": v} for n, v in zip(names, vb, strict=True)})
+    (row,), _ = compare(a, b)
+    assert [n for n, _ in row["most_changed"]] == ["c2", "c4", "c0", "c1", "c3"]
+    assert row["n_nonfinite_diff"] == 1

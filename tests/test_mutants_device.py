@@ -248,3 +248,14 @@ def test_boundary_iou_of_one_pixel_boundaries():
     assert boundary_iou(one, one, width=1).tolist() == [1.0]
     assert boundary_iou(one, empty, width=1).tolist() == [0.0]
     assert boundary_iou(empty, empty, width=1).tolist() == [1.0]
+
+
+def test_boundary_iou_default_width_is_2():
+    """Hand-worked, 7x7 full vs. full with a hole at the centre: width 2 leaves the full mask's
+    3x3 centre out of its region (40 pixels) and takes all 48 of the other: IoU 40/48."""
+    from segcli.device_distance import boundary_iou
+
+    full = torch.ones(1, 7, 7, dtype=torch.bool)
+    holed = full.clone()
+    holed[0, 3, 3] = False
+    assert boundary_iou(full, holed).tolist() == [40 / 48]

@@ -92,30 +92,36 @@ def available_cpus(*, quota: float | None = -1.0) -> tuple[int, str]:
     return count, source
 
 
-def plan_cpus(items: int, workers: int | None = None, *, cpus: tuple[int, str] | None = None) -> CpuPlan:
+def plan_cpus(
+    items: int, workers: int | None = None, *, cpus: tuple[int, str] | None = None, max_threads: int | None = None
+) -> CpuPlan:
     """Workers and threads for ``items`` units of work (pairs, files).
 
     ``workers``: as asked (``--workers``), else one per CPU; never more than the items. Threads:
     one per worker when the items alone can keep every CPU busy; with fewer items than CPUs, the
-    CPUs shared among the workers.
+    CPUs shared among the workers, at most ``max_threads`` (default: ``OMP_NUM_THREADS`` when
+    set). ``cpus`` and ``max_threads`` are found on this machine unless given.
 
-    >>> plan_cpus(1000, cpus=(16, "affinity"))
+    >>> plan_cpus(1000, cpus=(16, "affinity"), max_threads=64)
     CpuPlan(cpus=16, source='affinity', workers=16, threads_per_worker=1)
-    >>> plan_cpus(4, cpus=(16, "affinity"))
+    >>> plan_cpus(4, cpus=(16, "affinity"), max_threads=64)
     CpuPlan(cpus=16, source='affinity', workers=4, threads_per_worker=4)
-    >>> plan_cpus(3, workers=1, cpus=(8, "affinity"))
+    >>> plan_cpus(3, workers=1, cpus=(8, "affinity"), max_threads=64)
     CpuPlan(cpus=8, source='affinity', workers=1, threads_per_worker=8)
-    >>> plan_cpus(1000, workers=1, cpus=(8, "affinity"))
+    >>> plan_cpus(1000, workers=1, cpus=(8, "affinity"), max_threads=64)
     CpuPlan(cpus=8, source='affinity', workers=1, threads_per_worker=1)
     """
     if not isinstance(items, int) or items < 0:
         raise ValueError(f"items: expected an integer >= 0, got {items!r}")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1, got {workers!r}")
+    if max_threads is not None and (not isinstance(max_threads, int) or max_threads < 1):
+        raise ValueError(f"max_threads: expected an integer >= 1, got {max_threads!r}")
     count, source = cpus if cpus is not None else available_cpus()
     chosen = min(workers if workers is not None else count, max(1, items))
     threads = max(1, count // chosen) if items < count else 1
-    return CpuPlan(count, source, chosen, min(threads, _thread_limit()))
+    limit = _thread_limit() if max_threads is None else max_threads
+    return CpuPlan(count, source, chosen, min(threads, limit))
 
 
 def _thread_limit() -> int:

@@ -94,6 +94,12 @@ def test_plan_arguments_are_checked(items, workers):
         plan_cpus(items, workers, cpus=(4, "affinity"))
 
 
+def test_max_threads_is_checked_and_caps():
+    assert plan_cpus(1, cpus=(16, "affinity"), max_threads=3).threads_per_worker == 3
+    with pytest.raises(ValueError, match="max_threads"):
+        plan_cpus(1, cpus=(16, "affinity"), max_threads=0)
+
+
 @pytest.mark.parametrize("count", [0, -2, 1.5])
 def test_set_threads_checks_its_argument(count):
     with pytest.raises(ValueError, match="count"):

@@ -336,8 +336,10 @@ def score_files(
         settings = replace(settings, spacing_override=values)
     if workers is not None and (not _is_int(workers) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
+    from segcli.remote import Url
+
     for name, value in (("pred", pred), ("gt", gt)):
-        if not isinstance(value, (str, Path)):
+        if not isinstance(value, (str, Path, Url)):
             raise TypeError(f"{name}: expected a path or URL, got {type(value).__name__}")
     try:
         pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)

@@ -225,7 +225,7 @@ def test_score_files_takes_urls(dataset):
         for column in ("pred_path", "gt_path", "error"):
             record.pop(column, None)
     assert remote == local and len(local) == 8
-    with pytest.raises(TypeError, match="location: expected a str, Path or Url, got int"):
+    with pytest.raises(TypeError, match="pred: expected a path or URL, got int"):
         list(segcli.score_files(3, dataset / "gt"))
 
 

@@ -105,6 +105,8 @@ def _settings(metrics, num_classes, options: dict):
         if thresholds is not None:
             chosen = [m for m in chosen if registry.BY_NAME[m].group != "losses"]
         values = {SCORE_OPTIONS[k]: v for k, v in options.items() if k in SCORE_OPTIONS}
+        if "empty_distance" in values:
+            values["empty_distance"] = _empty_distance(values["empty_distance"])
         score_options = replace(ScoreOptions(), combine=terms, **values)
         return ScoreSettings(
             metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None else ()),
@@ -169,11 +171,17 @@ def _check_types(metrics, options: dict) -> None:
             raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}") from None
         if isinstance(weights, str) or not values:
             raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}")
-    if isinstance(options.get("empty_distance"), str) and options["empty_distance"] not in ("inf", "worst", "nan"):
-        try:  # a number written as text, as on the command line
-            options["empty_distance"] = float(options["empty_distance"])
+
+
+def _empty_distance(value):
+    """A number written as text (``"7.5"``) is that number, as on the command line; anything
+    else is left to the options' own check, which names the argument."""
+    if isinstance(value, str) and value not in ("inf", "worst", "nan"):
+        try:
+            return float(value)
         except ValueError:
-            pass  # named by the options' own check
+            return value
+    return value
 
 
 def _spacing_values(spacing) -> tuple[float, ...]:

@@ -136,26 +136,20 @@ def kervadec_sdf(
     return np.where(edts.target, 1.0 - edts.distance, edts.distance).astype(np.float32)
 
 
-def directed_border_distances(
-    from_border: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
+def directed_distances_of(
+    from_pixels: np.ndarray, to_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
 ) -> np.ndarray:
-    """Distances from each True pixel of ``from_border`` to the nearest of ``to_border``, in
-    the row-major order of ``from_border``'s pixels. Both must be non-empty.
+    """Distances from each pixel of one border to the nearest pixel of another, in the order of
+    ``from_pixels``: both borders as sorted flat pixel indices (non-empty), and the ``to``
+    border's mask. Each border is listed once and serves both directions.
 
     Pixels on both borders are at distance 0; only the others are searched (few, for a useful
     prediction), by ``distances_to_mask``.
 
-    >>> directed_border_distances(np.array([[1, 1, 0, 1]], bool), np.array([[0, 1, 0, 0]], bool)).tolist()
+    >>> to_border = np.array([[0, 1, 0, 0]], bool)
+    >>> directed_distances_of(np.array([0, 1, 3]), np.flatnonzero(to_border), to_border).tolist()
     [1.0, 0.0, 2.0]
     """
-    return directed_distances_of(np.flatnonzero(from_border), np.flatnonzero(to_border), to_border, spacing)
-
-
-def directed_distances_of(
-    from_pixels: np.ndarray, to_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
-) -> np.ndarray:
-    """``directed_border_distances`` given both borders' flat pixel indices (sorted, non-empty)
-    and the ``to`` border's mask: each border listed once serves both directions."""
     # pixels on both borders are at distance 0: found by a binary search in the sorted indices
     position = np.searchsorted(to_pixels, from_pixels)
     position[position == to_pixels.size] = 0

@@ -182,7 +182,15 @@ def boundary_band(target: np.ndarray, *, width: int = 3) -> np.ndarray:
     return ring.dilate_cross(width).unpack()
 
 
-def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int = 3) -> np.ndarray:
+# The defaults of the boundary and distance weight maps, shared by the CPU and device forms.
+BOUNDARY_WEIGHT = 5.0
+BOUNDARY_WIDTH = 3
+DISTANCE_TAU = 5.0
+
+
+def boundary_weight_map(
+    target: np.ndarray, *, weight: float = BOUNDARY_WEIGHT, width: int = BOUNDARY_WIDTH
+) -> np.ndarray:
     """``weight`` inside the band of ``width`` px around the GT border, 1 elsewhere (float32).
 
     >>> boundary_weight_map(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]], bool), width=1).tolist()
@@ -195,7 +203,7 @@ def boundary_weight_map(target: np.ndarray, *, weight: float = 5.0, width: int =
 
 
 def distance_weight_map(
-    target: np.ndarray | InsideOutside, *, tau: float = 5.0, spacing: Spacing | None = None
+    target: np.ndarray | InsideOutside, *, tau: float = DISTANCE_TAU, spacing: Spacing | None = None
 ) -> np.ndarray:
     """``exp(-|sdf| / tau)`` with ``sdf = EDT(G) - EDT(not G)``; 1 everywhere for an empty or full G.
 
@@ -311,19 +319,19 @@ def map_for_image(
 def _device_maps(masks: np.ndarray, kind: str, spacing: Spacing | None, device: str, *, warn: bool = False):
     """sdf, boundary or distance maps (float32 numpy) of a bool batch, computed on a torch device
     with the same formulas as ``kervadec_sdf``, ``boundary_weight_map`` and ``distance_weight_map``
-    (their defaults: weight 5 in a band of width 3, tau 5)."""
+    (with their defaults)."""
     import torch
 
     from segcli.device_distance import boundary_band, inside_outside, to_device
 
     target = to_device(np.ascontiguousarray(masks), torch.device(device))
     if kind == "boundary":
-        band = boundary_band(target, 3)
-        return torch.where(band, 5.0, 1.0).to(torch.float32).cpu().numpy()
+        band = boundary_band(target, BOUNDARY_WIDTH)
+        return torch.where(band, BOUNDARY_WEIGHT, 1.0).to(torch.float32).cpu().numpy()
     distance, degenerate = inside_outside(target, spacing)
     flat = torch.as_tensor(degenerate, device=target.device).reshape((-1,) + (1,) * (target.ndim - 1))
     if kind == "distance":  # exp(-d / tau); d is 0 on an empty or full mask: 1 everywhere
-        return torch.exp(distance * np.float32(-1.0 / 5.0)).cpu().numpy()
+        return torch.exp(distance * np.float32(-1.0 / DISTANCE_TAU)).cpu().numpy()
     if warn and degenerate.any():
         import warnings
 

@@ -55,16 +55,3 @@ def test_score_files_names_its_arguments(tmp_path):
         list(segcli.score_files(5, tmp_path))
     with pytest.raises(ValueError, match="^workers: "):
         list(segcli.score_files(tmp_path, tmp_path, workers=True))
-
-
-def test_a_failure_record_speaks_in_argument_names(tmp_path):
-    nib = pytest.importorskip("nibabel")
-    mask = np.zeros((8, 9, 5), np.uint8)
-    mask[2:6, 2:6, 1:4] = 1
-    for folder, shift in (("pred", 5.0), ("gt", 0.0)):
-        affine = np.diag([1.0, 1.0, 2.0, 1.0])
-        affine[0, 3] = shift
-        (tmp_path / folder).mkdir()
-        nib.save(nib.Nifti1Image(mask, affine), tmp_path / folder / "a.nii.gz")
-    (record,) = segcli.score_files(tmp_path / "pred", tmp_path / "gt", "dice")
-    assert "ignore_geometry" in record["error"] and "--" not in record["error"]

@@ -60,5 +60,6 @@ def test_ignore_geometry_scores_pairs_whose_origin_differs(tmp_path):
         nib.save(nib.Nifti1Image(mask, affine), tmp_path / folder / "a.nii.gz")
     strict = list(segcli.score_files(tmp_path / "pred", tmp_path / "gt", "dice"))
     assert "error" in strict[0] and "origin" in strict[0]["error"]
+    assert "pass ignore_geometry" in strict[0]["error"] and "--" not in strict[0]["error"]  # the API's words
     forced = list(segcli.score_files(tmp_path / "pred", tmp_path / "gt", "dice", ignore_geometry=True))
     assert forced[0]["dice"] == 1.0

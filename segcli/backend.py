@@ -80,7 +80,8 @@ class NumpyOps(_PixelOps):
         return np.sum(self.flat(x), axis=1, dtype=np.float64)
 
     def count(self, x) -> np.ndarray:
-        return np.count_nonzero(self.flat(x), axis=1).astype(np.int64)
+        # one image at a time: numpy's count along an axis sums bytes, about 9x slower
+        return np.array([np.count_nonzero(image) for image in self.flat(x)], np.int64)
 
     def sort_descending(self, x):
         order = np.argsort(-x, kind="stable")

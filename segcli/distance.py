@@ -136,24 +136,18 @@ def kervadec_sdf(
     return np.where(edts.target, 1.0 - edts.distance, edts.distance).astype(np.float32)
 
 
-def directed_distances_of(
-    from_pixels: np.ndarray, to_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None
-) -> np.ndarray:
-    """Distances from each pixel of one border to the nearest pixel of another, in the order of
-    ``from_pixels``: both borders as sorted flat pixel indices (non-empty), and the ``to``
-    border's mask. Each border is listed once and serves both directions.
+def directed_distances_of(from_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
+    """Distances from each pixel of one border (flat pixel indices) to the nearest pixel of
+    another border (its mask, non-empty), in the order of ``from_pixels``.
 
-    Pixels on both borders are at distance 0; only the others are searched (few, for a useful
-    prediction), by ``distances_to_mask``.
+    Pixels on both borders are at distance 0 (read off the mask); only the others are searched
+    (few, for a useful prediction), by ``distances_to_mask``.
 
     >>> to_border = np.array([[0, 1, 0, 0]], bool)
-    >>> directed_distances_of(np.array([0, 1, 3]), np.flatnonzero(to_border), to_border).tolist()
+    >>> directed_distances_of(np.array([0, 1, 3]), to_border).tolist()
     [1.0, 0.0, 2.0]
     """
-    # pixels on both borders are at distance 0: found by a binary search in the sorted indices
-    position = np.searchsorted(to_pixels, from_pixels)
-    position[position == to_pixels.size] = 0
-    shared = to_pixels[position] == from_pixels
+    shared = to_border.ravel()[from_pixels]
     distances = np.zeros(from_pixels.size)
     if not shared.all():
         distances[~shared] = distances_to_mask(to_border, from_pixels[~shared], spacing)

@@ -59,17 +59,14 @@ def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | N
             gt_to_pred=np.full(gt_pixels.size, np.inf),  # pragma: no mutate (only the count is read)
         )
     return SurfaceDistances(
-        pred_to_gt=directed_distances_of(pred_pixels, gt_pixels, gt_border, spacing),
-        gt_to_pred=directed_distances_of(gt_pixels, pred_pixels, pred_border, spacing),
+        pred_to_gt=directed_distances_of(pred_pixels, gt_border, spacing),
+        gt_to_pred=directed_distances_of(gt_pixels, pred_border, spacing),
     )
 
 
 def _union_box(a: np.ndarray, b: np.ndarray) -> tuple[slice, ...] | None:
     """The smallest box holding every True pixel of ``a`` and ``b``; None when both are empty."""
-    boxes = [box for box in (bounding_box(a), bounding_box(b)) if box is not None]
-    if not boxes:
-        return None
-    return tuple(slice(min(x.start for x in s), max(x.stop for x in s)) for s in zip(*boxes, strict=True))
+    return bounding_box(a | b)
 
 
 def _reduce(distances: Sequence[SurfaceDistances], reduce_pair) -> np.ndarray:

@@ -1,7 +1,11 @@
 """What `score` writes, pinned where mutation testing found it loose (segcli/report.py): the
 --thresholds long format in every output format (rows, summary rows, the best threshold), the
-terminal tables (one row per image, or transposed when the scores do not fit), and the interval
-rows. Values are worked by hand from the records in each test."""
+terminal tables (one row per image, or transposed when the scores do not fit; their titles, right-
+aligned numbers, and the width of a file or a terminal), the interval rows and their default
+resamples and seed; the record formats' details (bare newlines, meta columns, missing scores as
+nan, ``nonfinite`` entries, messages of failed pairs, JSON indentation), the --empty-distance
+counts, quiet summary statistics on inf, and a tie of a lower-is-better score. Values are worked
+by hand from the records in each test; the units against segcli.cli.score.distance_units."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import csv
 import io
 import json
 import math
+import re
 
 import pytest
 
@@ -248,3 +253,220 @@ def test_table_summary_with_intervals(monkeypatch):
             w.write(name, values)
     assert again.finish()["dice"]["ci_low"] == summary["dice"]["ci_low"]
     assert other.finish()["dice"]["ci_low"] != summary["dice"]["ci_low"]
+
+
+# The second mutation run (segcli/report.py alone, its fast tests): the record formats' details.
+
+
+def _titles(text):
+    """The lines of a rich table output that are titles (no box characters), stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip() and not any(c in line for c in "┏┃┡│└")]
+
+
+def test_summary_statistics_are_quiet_on_inf_and_overflow():
+    """inf - inf inside the std, and a sum past the largest float inside the mean, are the
+    values' own business (inf, nan), not a RuntimeWarning on the user's terminal."""
+    import warnings
+
+    from segcli.report import summarize
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summarize(["hd", "big"], [{"hd": 1.0, "big": 1e308}, {"hd": math.inf, "big": 1e308}])
+    assert summary["hd"]["mean"] == math.inf and math.isnan(summary["hd"]["std"])
+    assert summary["big"]["mean"] == math.inf and summary["big"]["n_nonfinite"] == 0
+
+
+def test_format_spacing_of_no_spacing_is_empty():
+    from segcli.report import format_spacing
+
+    assert format_spacing(None) == ""
+    assert format_spacing(()) == ""
+    assert format_spacing([2, 0.5]) == "2x0.5"
+
+
+def test_an_unknown_format_is_named_in_the_message():
+    with pytest.raises(
+        ValueError, match=r"^format: expected one of \('table', 'csv', 'tsv', 'json', 'jsonl'\), got 'xml'$"
+    ):
+        ReportWriter(io.StringIO(), "xml", ["dice"])
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_delimited_rows_end_in_a_bare_newline_and_show_meta(fmt):
+    """Lines end in \\n (not the csv module's \\r\\n), a missing score is nan, the meta columns
+    follow: spacing as 2x0.5, other values as text, a missing one empty."""
+    stream = io.StringIO()
+    writer = ReportWriter(stream, fmt, ["dice", "hd"], meta_columns=("pred_kind", "spacing", "gt_path"))
+    writer.write("x", {"dice": 0.5}, {"pred_kind": "prob", "spacing": (2.0, 0.5)})
+    writer.finish()
+    text = stream.getvalue()
+    assert "\r" not in text
+    sep = "," if fmt == "csv" else "\t"
+    lines = text.split("\n")
+    assert lines[0] == sep.join(["name", "dice", "hd", "pred_kind", "spacing", "gt_path"])
+    assert lines[1] == sep.join(["x", "0.5", "nan", "prob", "2x0.5", ""])
+    assert lines[2] == sep.join(["summary:mean", "0.5", "nan", "", "", ""])
+    stream = io.StringIO()
+    ThresholdWriter(stream, fmt, ["dice@0.5"], higher_is_better={}).finish()
+    assert stream.getvalue().startswith(sep.join(["name", "threshold", "score", "value"]) + "\n")
+
+
+def test_jsonl_records_name_nonfinite_and_missing_scores_and_meta():
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "jsonl", ["dice", "hd", "nsd"], meta_columns=("pred_kind", "spacing"))
+    writer.write("x", {"dice": 0.5, "hd": math.inf}, {"pred_kind": "prob", "spacing": [1.0, 2.0]})
+    writer.write("y", {"dice": 1.0, "hd": 1.0, "nsd": 1.0})
+    writer.finish(failed=["z", "w"], messages={"z": "z.png: broken"})
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert lines[0] == {
+        "name": "x",
+        "dice": 0.5,
+        "hd": None,
+        "nsd": None,
+        "pred_kind": "prob",
+        "spacing": [1.0, 2.0],
+        "nonfinite": {"hd": "inf", "nsd": "nan"},  # nsd was never computed: nan
+    }
+    assert lines[1] == {"name": "y", "dice": 1.0, "hd": 1.0, "nsd": 1.0, "pred_kind": None, "spacing": None}
+    summary = lines[2]["summary"]
+    assert "nonfinite" not in summary["dice"]  # all finite: no entry
+    assert "n_empty_distance" not in summary["dice"]  # the inf policy counts nothing
+    assert summary["hd"]["nonfinite"] == {"mean": "inf", "std": "nan", "median": "inf", "max": "inf"}
+    # a failed pair without a message gets an empty one
+    assert lines[2]["failures"] == [{"name": "z", "message": "z.png: broken"}, {"name": "w", "message": ""}]
+
+
+def test_json_document_is_indented_by_one():
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "json", ["dice"])
+    writer.write("x", {"dice": 0.5})
+    writer.finish()
+    text = stream.getvalue()
+    assert text.startswith('{\n "images": [\n  {\n   "name": "x",\n   "dice": 0.5\n  }\n ],\n "summary"')
+    assert json.loads(text)["images"] == [{"name": "x", "dice": 0.5}]
+
+
+@pytest.mark.parametrize("policy", ["nan", "0"])
+def test_empty_distance_policies_with_records_that_had_none(policy):
+    """Records whose meta names no replaced distance (or that have no meta): nothing left out,
+    nothing counted; one that does is counted (and under nan left out of the statistics)."""
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "json", ["hd"], empty_distance=policy)
+    writer.write("x", {"hd": 2.0})
+    writer.write("y", {"hd": 4.0}, {"unit": "px"})
+    writer.write("z", {"hd": 0.0 if policy == "0" else math.nan}, {"empty_distance": ["hd"]})
+    summary = writer.finish()
+    assert summary["hd"]["n_empty_distance"] == 1
+    assert summary["hd"]["mean"] == (3.0 if policy == "nan" else 2.0)
+
+
+def test_intervals_default_to_the_documented_resamples_and_seed():
+    from segcli.intervals import N_RESAMPLES, SEED
+
+    # 12 distinct values: a bootstrap from another seed gives other bounds
+    values = [
+        (f"c{i}", {"dice": v})
+        for i, v in enumerate([0.5, 0.7, 0.9, 0.6, 0.81, 0.42, 0.77, 0.65, 0.93, 0.55, 0.71, 0.6])
+    ]
+    summaries = []
+    for kwargs in ({}, {"n_resamples": N_RESAMPLES, "seed": SEED}):
+        writer = ReportWriter(io.StringIO(), "csv", ["dice"], confidence=0.9, **kwargs)
+        for name, row in values:
+            writer.write(name, row)
+        summaries.append(writer.finish()["dice"])
+    assert summaries[0]["ci_low"] == summaries[1]["ci_low"] and summaries[0]["ci_high"] == summaries[1]["ci_high"]
+    assert summaries[0]["ci_low"] < 0.678333 < summaries[0]["ci_high"]  # the mean
+
+
+def test_table_titles_and_right_aligned_numbers(monkeypatch):
+    text = _table(["volume_similarity"], [("a", {"volume_similarity": 1.0})], monkeypatch, 200)
+    assert _titles(text) == ["per image", "summary"]
+    value_line = next(line for line in text.splitlines() if line.startswith("│ a"))
+    assert value_line.split("│")[2] == " " * 17 + "1 "  # right-aligned under the 17-wide header
+    # a unit note goes in the summary's title; the transposed tables keep theirs
+    monkeypatch.setenv("COLUMNS", "40")
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "table", ["dice", "hd", "nsd"])
+    writer.unit_note = "distances in mm"
+    for name, values in TABLE_RECORDS[:2]:
+        writer.write(name, values)
+    writer.finish()
+    assert _titles(stream.getvalue()) == ["per image", "per image", "summary (distances in mm)"]
+
+
+def test_transposed_tables_hold_at_least_one_image(monkeypatch):
+    # 30 columns: (30 - 22) // 12 = 0 images would fit; one a table
+    rows = _cells(_table(["dice", "hd", "nsd", "iou", "assd"], TABLE_RECORDS[:3], monkeypatch, 30))
+    assert [r for r in rows if r[0] == "score"][:3] == [["score", "a"], ["score", "b"], ["score", "c"]]
+
+
+def test_console_width_of_a_file_and_of_a_terminal(monkeypatch):
+    """Written to a file (no COLUMNS): wide enough for every score in one row per image, into that
+    file. On a terminal: the terminal's width (80 where it cannot be asked), so 10 scores are
+    transposed."""
+    import os
+
+    def no_terminal(*args):
+        raise OSError("not a terminal")
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(os, "get_terminal_size", no_terminal)
+    columns = [f"score_number_{i}" for i in range(10)]
+    record = ("a", dict.fromkeys(columns, 0.5))
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "table", columns)
+    writer.write(*record)
+    writer.finish()
+    rows = _cells(stream.getvalue())
+    assert rows[0] == ["name", *columns] and rows[1] == ["a"] + ["0.5"] * 10
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    writer = ReportWriter(stream, "table", columns)
+    writer.write(*record)
+    writer.finish()
+    rows = _cells(re.sub(r"\x1b\[[0-9;]*m", "", stream.getvalue()))  # a terminal gets colours
+    assert rows[0] == ["score", "a"]
+
+
+def test_best_threshold_tie_of_a_lower_is_better_score_keeps_the_lower_threshold():
+    summary = {"hd@0.3": {"mean": 2.0}, "hd@0.5": {"mean": 2.0}, "hd@0.7": {"mean": 3.0}}
+    assert best_thresholds(summary, {"hd": False}) == {"hd": (0.3, 2.0)}
+
+
+def test_threshold_writer_missing_values_metas_and_a_score_without_best(monkeypatch):
+    """A record without a column: nan in every format; the records' meta is kept for the units
+    (an absent meta as {}); a score whose means are all nan shows nan as its best."""
+    from segcli.cli.score import distance_units
+
+    for fmt in ("csv", "jsonl"):
+        stream = io.StringIO()
+        writer = ThresholdWriter(stream, fmt, ["dice@0.3", "hd@0.3"], higher_is_better=HIGHER)
+        writer.write("x", {"dice@0.3": 0.5})
+        writer.write("y", {"dice@0.3": 0.7}, {"unit": "mm"})
+        assert writer.metas == [{}, {"unit": "mm"}]
+        assert distance_units(writer.metas) == {"distance": "mm", "pairs": {"mm": 1}}
+        writer.finish()
+        text = stream.getvalue()
+        if fmt == "csv":
+            assert text.splitlines()[2] == "x,0.3,hd,nan"
+        else:
+            assert json.loads(text.splitlines()[1]) == {
+                "name": "x",
+                "threshold": 0.3,
+                "score": "hd",
+                "value": None,
+                "nonfinite": "nan",
+            }
+    monkeypatch.setenv("COLUMNS", "100")
+    stream = io.StringIO()
+    writer = ThresholdWriter(stream, "table", ["dice@0.3", "hd@0.3"], higher_is_better=HIGHER)
+    writer.write("x", {"dice@0.3": 0.5})
+    writer.finish()
+    text = stream.getvalue()
+    assert _titles(text) == ["mean per threshold"]
+    assert _cells(text)[1:] == [["dice", "0.3", "0.5", "0.5"], ["hd", "nan", "nan", "nan"]]

@@ -18,6 +18,7 @@ from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.inputs import BinaryPair
 from segcli.registry import BY_NAME
 from segcli.scores.losses import LossInputs, combo_loss, lovasz_jaccard
+from segcli.stats import confusion_counts
 from tests.conftest import smooth_mask
 
 REL = 1e-5
@@ -25,8 +26,10 @@ REL = 1e-5
 
 def _score(name, prob, target, ops=None, **options):
     pair = BinaryPair(prob=prob, hard=prob >= 0.5, target=target)
-    batch = BinaryBatch([pair], ScoreOptions(**options)) if ops is None else BinaryBatch(
-        [pair], ScoreOptions(**options), ops=ops
+    batch = (
+        BinaryBatch([pair], ScoreOptions(**options))
+        if ops is None
+        else BinaryBatch([pair], ScoreOptions(**options), ops=ops)
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -177,3 +180,58 @@ def test_combo_loss_default_weighs_bce_and_dice_equally():
     bce = log 2 and dice_loss = 1 - (1 + s) / (2 + s), so (log 2 + 1/2) / 2 with s = 0."""
     x = LossInputs(np.array([[0.5, 0.5]]), np.array([[True, False]]))
     assert combo_loss(x, smooth=0.0)[0] == pytest.approx((np.log(2) + 0.5) / 2, rel=1e-6)
+
+
+def test_weights_are_refused_on_a_torch_device_by_name():
+    with pytest.raises(ValueError, match=r"^weights: the weighted form is computed with numpy"):
+        LossInputs(np.array([[0.5, 0.2]]), np.array([[True, False]]), TorchOps("cpu"), weights=np.ones((1, 2)))
+
+
+def _hard_inputs(pred, target, *, on_device=False):
+    pred, target = np.asarray(pred, bool), np.asarray(target, bool)
+    masks = (lambda: (torch.from_numpy(pred), torch.from_numpy(target))) if on_device else None
+    return LossInputs.of_hard_masks(pred, target, confusion_counts(pred, target), device_masks=masks)
+
+
+# One image: TP, TN, FP, FP, FN, FN pixels, a map with values 2**24 next to small ones (summed
+# in float32, 2**24 + 1 rounds to 2**24 and 2**24 + 3 to 2**24 + 4).
+CATEGORY_PRED_ROW = [[True, False, True, True, False, False]]
+CATEGORY_TARGET_ROW = [[True, False, False, False, True, True]]
+BIG_MAP = np.array([[2.0**24, 1.0, 2.0**24, 1.0, 3.0, 2.0**24]], np.float32)
+# per-category means (TN, FN, FP, TP) worked by hand
+BIG_MAP_MEANS = [1.0, (3.0 + 2.0**24) / 2.0, (2.0**24 + 1.0) / 2.0, 2.0**24]
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["numpy", "torch"])
+def test_category_means_of_a_map_are_summed_in_float64(on_device):
+    """The four-category form of hard predictions takes a map's mean over TN, FN, FP and TP
+    pixels: exact with large values, on numpy and on a torch device alike."""
+    x = _hard_inputs(CATEGORY_PRED_ROW, CATEGORY_TARGET_ROW, on_device=on_device)
+    values = torch.from_numpy(BIG_MAP) if on_device else BIG_MAP
+    assert x.per_element(values)[0].tolist() == BIG_MAP_MEANS
+
+
+@pytest.mark.parametrize("on_device", [False, True], ids=["numpy", "torch"])
+def test_an_empty_category_has_mean_zero(on_device):
+    """A perfect prediction has no FP and no FN pixel: their means are 0 (not whatever memory held),
+    and the map-weighted losses stay finite."""
+    for _ in range(20):  # leave freed blocks full of NaN where the result may be allocated
+        np.full((1, 4), np.nan)
+    pred = np.array([[True, True, False, False, False]])
+    x = _hard_inputs(pred, pred, on_device=on_device)
+    weights = np.array([[2.0, 3.0, 5.0, 7.0, 11.0]], np.float32)
+    means = x.per_element(torch.from_numpy(weights) if on_device else weights)
+    assert means[0].tolist() == [(5.0 + 7.0 + 11.0) / 3.0, 0.0, 0.0, 2.5]
+
+
+def test_lovasz_hinge_on_a_torch_device_scores_every_image_of_a_batch():
+    """Each image of a batch gets its own loss on the torch path too (the reference code, one image
+    at a time)."""
+    prob = np.array([[0.99, 0.3, 0.01], [0.2, 0.9, 0.6]], np.float32)
+    target = np.array([[True, True, False], [True, False, True]])
+    p = np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
+    logits = np.log(p / (1 - p))
+    expected = [_lovasz_hinge_reference(_t(logits[i]), _t(target[i])) for i in range(2)]
+    pairs = [BinaryPair(prob=prob[i : i + 1], hard=prob[i : i + 1] >= 0.5, target=target[i : i + 1]) for i in range(2)]
+    batch = BinaryBatch(pairs, ScoreOptions(), ops=TorchOps("cpu"))
+    np.testing.assert_allclose(BY_NAME["lovasz_hinge"].compute(batch), expected, rtol=REL)

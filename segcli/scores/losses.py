@@ -59,7 +59,7 @@ class LossInputs:
                 raise ValueError(f"weights: expected {tuple(self.prob.shape)} counts >= 0, got {weights.shape}")
         self.weights = weights
         self._masks: tuple[np.ndarray, np.ndarray] | None = None
-        self._device_masks = None
+        self._device_masks = None  # pragma: no mutate (read only once of_hard_masks has set it)
 
     @classmethod
     def of_hard_masks(cls, pred: np.ndarray, target: np.ndarray, counts, *, device_masks=None) -> LossInputs:
@@ -80,7 +80,8 @@ class LossInputs:
         """
         batch = pred.shape[0]
         x = cls(
-            np.broadcast_to(CATEGORY_PRED.astype(np.float32), (batch, 4)).copy(),
+            # no mutate: the constructor casts the probabilities to float32 whatever comes in
+            np.broadcast_to(CATEGORY_PRED.astype(np.float32), (batch, 4)).copy(),  # pragma: no mutate
             np.broadcast_to(CATEGORY_TARGET, (batch, 4)).copy(),
             weights=np.stack([counts.tn, counts.fn, counts.fp, counts.tp], axis=1),
         )
@@ -95,17 +96,19 @@ class LossInputs:
     def per_element(self, pixel_map):
         """A per-pixel map of the batch's shape (weights, signed distances) in the elements'
         layout: on the backend as it is, or, for ``of_hard_masks``, its mean over each category
-        (0 for an empty category)."""
+        (an empty category weighs nothing; its value is its sum: 0, up to rounding)."""
         if self._masks is None:
             return self.ops.pixel_map(pixel_map)
         two_level = isinstance(pixel_map, TwoLevelMap)  # count its mask pixels
         values = pixel_map.mask if two_level else pixel_map
         if isinstance(values, np.ndarray):
             layouts = self._category_layout
-            sums = np.stack([_category_sums(m, *layout) for m, layout in zip(values, layouts, strict=True)])
+            sums = np.stack([_category_sums(m, *layouts[i]) for i, m in enumerate(values)])
         else:  # a torch tensor, made on the device: summed there
             sums = _category_sums_on_device(values, *self._device_masks())
-        means = np.divide(sums, self.weights, out=np.zeros_like(sums), where=self.weights > 0)
+        # An empty category sums nothing (its sum is 0, or a rounding residue of the difference it
+        # is taken as) and weighs nothing: divided by 1, it stays finite.
+        means = sums / np.maximum(self.weights, 1.0)
         return pixel_map.outside + (pixel_map.inside - pixel_map.outside) * means if two_level else means
 
     @cached_property
@@ -123,16 +126,16 @@ class LossInputs:
         """(B,) float64 sums over each image's pixels."""
         if self.weights is None:
             return self.ops.sum(values)
-        return np.sum(self.weights * np.asarray(values, np.float64), axis=1)
+        return np.sum(self.weights * values, axis=1)  # float64 weights: float64 products
 
     def _clamped_log(self, p):
         """log(p) with p clamped to [1e-7, 1 - 1e-7]. Clamping naively in float32 would round
         1 - 1e-7 to 1 - 1.19e-7 and miss log(1 - 1e-7); the two ends are handled separately."""
         ops = self.ops
-        # p above 1 - 1e-7: in float32 those are exactly the values >= 1 - 2**-24 (1 - 1e-7 itself
-        # would round down to 1 - 2**-23, a value that must keep its own log).
-        upper = FLOAT32_ABOVE_UPPER if str(getattr(p, "dtype", "")).endswith("float32") else 1.0 - EPSILON
-        return ops.where(p >= upper, LOG_1M_EPSILON, ops.log(ops.clamp_min(p, EPSILON)))
+        # p is float32 (the constructor casts the probabilities): the values above 1 - 1e-7 are
+        # exactly those >= 1 - 2**-24 (1 - 1e-7 itself would round down to 1 - 2**-23, a value
+        # that must keep its own log).
+        return ops.where(p >= FLOAT32_ABOVE_UPPER, LOG_1M_EPSILON, ops.log(ops.clamp_min(p, EPSILON)))
 
     @cached_property
     def logits(self):
@@ -252,7 +255,7 @@ def focal_loss(x: LossInputs, *, alpha: float = 0.25, gamma: float = 2.0) -> np.
     array([0.04332])
     """
     miss = x.ops.where(x.target, 1.0 - x.prob, x.prob)
-    modulating = miss**gamma if gamma != 2.0 else miss * miss
+    modulating = miss**gamma if gamma != 2.0 else miss * miss  # pragma: no mutate (x**2.0 is x*x; only faster)
     if alpha >= 0:
         modulating = modulating * x.ops.where(x.target, alpha, 1.0 - alpha)
     return x.mean(modulating * x.pixel_bce)
@@ -333,13 +336,13 @@ def lovasz_jaccard(
     >>> float(lovasz_jaccard(np.array([0.5, 0.5], np.float32), np.array([True, False])))
     0.5
     """
-    errors = np.ascontiguousarray(errors, dtype=np.float32)
+    errors = np.ascontiguousarray(errors, dtype=np.float32)  # pragma: no mutate (callers pass float32)
     keys = (errors.view(np.uint32) << np.uint32(1)) | positive.astype(np.uint32)
     if weights is None:
         keys = np.sort(keys)
         counts = np.ones(keys.size)
     else:
-        order = np.argsort(keys, kind="stable")
+        order = np.argsort(keys, kind="stable")  # pragma: no mutate (ties are equal keys: any order)
         keys, counts = keys[order], np.asarray(weights, np.float64)[order]
     labels = (keys & np.uint32(1)).astype(np.float64) * counts
     given = float(labels.sum())

@@ -5,7 +5,7 @@ False pixel, exactly, using the ``edt`` package (Felzenszwalb-Huttenlocher; 2-3x
 scipy here, same values to float32 precision) or, for small crops, scipy. Pixels outside the
 image do not count as False, as in ``scipy.ndimage.distance_transform_edt``.
 ``distances_to_mask`` answers the nearest-pixel distance of a few query pixels (border distances)
-without a full transform where that is cheaper.
+without a full transform where that is cheaper, in float64, the same bits whichever method runs.
 """
 
 from __future__ import annotations
@@ -24,14 +24,18 @@ Spacing = Sequence[float]
 
 # Costs in nanoseconds, measured here (benchmarks/bench_surface.py shapes): a k-d tree query,
 # a tree point, importing scipy.spatial (once per process), one (query, point) pair of the
-# brute-force search, listing a crop's coordinates (per pixel), and a distance transform per
-# pixel in 2D and 3D. Used only to pick the cheapest exact method.
+# brute-force search, listing a crop's coordinates (per pixel), and scipy's feature transform
+# per pixel in 2D and 3D. Used only to pick the cheapest exact method: every method finds a
+# nearest pixel, and its distance is measured one way (``_offset_lengths``), so the choice
+# changes no value. The feature transform holds ndim int32 indices per pixel: it is not
+# considered for crops above EDT_MAX_PIXELS (a k-d tree over the target answers them).
 KDTREE_NS_PER_QUERY = 1200
 KDTREE_NS_PER_POINT = 200
 KDTREE_IMPORT_NS = 200_000_000
 PAIR_NS = 3
 COORDINATES_NS_PER_PIXEL = 10
-EDT_NS_PER_PIXEL = {2: 35, 3: 90}
+EDT_NS_PER_PIXEL = {2: 25, 3: 56}
+EDT_MAX_PIXELS = 1 << 24
 # One probe of the neighbourhood search (a gathered pixel), and the search radius in pixels
 # (of the finest axis) per dimension: 3217 offsets in 2D, 4169 in 3D.
 PROBE_NS = 4
@@ -73,11 +77,6 @@ def _edt_package(labels: np.ndarray, spacing: Spacing | None) -> np.ndarray:
     return edt_package.edt(labels, anisotropy=anisotropy, black_border=False, parallel=threads())  # pragma: no mutate
 
 
-def distance_to(mask: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:
-    """Distance from every pixel to the nearest True pixel of ``mask`` (0 on it); mask non-empty."""
-    return edt(~mask, spacing)
-
-
 class InsideOutside:
     """The distance from every pixel to the other side of a mask: ``EDT(G)`` inside, ``EDT(not G)``
     outside, i.e. ``|EDT(G) - EDT(not G)|``, in one transform (labels 1 and 2, about 20% cheaper
@@ -92,11 +91,12 @@ class InsideOutside:
         self.target = target
         self.degenerate = not target.any() or target.all()
         if self.degenerate:
-            self.distance = None
+            self.distance = None  # pragma: no mutate (never read: degenerate is checked first)
         elif target.size < SCIPY_EDT_BELOW:
             self.distance = np.where(target, edt(target, spacing), edt(~target, spacing))
         else:
-            labels = np.ascontiguousarray(target, dtype=bool).view(np.uint8) + np.uint8(1)
+            # no mutate: any two distinct non-zero labels give the same transform
+            labels = np.ascontiguousarray(target, dtype=bool).view(np.uint8) + np.uint8(1)  # pragma: no mutate
             self.distance = _edt_package(labels, spacing)
 
 
@@ -162,8 +162,9 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     length (the first hit is the nearest; most border queries end within a few probes); the
     queries still unresolved when that search has spent what the cheapest other method would
     cost go to that method: every (query, target pixel) pair (few queries), a k-d tree over the
-    target pixels, or a distance transform over the box of target and queries, as the cost
-    model says. At most twice the cheapest.
+    target pixels, or a feature transform over the box of target and queries, as the cost
+    model says. At most twice the cheapest. Whichever method finds a query's nearest pixel, its
+    distance is measured one way (the offset times the spacing, float64): the same bits.
 
     >>> distances_to_mask(np.array([[0, 0, 0, 1]], bool), np.array([0, 2])).tolist()
     [3.0, 1.0]
@@ -185,7 +186,9 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
 def _fallback_costs_ns(crop: np.ndarray, n_queries: int) -> dict[str, float]:
     """Modelled cost of answering ``n_queries`` over ``crop`` by each fallback method: every
     (query, target pixel) pair, a k-d tree (plus importing scipy.spatial, the first time in a
-    process), a distance transform of the crop."""
+    process), a feature transform of the crop (not above ``EDT_MAX_PIXELS``). Work only: every
+    method gives the same bits (tests/test_scores_surface.py, the method chosen changes no bit)."""
+    # pragma: no mutate start
     n_target = np.count_nonzero(crop)
     listing = COORDINATES_NS_PER_PIXEL * crop.size
     tree = listing + KDTREE_NS_PER_QUERY * n_queries + KDTREE_NS_PER_POINT * n_target
@@ -194,8 +197,9 @@ def _fallback_costs_ns(crop: np.ndarray, n_queries: int) -> dict[str, float]:
     return {
         "pairs": listing + PAIR_NS * n_queries * n_target,
         "tree": tree,
-        "transform": EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size,
+        "transform": EDT_NS_PER_PIXEL.get(crop.ndim, 90) * crop.size if crop.size <= EDT_MAX_PIXELS else np.inf,
     }
+    # pragma: no mutate end
 
 
 def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
@@ -203,30 +207,47 @@ def _fallback_ns(crop: np.ndarray, n_queries: int) -> float:
 
 
 def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
-    """Nearest-target distances of ``coords`` (inside ``crop``) by the cheapest fallback."""
+    """Nearest-target distances of ``coords`` (inside ``crop``) by the cheapest fallback: each
+    finds the nearest target pixel, whose distance ``_offset_lengths`` measures."""
     costs = _fallback_costs_ns(crop, len(coords))
-    method = min(costs, key=costs.__getitem__)
+    method = min(costs, key=costs.__getitem__)  # pragma: no mutate (work only: the same bits)
     scale = np.asarray(spacing)
-    if method == "pairs":
-        return _nearest_by_pairs(np.argwhere(crop) * scale, coords * scale)
-    if method == "tree":
-        from scipy.spatial import cKDTree
+    if method == "transform":
+        from scipy import ndimage
 
-        tree = cKDTree(np.argwhere(crop) * scale, balanced_tree=False, compact_nodes=False)
-        return tree.query(coords * scale, workers=threads())[0]
-    return distance_to(crop, spacing)[tuple(coords.T)].astype(np.float64)
+        indices = ndimage.distance_transform_edt(~crop, sampling=spacing, return_distances=False, return_indices=True)
+        nearest = indices[(slice(None), *coords.T)].T
+    else:
+        points = np.argwhere(crop)
+        if method == "pairs":
+            nearest = points[_nearest_by_pairs(points * scale, coords * scale)]
+        else:
+            from scipy.spatial import cKDTree
+
+            tree = cKDTree(points * scale, balanced_tree=False, compact_nodes=False)
+            nearest = points[tree.query(coords * scale, workers=threads())[1]]
+    return _offset_lengths(nearest - coords, scale)
+
+
+def _offset_lengths(offsets: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Lengths of integer pixel offsets (n, ndim) in spacing units, float64, measured as the
+    neighbourhood search measures them, so that every method gives the same bits.
+
+    >>> _offset_lengths(np.array([[3, 8], [0, -2]]), np.array([1.0, 0.5])).tolist()
+    [5.0, 1.0]
+    """
+    return np.sqrt(((offsets * scale) ** 2).sum(axis=1))
 
 
 def _nearest_by_pairs(points: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """Distance from each query to its nearest point, over every pair: the nearest found with
-    one matrix product (|q|^2 + |p|^2 - 2 q.p), its distance then recomputed exactly."""
-    out = np.empty(len(queries))
+    """Index of each query's nearest point, over every pair, found with one matrix product
+    (|q|^2 + |p|^2 - 2 q.p)."""
+    out = np.empty(len(queries), np.intp)
     squared = np.einsum("ij,ij->i", points, points)
-    chunk = max(1, 2**20 // len(points))
+    chunk = max(1, 2**20 // len(points))  # pragma: no mutate (memory only)
     for start in range(0, len(queries), chunk):
         q = queries[start : start + chunk]
-        nearest = np.argmin(squared[None, :] - 2.0 * (q @ points.T), axis=1)
-        out[start : start + chunk] = np.sqrt(((q - points[nearest]) ** 2).sum(axis=1))
+        out[start : start + chunk] = np.argmin(squared[None, :] - 2.0 * (q @ points.T), axis=1)
     return out
 
 
@@ -242,15 +263,16 @@ def _neighbourhood_search(
     deltas = offsets @ strides
     probes = padded.ravel()
     active = np.arange(len(coords))
-    start, chunk, spent_ns = 0, 8, 0.0
+    # the budget and the chunk sizes are work only: an unresolved query goes to an exact method
+    start, chunk, spent_ns = 0, 8, 0.0  # pragma: no mutate
     while active.size and start < len(deltas):
         stop = min(start + chunk, len(deltas))
-        cost_ns = PROBE_NS * active.size * (stop - start)
-        if spent_ns + cost_ns > budget_ns:
+        cost_ns = PROBE_NS * active.size * (stop - start)  # pragma: no mutate
+        if spent_ns + cost_ns > budget_ns:  # pragma: no mutate
             break
         # queries in blocks, so that no probe matrix outgrows PROBE_BLOCK elements
         unresolved = []
-        block = max(1, PROBE_BLOCK // (stop - start))
+        block = max(1, PROBE_BLOCK // (stop - start))  # pragma: no mutate
         for first in range(0, active.size, block):
             queries = active[first : first + block]
             hits = probes[flat[queries, None] + deltas[None, start:stop]]
@@ -258,8 +280,9 @@ def _neighbourhood_search(
             result[queries[found]] = lengths[start + hits[found].argmax(axis=1)]
             unresolved.append(queries[~found])
         active = np.concatenate(unresolved)
-        spent_ns += cost_ns
-        start, chunk = stop, chunk * 2
+        spent_ns += cost_ns  # pragma: no mutate
+        start = stop
+        chunk *= 2  # pragma: no mutate
     return active
 
 
@@ -271,7 +294,7 @@ def _sorted_offsets(ndim: int, spacing: tuple[float, ...]) -> tuple[np.ndarray, 
     reach = tuple(int(radius // s) for s in spacing)
     grids = np.meshgrid(*[np.arange(-r, r + 1) for r in reach], indexing="ij")
     offsets = np.stack([g.ravel() for g in grids], axis=1)
-    lengths = np.sqrt(((offsets * np.asarray(spacing)) ** 2).sum(axis=1))
+    lengths = _offset_lengths(offsets, np.asarray(spacing))
     keep = lengths <= radius
     order = np.argsort(lengths[keep], kind="stable")
     return offsets[keep][order], lengths[keep][order], reach

@@ -82,3 +82,31 @@ def test_bounding_box_default_pad_and_per_axis_pad():
     assert bounding_box(mask, pad=(1, 2)) == (slice(1, 5), slice(1, 6))
     assert bounding_box(mask, pad=5) == (slice(0, 6), slice(0, 7))
     assert bounding_box(np.zeros((3, 3), bool)) is None
+
+
+@pytest.mark.parametrize("shape", [(20, 30), (150, 100)], ids=["scipy below 12000 px", "edt package above"])
+@pytest.mark.parametrize("spacing", [None, (0.7, 1.9)])
+def test_edt_matches_scipy_in_float32_on_both_paths(shape, spacing):
+    """``edt`` is float32 (the maps weightmap writes) and exact, whichever transform runs."""
+    from segcli.distance import edt
+
+    mask = smooth_mask(np.random.default_rng(5), shape)
+    got = edt(mask, spacing)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, ndimage.distance_transform_edt(mask, sampling=spacing), rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(8, 9), (150, 100)])
+def test_kervadec_sdf_is_float32_and_warns_on_a_degenerate_mask(shape):
+    """Degenerate masks: zeros of the shape, float32 like every other map, and a
+    DegenerateMaskWarning with its message, pointing at the caller's line."""
+    from segcli.distance import DegenerateMaskWarning, kervadec_sdf
+
+    mask = smooth_mask(np.random.default_rng(6), shape)
+    assert kervadec_sdf(mask).dtype == np.float32
+    for degenerate in (np.zeros(shape, bool), np.ones(shape, bool)):
+        with pytest.warns(DegenerateMaskWarning) as caught:
+            sdf = kervadec_sdf(degenerate)
+        assert sdf.dtype == np.float32 and sdf.shape == shape and not sdf.any()
+        assert str(caught[0].message) == "signed distance of an all-empty or all-full mask is taken as zeros"
+        assert caught[0].filename == __file__

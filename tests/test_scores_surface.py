@@ -149,28 +149,52 @@ FORCED_METHODS = {
 }
 
 
-@pytest.mark.parametrize("method", FORCED_METHODS)
-@pytest.mark.parametrize("spacing", [None, (0.6, 0.8), (2.0, 0.5, 0.7)])
-def test_each_distance_method_matches_scipy(rng, monkeypatch, spacing, method):
-    """Every exact method, forced, against scipy's full distance transform, on queries near the
-    target and far beyond the neighbourhood radius (specks in an empty corner)."""
-    from scipy import ndimage
-
-    import segcli.distance as distance
-
+def _method_case(rng, spacing):
+    """A target in one corner, queries near it and far beyond the neighbourhood radius (a speck
+    in the empty corner), the whole scene away from the image origin (the search crops a box
+    that does not start at 0)."""
     shape = (90, 100) if spacing is None or len(spacing) == 2 else (24, 40, 36)
     target = np.zeros(shape, bool)
     target[tuple(slice(0, n // 3) for n in shape)] = smooth_mask(rng, tuple(n // 3 for n in shape), fill=0.5)
     target[(0,) * len(shape)] = True  # never empty
     pred = smooth_mask(rng, shape)
     pred[tuple(slice(n - 3, n - 1) for n in shape)] = True  # a speck far from the target
+    margin = tuple((5, 2) for _ in shape)
+    return np.pad(target, margin), np.flatnonzero(np.pad(pred, margin))
+
+
+@pytest.mark.parametrize("method", FORCED_METHODS)
+@pytest.mark.parametrize("spacing", [None, (0.6, 0.8), (2.0, 0.5, 0.7)])
+def test_each_distance_method_matches_scipy(rng, monkeypatch, spacing, method):
+    """Every exact method, forced, against scipy's full distance transform (float64)."""
+    from scipy import ndimage
+
+    import segcli.distance as distance
+
+    target, queries = _method_case(rng, spacing)
     for name, value in FORCED_METHODS[method].items():
         monkeypatch.setattr(distance, name, value)
-    queries = np.flatnonzero(pred)
     expected = ndimage.distance_transform_edt(~target, sampling=spacing).ravel()[queries]
     got = distance.distances_to_mask(target, queries, spacing)
     assert expected.max() > 32 * min(spacing or (1.0,))  # some queries lie beyond the search radius
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("spacing", [None, (0.6, 0.8), (2.0, 0.5, 0.7)])
+def test_the_method_chosen_changes_no_bit(monkeypatch, spacing):
+    """Which method answers depends on a cost model (and on whether scipy.spatial is imported
+    yet): the distances must not, or a run's output would depend on its history."""
+    import segcli.distance as distance
+
+    answers = {}
+    for method, settings in FORCED_METHODS.items():
+        target, queries = _method_case(np.random.default_rng(3), spacing)
+        with monkeypatch.context() as patch:
+            for name, value in settings.items():
+                patch.setattr(distance, name, value)
+            answers[method] = distance.distances_to_mask(target, queries, spacing)
+    for method, got in answers.items():
+        assert got.tobytes() == answers["neighbourhood"].tobytes(), method
 
 
 def test_nsd_counts_a_distance_equal_to_the_tolerance():

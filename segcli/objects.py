@@ -367,7 +367,7 @@ def match(table: OverlapTable, *, iou_threshold: float = 0.5) -> Matching:
     threshold = _check_threshold(iou_threshold)
     iou = table.pair_iou
     candidates = np.flatnonzero(iou > threshold)
-    if threshold < 0.5 and candidates.size:
+    if threshold < 0.5 and candidates.size:  # pragma: no mutate (a shortcut: above 1/2 already one-to-one)
         candidates = candidates[_assign(table, candidates, iou[candidates])]
         candidates.sort()
     return Matching(table.pair_gt[candidates], table.pair_pred[candidates], iou[candidates])

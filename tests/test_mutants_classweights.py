@@ -271,3 +271,15 @@ def test_binary_0_255_single_pixels_integer_counts_and_failures(tmp_path):
     assert len(counts.failed) == 1 and "bad.npy" in str(counts.failed[0])
     several = cw.count_classes(paths[:2], num_classes=None)
     assert several.present_pixels.dtype == np.int64
+
+
+def test_many_files_on_two_workers_count_as_their_bincounts(tmp_path):
+    """More files than 8 per worker: the pool takes them a few at a time (a whole number of
+    files per task); the counts are the sums of each file's bincount, in any case the one-worker
+    counts."""
+    rng = np.random.default_rng(11)
+    arrays = [rng.integers(0, 3, (5, 6)).astype(np.uint8) for _ in range(40)]
+    paths = [_npy(tmp_path, f"m{i:02d}", a) for i, a in enumerate(arrays)]
+    expected = sum(np.bincount(a.ravel(), minlength=3) for a in arrays)
+    for workers in (1, 2):
+        assert cw.count_classes(paths, workers=workers).counts.tolist() == expected.tolist()

@@ -210,3 +210,31 @@ def test_most_changed_leaves_out_non_finite_differences():
     (row,), _ = compare(a, b)
     assert [n for n, _ in row["most_changed"]] == ["c2", "c4", "c0", "c1", "c3"]
     assert row["n_nonfinite_diff"] == 1
+
+
+def test_read_jsonl_whose_records_do_not_start_with_the_name(tmp_path):
+    """segcli score's JSON lines rewritten by another tool (``jq -S`` sorts the keys: "dice"
+    before "name") are still JSON lines by their suffix."""
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+    gt = np.zeros((6, 6), np.uint8)
+    gt[1:4, 1:4] = 1
+    for name, pred in (("a", gt), ("b", np.zeros_like(gt))):
+        np.save(tmp_path / "gt" / f"{name}.npy", gt)
+        np.save(tmp_path / "pred" / f"{name}.npy", pred)
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--format", "jsonl"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "sorted.jsonl"
+    path.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in result.stdout.splitlines()))
+    assert not path.read_text().startswith('{"name"')
+    assert read_results(path).values == {"a": {"dice": 1.0}, "b": {"dice": 0.0}}
+
+
+def test_a_tab_in_a_later_row_of_a_csv_is_part_of_a_name(tmp_path):
+    """The first line decides the delimiter: a case named with a tab (quoted by the CSV writer)
+    further down does not make the file tab-separated."""
+    path = tmp_path / "run.csv"
+    path.write_text('name,dice\na,0.5\n"odd\tname",0.25\n')
+    table = read_results(path)
+    assert table.columns == ["dice"] and table.values == {"a": {"dice": 0.5}, "odd\tname": {"dice": 0.25}}

@@ -230,13 +230,37 @@ def _fallback(crop: np.ndarray, coords: np.ndarray, spacing: tuple[float, ...]) 
 
 
 def _offset_lengths(offsets: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Lengths of integer pixel offsets (n, ndim) in spacing units, float64, measured as the
-    neighbourhood search measures them, so that every method gives the same bits.
+    """Lengths of integer pixel offsets (n, ndim) in spacing units, float64, measured one way by
+    every method, so that two offsets of the same exact length give the same bits whichever
+    method found which: with every spacing a whole multiple of the finest (isotropic spacing,
+    the usual case), ``finest * sqrt(the integer sum of squares)`` ((3, 4) and (5, 0) are both
+    5 steps); otherwise the squared terms summed in increasing order.
 
     >>> _offset_lengths(np.array([[3, 8], [0, -2]]), np.array([1.0, 0.5])).tolist()
     [5.0, 1.0]
+    >>> a, b = _offset_lengths(np.array([[35, 0], [21, 28]]), np.array([0.1, 0.1]))
+    >>> bool(a == b)
+    True
     """
-    return np.sqrt(((offsets * scale) ** 2).sum(axis=1))
+    steps = _whole_steps(tuple(float(x) for x in scale))
+    if steps is not None:
+        units = offsets.astype(np.int64) * np.asarray(steps, np.int64)
+        return min(scale) * np.sqrt((units * units).sum(axis=1))
+    terms = np.sort((offsets * np.asarray(scale, np.float64)) ** 2, axis=1)
+    return np.sqrt(terms.sum(axis=1))
+
+
+@functools.lru_cache(maxsize=16)
+def _whole_steps(spacing: tuple[float, ...]) -> tuple[int, ...] | None:
+    """Each spacing as a whole number (at most MAX_WHOLE_STEPS, so that the integer sums of
+    squares cannot overflow) of the finest one, when every one is exactly that."""
+    finest = min(spacing)
+    steps = tuple(round(x / finest) for x in spacing)
+    exact = all(1 <= n <= MAX_WHOLE_STEPS and n * finest == x for n, x in zip(steps, spacing, strict=True))
+    return steps if exact else None
+
+
+MAX_WHOLE_STEPS = 1024
 
 
 def _nearest_by_pairs(points: np.ndarray, queries: np.ndarray) -> np.ndarray:

@@ -197,6 +197,36 @@ def test_the_method_chosen_changes_no_bit(monkeypatch, spacing):
         assert got.tobytes() == answers["neighbourhood"].tobytes(), method
 
 
+TIED_OFFSETS = {
+    # offsets of one exact length whose float lengths differ in the last bit when each axis'
+    # term is rounded on its own: (35, 0) and (21, 28) at 0.1; (5, 0) and (3, 2) at (0.1, 0.2)
+    (0.1, 0.1): [(35, 0), (21, 28), (-21, 28)],
+    (0.1, 0.2): [(5, 0), (3, 2), (-3, 2)],
+    (0.1, 0.1, 0.1): [(0, 35, 0), (0, 21, 28), (21, 0, 28)],
+}
+
+
+@pytest.mark.parametrize("spacing", list(TIED_OFFSETS))
+def test_pixels_at_the_same_exact_distance_give_the_same_bits_by_every_method(monkeypatch, spacing):
+    """Beyond the search radius, each method may find a different one of several target pixels at
+    the same exact distance: the length reported must not depend on which."""
+    import segcli.distance as distance
+
+    shape = (120,) * len(spacing)
+    query = (50,) * len(spacing)
+    target = np.zeros(shape, bool)
+    for offset in TIED_OFFSETS[spacing]:
+        target[tuple(q + o for q, o in zip(query, offset, strict=True))] = True
+    queries = np.array([np.ravel_multi_index(query, shape)])
+    answers = set()
+    for settings in FORCED_METHODS.values():
+        with monkeypatch.context() as patch:
+            for name, value in settings.items():
+                patch.setattr(distance, name, value)
+            answers.add(distance.distances_to_mask(target, queries, spacing)[0])
+    assert len(answers) == 1, answers
+
+
 def test_nsd_counts_a_distance_equal_to_the_tolerance():
     pred = np.zeros((6, 6), bool)
     target = np.zeros((6, 6), bool)

@@ -163,8 +163,9 @@ def distances_to_mask(target: np.ndarray, queries: np.ndarray, spacing: Spacing 
     queries still unresolved when that search has spent what the cheapest other method would
     cost go to that method: every (query, target pixel) pair (few queries), a k-d tree over the
     target pixels, or a feature transform over the box of target and queries, as the cost
-    model says. At most twice the cheapest. Whichever method finds a query's nearest pixel, its
-    distance is measured one way (the offset times the spacing, float64): the same bits.
+    model says. At most twice the cheapest. Whichever method finds a query's nearest pixel (or
+    another at the same exact distance), its distance is measured one way (``_offset_lengths``,
+    float64): the same bits.
 
     >>> distances_to_mask(np.array([[0, 0, 0, 1]], bool), np.array([0, 2])).tolist()
     [3.0, 1.0]

@@ -133,7 +133,9 @@ def kervadec_sdf(
                 stacklevel=2,
             )
         return np.zeros(edts.target.shape, np.float32)
-    return np.where(edts.target, 1.0 - edts.distance, edts.distance).astype(np.float32)
+    phi = edts.distance.copy()  # EDT(not G) outside
+    np.subtract(np.float32(1.0), edts.distance, out=phi, where=edts.target)  # 1 - EDT(G) inside
+    return phi
 
 
 def directed_distances_of(from_pixels: np.ndarray, to_border: np.ndarray, spacing: Spacing | None = None) -> np.ndarray:

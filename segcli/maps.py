@@ -216,7 +216,8 @@ def distance_weight_map(
     edts = target if isinstance(target, InsideOutside) else InsideOutside(target, spacing)
     if edts.degenerate:
         return np.ones(edts.target.shape, np.float32)
-    return np.exp(edts.distance * np.float32(-1.0 / tau))
+    weights = edts.distance * np.float32(-1.0 / tau)
+    return np.exp(weights, out=weights)  # in place: one image-sized array, not two
 
 
 MapKind = Literal["unet", "sdf", "boundary", "distance"]

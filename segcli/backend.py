@@ -7,6 +7,7 @@ one float64 value per image. torch is imported only when a ``TorchOps`` is made.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,8 @@ class _PixelOps:
     """What the numpy and torch backends share: one array element per pixel."""
 
     def flat(self, x):
-        return x.reshape(x.shape[0], -1)
+        # the pixel count spelled out: -1 cannot be inferred for a batch of no image
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def pixel_count(self, x) -> np.ndarray:
         """(B,) number of pixels per image of a batch like ``x``."""

@@ -177,3 +177,11 @@ def test_masks_of_any_dtype_read_nonzero_as_foreground(dtype, rng):
         BitMask.pack(values).erode_cross().unpack(), ndimage.binary_erosion(values, cross, border_value=0)
     )
     np.testing.assert_array_equal(dilate_cross(values), ndimage.binary_dilation(values, cross))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_confusion_counts_of_a_batch_of_no_image(backend):
+    """An empty batch has no counts (not a reshape error), on either backend."""
+    ops = NUMPY if backend == "numpy" else TorchOps("cpu")
+    counts = confusion_counts(np.zeros((0, 4, 5), bool), np.zeros((0, 4, 5), bool), ops=ops)
+    assert [getattr(counts, name).tolist() for name in ("tp", "fp", "fn", "tn")] == [[], [], [], []]

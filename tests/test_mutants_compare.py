@@ -135,9 +135,9 @@ def test_read_unreadable_files(tmp_path):
         read_results(path)
 
 
-def test_read_jsonl_by_suffix_and_by_content(tmp_path):
-    """segcli score's JSON lines: case a predicted exactly (Dice 1), case b with an empty
-    prediction (Dice 0); read by the suffix .jsonl (any case) or by a first record."""
+def _jsonl_of_two_cases(tmp_path) -> str:
+    """segcli score's JSON lines for case a predicted exactly (Dice 1) and case b with an empty
+    prediction (Dice 0)."""
     for side in ("pred", "gt"):
         (tmp_path / side).mkdir()
     gt = np.zeros((6, 6), np.uint8)
@@ -148,13 +148,19 @@ def test_read_jsonl_by_suffix_and_by_content(tmp_path):
     args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
     result = CliRunner().invoke(app, [*args, "--format", "jsonl"])
     assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_read_jsonl_by_suffix_and_by_content(tmp_path):
+    """segcli score's JSON lines, read by the suffix .jsonl (any case) or by a first record."""
+    stdout = _jsonl_of_two_cases(tmp_path)
     for name in ("run.jsonl", "run.JSONL", "run"):
         path = tmp_path / name
-        path.write_text(result.stdout)
+        path.write_text(stdout)
         table = read_results(path)
         assert table.path == str(path) and table.columns == ["dice"], name
         assert table.values == {"a": {"dice": 1.0}, "b": {"dice": 0.0}}, name
-    lines = result.stdout.splitlines()
+    lines = stdout.splitlines()
     (tmp_path / "twice.jsonl").write_text("\n".join([*lines, *lines]) + "\n")
     with pytest.raises(InputError, match=r"twice\.jsonl: case 'a' appears twice"):
         read_results(tmp_path / "twice.jsonl")
@@ -215,18 +221,9 @@ def test_most_changed_leaves_out_non_finite_differences():
 def test_read_jsonl_whose_records_do_not_start_with_the_name(tmp_path):
     """segcli score's JSON lines rewritten by another tool (``jq -S`` sorts the keys: "dice"
     before "name") are still JSON lines by their suffix."""
-    for side in ("pred", "gt"):
-        (tmp_path / side).mkdir()
-    gt = np.zeros((6, 6), np.uint8)
-    gt[1:4, 1:4] = 1
-    for name, pred in (("a", gt), ("b", np.zeros_like(gt))):
-        np.save(tmp_path / "gt" / f"{name}.npy", gt)
-        np.save(tmp_path / "pred" / f"{name}.npy", pred)
-    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
-    result = CliRunner().invoke(app, [*args, "--format", "jsonl"])
-    assert result.exit_code == 0, result.output
+    stdout = _jsonl_of_two_cases(tmp_path)
     path = tmp_path / "sorted.jsonl"
-    path.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in result.stdout.splitlines()))
+    path.write_text("".join(json.dumps(json.loads(line), sort_keys=True) + "\n" for line in stdout.splitlines()))
     assert not path.read_text().startswith('{"name"')
     assert read_results(path).values == {"a": {"dice": 1.0}, "b": {"dice": 0.0}}
 

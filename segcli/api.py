@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -52,7 +53,8 @@ READ_OPTIONS = {
 
 def as_array(value, name: str) -> np.ndarray:
     """A numpy array from a numpy array, a torch tensor (any device) or a nested sequence."""
-    if type(value).__module__.split(".")[0] == "torch":
+    torch = sys.modules.get("torch")  # a tensor means torch is imported already
+    if torch is not None and isinstance(value, torch.Tensor):  # subclasses too (MONAI's MetaTensor)
         value = value.detach().cpu().numpy()
     try:
         array = np.asarray(value)

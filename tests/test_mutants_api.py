@@ -13,6 +13,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
@@ -258,3 +259,29 @@ def test_class_weights_label_images_as_floats_and_the_largest_label():
     assert segcli.class_weights(a, "balanced").tolist() == segcli.class_weights(a.astype(int), "balanced").tolist()
     big = np.array([[0, 65535]])
     assert segcli.class_weights(big, "inverse", ignore_index=None).size == 65536
+
+
+def test_median_frequency_counts_each_class_over_the_images_that_hold_it():
+    """Median-frequency balancing: freq_c = pixels of c / pixels of the images where c occurs.
+    Image a holds classes 0 and 2, image b classes 0 and 1 (six pixels each): counts 5, 4, 3 over
+    12, 6 and 6 pixels, freq 5/12, 2/3, 1/2, median 1/2, weights 1.2, 0.75, 1 (worked by hand)."""
+    a = np.array([[0, 2, 2], [0, 0, 2]])
+    b = np.array([[0, 1, 1], [1, 1, 0]])
+    assert segcli.class_weights([a, b], "median").tolist() == pytest.approx([1.2, 0.75, 1.0], rel=1e-12)
+    # counts alone: every class over all 10 pixels; a class of one pixel is present (freq 0.1)
+    assert segcli.class_weights([6, 1, 3], "median").tolist() == pytest.approx([0.5, 3.0, 1.0], rel=1e-12)
+
+
+def test_a_tensor_subclass_is_read_as_its_values():
+    """A subclass of torch.Tensor (a Parameter that requires grad; MONAI's MetaTensor is another)
+    is detached and read like the tensor it is."""
+
+    class Tagged(torch.Tensor):
+        pass
+
+    target = np.array([[1, 1, 0, 0]], bool)
+    prob = np.array([[0.9, 0.2, 0.7, 0.1]], np.float32)
+    expected = segcli.score(prob, target, metrics="dice,bce")
+    assert segcli.score(torch.nn.Parameter(torch.from_numpy(prob)), target, metrics="dice,bce") == expected
+    tagged = torch.from_numpy(prob).as_subclass(Tagged).requires_grad_()
+    assert segcli.score(tagged, target, metrics="dice,bce") == expected

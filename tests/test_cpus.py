@@ -96,6 +96,8 @@ def test_plan_arguments_are_checked(items, workers):
 
 def test_max_threads_is_checked_and_caps():
     assert plan_cpus(1, cpus=(16, "affinity"), max_threads=3).threads_per_worker == 3
+    # OMP_NUM_THREADS=1, the usual setting on shared machines: one thread, not an error
+    assert plan_cpus(1, cpus=(16, "affinity"), max_threads=1).threads_per_worker == 1
     with pytest.raises(ValueError, match="max_threads"):
         plan_cpus(1, cpus=(16, "affinity"), max_threads=0)
 

@@ -10,6 +10,7 @@ formulas or the CLI's output on the same data."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -285,3 +286,14 @@ def test_a_tensor_subclass_is_read_as_its_values():
     assert segcli.score(torch.nn.Parameter(torch.from_numpy(prob)), target, metrics="dice,bce") == expected
     tagged = torch.from_numpy(prob).as_subclass(Tagged).requires_grad_()
     assert segcli.score(tagged, target, metrics="dice,bce") == expected
+
+
+def test_empty_distance_policies_by_name_through_the_api():
+    """The policies "nan" and "worst" are not numbers written as text: a missed structure's hd is
+    NaN, or the image diagonal (sqrt(3^2 + 5^2) for 4 x 6 pixels), as on the command line."""
+    target = np.zeros((4, 6), bool)
+    target[1:3, 2:4] = True
+    empty = np.zeros_like(target)
+    assert math.isnan(segcli.score(empty, target, metrics="hd", empty_distance="nan")["hd"])
+    assert segcli.score(empty, target, metrics="hd", empty_distance="worst")["hd"] == pytest.approx(math.sqrt(34))
+    assert segcli.score(empty, target, metrics="hd", empty_distance="7.5")["hd"] == 7.5

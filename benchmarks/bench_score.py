@@ -6,11 +6,14 @@ and MedPy on the same pairs.
 
 Generates the pairs in a temporary folder (0/255 PNG hard masks, or liver-sized NIfTI volumes),
 then times whole processes, each the median of ``--repeat`` runs: decoding every file only (the
-floor: segcli's reader, one process per core, and one process), then segcli on 1 worker and on
-every core for each workload (every score; every score but unet_wce; dice,iou,hd95,assd). Prints
-seconds, ms per pair, the ratio to the decode floor and the parallel efficiency (time on 1 worker
-/ (time on N workers x N)). Then the in-process cost of each score on its own (ms per pair, the
-intermediates it needs included), and MONAI and MedPy computing dice, iou, hd95 and assd.
+floor: segcli's reader, one process per core, and one process), decoding plus the GT's exact
+two-sided distance transform (what distmap_bce and boundary_loss need of every pixel), then
+segcli on 1 worker and on every core for each workload (every score; every score but unet_wce;
+dice,iou,hd95,assd). Prints seconds, ms per pair, the ratio to the decode floor and the parallel
+efficiency (time on 1 worker / (time on N workers x N)); then the fixed start-up of a run (one
+pair) and each workload's speed-up beyond it. Then the in-process cost of each score on its own
+(ms per pair, the intermediates it needs included; each score run once untimed first, so its
+imports are not counted), and MONAI and MedPy computing dice, iou, hd95 and assd.
 """
 
 from __future__ import annotations
@@ -37,8 +40,15 @@ from pathlib import Path
 from segcli.io import read_image
 files = sorted(Path(sys.argv[1]).rglob('*.png'))
 workers = int(sys.argv[2])
+transform = len(sys.argv) > 3
 def read(p):
-    return read_image(p).array.shape
+    array = read_image(p).array
+    if transform and p.parent.name == 'gt':
+        # the exact distance of every pixel to the other side of the GT: what distmap_bce and
+        # boundary_loss cannot do without
+        from segcli.distance import InsideOutside
+        InsideOutside(array > 0).distance
+    return array.shape
 if workers == 1:
     for f in files: read(f)
 else:
@@ -90,6 +100,7 @@ start = time.perf_counter()
 pairs = [_prepare_binary(Pair(x, root / 'pred' / x, root / 'gt' / x), settings) for x in names]
 out = {'read and interpret': (time.perf_counter() - start) / n}
 for metric in BY_NAME:
+    compute_scores(BinaryBatch([pairs[0][0]], pairs[0][1]), [metric])  # its imports: once a run, not a pair
     batches = [BinaryBatch([b], o) for b, o, _ in pairs]
     start = time.perf_counter()
     for batch in batches:
@@ -125,8 +136,8 @@ def median_time(args: list[str], repeat: int) -> float:
     return statistics.median(run_timed(args) for _ in range(repeat))
 
 
-def read_only(root: Path, workers: int, pattern: str) -> list[str]:
-    return python(READ_ONLY.replace("'*.png'", repr(pattern))) + [str(root), str(workers)]
+def read_only(root: Path, workers: int, pattern: str, *, transform: bool = False) -> list[str]:
+    return python(READ_ONLY.replace("'*.png'", repr(pattern))) + [str(root), str(workers)] + ["transform"] * transform
 
 
 def scaling_rows(root: Path, cores: int, repeat: int, workloads, pattern: str) -> list[tuple[str, float, float]]:
@@ -139,6 +150,14 @@ def scaling_rows(root: Path, cores: int, repeat: int, workloads, pattern: str) -
             median_time(read_only(root, cores, pattern), repeat),
         )
     ]
+    if pattern == "*.png":
+        rows.append(
+            (
+                "decode + the GT's exact two-sided transform",
+                median_time(read_only(root, 1, pattern, transform=True), repeat),
+                median_time(read_only(root, cores, pattern, transform=True), repeat),
+            )
+        )
     for name, metrics in workloads:
         extra = ["--metrics", metrics] if metrics else []
         one = median_time(segcli("score", pred, gt, *extra, "--workers", "1"), repeat)
@@ -158,6 +177,23 @@ def print_scaling(title: str, rows, cores: int, n: int) -> None:
             f"{name:44s} {one:10.2f} {every:12.2f} {1000 * every / n:8.2f} {every / floor:8.2f}"
             f" {one / every:8.2f} {one / (every * cores):10.0%}"
         )
+
+
+def print_start_up(root: Path, rows, cores: int, repeat: int) -> None:
+    """The fixed cost of each workload's run (interpreter, imports, option parsing, pairing,
+    output: one pair on 1 worker), which no worker count shortens, and the speed-up beyond it."""
+    one = root / "one"
+    for folder in ("pred", "gt"):
+        (one / folder).mkdir(parents=True)
+        first = min((root / folder).iterdir())
+        (one / folder / first.name).symlink_to(first)
+    print(f"\nstart-up of a run (one pair, 1 worker), and 1 -> {cores} workers beyond it:")
+    for name, metrics in WORKLOADS:
+        extra = ["--metrics", metrics] if metrics else []
+        fixed = median_time(segcli("score", str(one / "pred"), str(one / "gt"), *extra, "--workers", "1"), repeat)
+        seconds_one, seconds_every = next((o, e) for what, o, e in rows if what == f"segcli score, {name}")
+        beyond = (seconds_one - fixed) / (seconds_every - fixed)
+        print(f"  {name:32s} start-up {fixed:5.2f} s, speed-up beyond it {beyond:.2f}x")
 
 
 def main() -> None:
@@ -195,6 +231,7 @@ def main() -> None:
             cores,
             args.pairs,
         )
+        print_start_up(root, rows, cores, args.repeat)
         if args.per_score_pairs:
             done = subprocess.run(
                 python(PER_SCORE) + [tmp, str(args.per_score_pairs)],
@@ -206,7 +243,8 @@ def main() -> None:
             costs = json.loads(done.stdout)
             print(
                 f"\nIn-process cost of each score on its own, its intermediates included ({args.per_score_pairs} pairs,"
-                " 1 process; a run that asks for several shares the intermediates):"
+                " 1 process, each first run once untimed so its imports are not counted; a run that asks for several"
+                " shares the intermediates):"
             )
             for name, seconds in sorted(costs.items(), key=lambda kv: -kv[1])[:12]:
                 print(f"  {name:24s} {1000 * seconds:7.2f} ms/pair")

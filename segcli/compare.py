@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import InputError
+from segcli.outputs import TEXT_ERRORS
 from segcli.report import META_COLUMNS
 
 # The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV).
@@ -59,8 +60,9 @@ def read_results(path: Path) -> ScoreTable:
     """Read what ``segcli score`` wrote: CSV, TSV, JSON or JSONL (by extension, else by content)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        # a name that is not UTF-8 was written as its own bytes (segcli.outputs.TEXT_ERRORS)
+        text = path.read_text(encoding="utf-8", errors=TEXT_ERRORS)
+    except OSError as exc:
         raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
     suffix = path.suffix.lower()
     stripped = text.lstrip()

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from segcli.errors import ReadError
+from segcli.outputs import TEXT_ERRORS
 from segcli.remote import Url, as_input, is_url, local_copy, read_bytes, renamed
 from segcli.volumes import VOLUME_SUFFIXES, output_suffix, read_volume, write_volume
 
@@ -475,6 +476,6 @@ def write_png(target: Path, rgb: np.ndarray, *, overwrite: bool) -> None:
 
 
 def write_text(target: Path, text: str, *, overwrite: bool) -> None:
-    """Write a text file atomically."""
+    """Write a UTF-8 text file atomically (a name that is not UTF-8 keeps its own bytes)."""
     with atomic_path(target, overwrite=overwrite) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors=TEXT_ERRORS)

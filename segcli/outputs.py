@@ -18,6 +18,10 @@ from pathlib import Path
 
 from segcli.errors import OutputError, OutputExistsError, UsageError
 
+# A file name that is not valid UTF-8 reaches Python as lone surrogates (PEP 383): text outputs
+# give it back as its own bytes, as ls and find do, instead of failing at the end of a run.
+TEXT_ERRORS = "surrogateescape"
+
 
 def is_stream_target(path: Path) -> bool:
     """True for an existing character device or FIFO (``/dev/null``, ``/dev/stdout``, a named

@@ -6,12 +6,25 @@ from pathlib import Path
 
 import typer
 
+STDOUT = "-"
+
 
 def local_output(text: str) -> Path:
     """Parser of an output option: a local path; a URL is refused in one line, since outputs are
-    written (atomically, by rename) on a local or shared file system only."""
+    written (atomically, by rename) on a local or shared file system only. An empty path (which
+    would mean the current directory) and ``-`` (stdout, which this option cannot write) are
+    refused too; ``./-`` names a file called ``-``."""
     from segcli.remote import is_url
 
+    if not text:
+        raise typer.BadParameter("an empty path; name a file or directory")
+    if text == STDOUT:
+        raise typer.BadParameter("'-' (stdout) cannot be written here; ./- names a file called -")
     if is_url(text):
         raise typer.BadParameter(f"{text}: outputs are local paths (URLs are read, never written)")
     return Path(text)
+
+
+def output_or_stdout(text: str) -> Path | None:
+    """``local_output``, and ``-`` for stdout (what the option's absence means)."""
+    return None if text == STDOUT else local_output(text)

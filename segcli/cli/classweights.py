@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import local_output
+from segcli.cli._locations import output_or_stdout
 from segcli.cli._output import cap_workers, error, fail, info, library_errors, progress, warn
 
 
@@ -53,7 +53,8 @@ def classweights(
         WeightsFormat | None, typer.Option("--format", help="Output format \\[default: table on a terminal, else csv].")
     ] = None,
     output: Annotated[
-        Path | None, typer.Option(parser=local_output, help="Write here (atomically) instead of stdout.")
+        Path | None,
+        typer.Option(parser=output_or_stdout, help="Write here (atomically) instead of stdout (- is stdout)."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     workers: Annotated[int | None, typer.Option(help="Parallel reader processes \\[default: all cores].")] = None,

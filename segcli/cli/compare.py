@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from segcli.cli._locations import output_or_stdout
 from segcli.cli._output import info, library_errors, warn
 from segcli.cli.score import OutputFormat
 
@@ -31,7 +32,12 @@ def compare(
         OutputFormat | None,
         typer.Option("--format", help="Output format \\[default: table on a terminal, else csv; from --output]."),
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here (atomically).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output", "-o", parser=output_or_stdout, help="Write here (atomically) instead of stdout (- is stdout)."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     workers: Annotated[
         int | None, typer.Option(help="Worker processes when scoring (--gt) \\[default: all cores].")

@@ -12,6 +12,7 @@ from segcli import __version__
 from segcli.allocator import keep_freed_memory
 from segcli.cli import classweights, compare, metrics, report, score, weightmap
 from segcli.cli._output import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, silence_stdout, state
+from segcli.outputs import TEXT_ERRORS
 
 app = typer.Typer(
     name="segcli",
@@ -77,6 +78,9 @@ def main() -> None:
         sys.stdout = _ClosedStream()
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (nowhere to report anything)
+    if getattr(sys.stdout, "errors", None) == "strict" and hasattr(sys.stdout, "reconfigure"):
+        # whatever the locale: a file name that is not UTF-8 is printed as its own bytes
+        sys.stdout.reconfigure(errors=TEXT_ERRORS)
     # Click's UsageError (the parent of BadParameter, NoSuchOption, MissingParameter), whether
     # typer vendors click or depends on it.
     usage_error = typer.BadParameter.__mro__[1]

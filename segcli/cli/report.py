@@ -7,12 +7,15 @@ from typing import Annotated
 
 import typer
 
+from segcli.cli._locations import local_output
 from segcli.cli._output import info, library_errors
 
 
 def report(
     results: Annotated[Path, typer.Argument(help="A run saved by segcli score --format jsonl (or -o X.jsonl).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the HTML page (atomically).")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", parser=local_output, help="Where to write the HTML page (atomically).")
+    ],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     report_sort: Annotated[
         str | None, typer.Option(help="Score that ranks the worst cases \\[default: dice, else the first score].")
@@ -55,4 +58,4 @@ def write_report(run, target: Path, *, sort_by: str, images: Path | None, inputs
     }
     page = render_report(run, provenance=provenance, sort_by=sort_by, images_dir=images, base_dir=base_dir)
     write_text(target, page, overwrite=True)
-    info(f"report written to {target} ({len(page.encode()) / 1e6:.2f} MB)")
+    info(f"report written to {target} ({target.stat().st_size / 1e6:.2f} MB)")

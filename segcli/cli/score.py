@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import local_output
+from segcli.cli._locations import local_output, output_or_stdout
 from segcli.cli._output import (
     cap_workers,
     fail,
@@ -26,7 +26,7 @@ from segcli.cli._output import (
     warn,
 )
 from segcli.journal import journal_path
-from segcli.outputs import is_stream_target
+from segcli.outputs import TEXT_ERRORS, is_stream_target
 
 
 class OutputFormat(str, Enum):
@@ -77,7 +77,10 @@ def score(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--output", "-o", parser=local_output, help="Write the report here (atomically) instead of stdout."
+            "--output",
+            "-o",
+            parser=output_or_stdout,
+            help="Write the report here (atomically) instead of stdout (- is stdout).",
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
@@ -556,7 +559,11 @@ def _write_objects_out(run, target: Path) -> None:
     from segcli.io import atomic_path
     from segcli.outputs import OutputLock
 
-    with OutputLock(target), atomic_path(target, overwrite=True) as tmp, open(tmp, "w", newline="") as stream:
+    with (
+        OutputLock(target),
+        atomic_path(target, overwrite=True) as tmp,
+        open(tmp, "w", encoding="utf-8", errors=TEXT_ERRORS, newline="") as stream,
+    ):
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(OBJECT_COLUMNS)
         for pair in run.pairs:
@@ -824,7 +831,7 @@ class _Run:
             self._write_stream(target)
             return
         try:
-            with open(target, "w", encoding="utf-8", newline="") as stream:
+            with open(target, "w", encoding="utf-8", errors=TEXT_ERRORS, newline="") as stream:
                 self._write_stream(stream)
         except OSError as exc:  # a full or closed device: named, not "stdout"
             from segcli.errors import OutputError
@@ -877,7 +884,10 @@ class _Run:
                     "repeat the command with --resume to finish"
                 )
                 raise
-            with atomic_path(target, overwrite=True) as tmp, open(tmp, "w", encoding="utf-8", newline="") as stream:
+            with (
+                atomic_path(target, overwrite=True) as tmp,
+                open(tmp, "w", encoding="utf-8", errors=TEXT_ERRORS, newline="") as stream,
+            ):
                 writer = self.writer(stream)
                 for pair in self.pairs:
                     if pair.name in done:

@@ -354,7 +354,16 @@ def thumbnail(
 
 def case_masks(meta: dict, settings: dict, base_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read a pair again from the paths in its record and interpret it as the run did: the hard
-    prediction and the GT as boolean foreground masks (multi-class: every non-background label)."""
+    prediction and the GT as boolean foreground masks (multi-class: every non-background label).
+    What the run said about reading them (logits, label maps, clipping) is not said again."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _case_masks(meta, settings, base_dir)
+
+
+def _case_masks(meta: dict, settings: dict, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     from segcli.inputs import binary_pair, multiclass_pair
     from segcli.io import read_image
 

@@ -75,8 +75,12 @@ def as_probabilities(pred: np.ndarray, path: Path | str) -> np.ndarray:
     warning naming the file and the range), values beyond it are a ``ValueRangeError``."""
     low, high = float(np.min(pred)), float(np.max(pred))
     if low < -PROB_TOLERANCE or high > 1.0 + PROB_TOLERANCE:
+        integer = ""
+        if pred.dtype.kind in "iu":
+            integer = " (integers: 8-bit probabilities must be saved as floats, value / 255)"
         raise ValueRangeError(
             f"{path}: probabilities must lie in [0, 1] (to within {PROB_TOLERANCE:g}), found [{low:g}, {high:g}]"
+            + integer
         )
     prob = pred.astype(np.float32, copy=False)
     if low < 0.0 or high > 1.0:
@@ -115,6 +119,19 @@ def binary_ground_truth(gt: np.ndarray, path: Path | str) -> np.ndarray:
                 stacklevel=2,  # pragma: no mutate (only which segcli line the warning reports)
             )
     return target
+
+
+def _note_many_values(pred: np.ndarray, hard: np.ndarray) -> None:
+    """An integer prediction of more than two values (8-bit probabilities saved as PNG, or a label
+    map) is read as a mask, every non-zero value foreground: said, never silently."""
+    high = pred.max()
+    if high > 1 and np.any(hard & (pred != high)):
+        warnings.warn(
+            "a prediction holds more than two values (8-bit probabilities, or a label map): scored as a "
+            "mask, every non-zero value foreground; save probabilities as floats (TIFF, NPY) to score "
+            "them as probabilities, or pass --num-classes K for a label map",
+            stacklevel=3,  # pragma: no mutate (only which segcli line the warning reports)
+        )
 
 
 def _squeeze_channel(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -162,6 +179,8 @@ def binary_pair(
     _note_kind(kind, pred_kind)
     if kind == "mask":
         hard = pred > 0
+        if pred_kind == "auto" and pred.dtype.kind in "iu" and pred.size:
+            _note_many_values(pred, hard)
         return BinaryPair(prob=hard, hard=hard, target=target, kind="mask")
     if kind == "prob":
         prob = as_probabilities(pred, pred_path)

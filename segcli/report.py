@@ -84,6 +84,31 @@ def format_number(value: float) -> str:
     return f"{value:.10g}"
 
 
+class SafeCsvWriter:
+    """``csv.writer`` rows ending in a newline, where a field that holds a carriage return is
+    quoted too: csv quotes only the line terminator's characters, so a name with a bare CR would
+    otherwise split its row for every CSV reader (and could forge one, e.g. a summary row).
+
+    >>> import io
+    >>> out = io.StringIO()
+    >>> SafeCsvWriter(out).writerow(["a\\rsummary:mean", "1"])
+    >>> out.getvalue()
+    '"a\\rsummary:mean","1"\\n'
+    """
+
+    def __init__(self, stream: IO[str], delimiter: str = ",") -> None:
+        self._plain = csv.writer(stream, delimiter=delimiter, lineterminator="\n")
+        self._quoted = csv.writer(stream, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL)
+
+    def writerow(self, row: Sequence) -> None:
+        carriage_return = any(isinstance(cell, str) and "\r" in cell for cell in row)
+        (self._quoted if carriage_return else self._plain).writerow(row)
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
 class ReportWriter:
     """Writes records as they come and the summary at the end, in one format, to one stream.
 
@@ -132,7 +157,7 @@ class ReportWriter:
         self.names: list[str] = []
         self._csv = None
         if fmt in ("csv", "tsv"):
-            self._csv = csv.writer(stream, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+            self._csv = SafeCsvWriter(stream, delimiter="," if fmt == "csv" else "\t")
             self._csv.writerow(["name", *self.columns, *self.meta_columns])
 
     def _record(self, name: str, values: dict[str, float], meta: dict) -> dict:
@@ -327,7 +352,7 @@ class ThresholdWriter(ReportWriter):
         self.higher_is_better = higher_is_better
         self._csv = None
         if fmt in ("csv", "tsv"):
-            self._csv = csv.writer(stream, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+            self._csv = SafeCsvWriter(stream, delimiter="," if fmt == "csv" else "\t")
             self._csv.writerow(self.LONG)
 
     def _long(self, name: str, values: dict[str, float]):

@@ -242,7 +242,7 @@ def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
     gt_image, pred_image, options, meta = _read_pair(pair, settings)
     with warnings.catch_warnings():
         if settings.objects == "instances":  # instance maps hold many values by design
-            warnings.filterwarnings("ignore", message="a ground truth holds more than two values")
+            warnings.filterwarnings("ignore", message="a (ground truth|prediction) holds more than two values")
         binary = _binary_of(gt_image, pred_image, pair, settings)
     meta = {"pred_kind": binary.kind} | meta
     cpu_metrics = [m for m in settings.metrics if not _on_device(m)]
@@ -408,7 +408,7 @@ def score_images(
         )
     with warnings.catch_warnings():
         if settings.objects == "instances":  # instance maps hold many values by design
-            warnings.filterwarnings("ignore", message="a ground truth holds more than two values")
+            warnings.filterwarnings("ignore", message="a (ground truth|prediction) holds more than two values")
         binary = binary_pair(
             pred_image.array if pred_image is not None else None,
             gt_image.array,

@@ -224,7 +224,8 @@ def test_missing_prediction_is_an_empty_mask():
 
 def test_integer_mask_is_foreground_above_zero():
     pred = np.array([[-2, 1, 2], [0, 7, 1]], np.int16)
-    pair = _quiet(binary_pair, pred, GT)
+    pair, message = _one_warning(binary_pair, pred, GT)  # more than two values: said
+    assert message.startswith("a prediction holds more than two values")
     assert pair.kind == "mask"
     assert pair.hard.tolist() == [[False, True, True], [False, True, True]]
     assert pair.prob.dtype == bool and pair.prob.tolist() == pair.hard.tolist()

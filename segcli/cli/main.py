@@ -11,8 +11,16 @@ import typer
 from segcli import __version__
 from segcli.allocator import keep_freed_memory
 from segcli.cli import classweights, compare, metrics, report, score, weightmap
-from segcli.cli._output import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, silence_stdout, state
-from segcli.outputs import TEXT_ERRORS
+from segcli.cli._output import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_OUTPUT,
+    EXIT_TERMINATED,
+    Terminated,
+    silence_stdout,
+    state,
+)
+from segcli.outputs import TEXT_ERRORS, describe_os_error
 
 app = typer.Typer(
     name="segcli",
@@ -97,6 +105,10 @@ def main() -> None:
     except BrokenPipeError:
         silence_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
+    except OSError as exc:  # stdout full or closed while printing help, --version or a listing
+        silence_stdout()
+        _say_error(describe_os_error(exc, exc.filename or "stdout"))
+        sys.exit(EXIT_OUTPUT)
     sys.exit(code if isinstance(code, int) else 0)
 
 

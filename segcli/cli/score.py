@@ -554,17 +554,16 @@ OBJECT_COLUMNS = ("image", "side", "id", "area", "centroid", "matched_id", "iou"
 
 def _write_objects_out(run, target: Path) -> None:
     """Every object of every scored pair, in pair order, written atomically."""
-    import csv
-
     from segcli.io import atomic_path
     from segcli.outputs import OutputLock
+    from segcli.report import SafeCsvWriter
 
     with (
         OutputLock(target),
         atomic_path(target, overwrite=True) as tmp,
         open(tmp, "w", encoding="utf-8", errors=TEXT_ERRORS, newline="") as stream,
     ):
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = SafeCsvWriter(stream)
         writer.writerow(OBJECT_COLUMNS)
         for pair in run.pairs:
             if pair.name not in run.scored:

@@ -1,0 +1,102 @@
+"""Edges an adversary found: what is read silently one way when another was meant, rows a name
+could split, and stdout that cannot be written while printing help."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segcli.inputs import binary_pair
+
+GT = np.zeros((8, 8), np.uint8)
+GT[2:6, 2:6] = 255
+
+
+def _messages(pred: np.ndarray, **kwargs) -> tuple[list[str], object]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pair = binary_pair(pred, GT, **kwargs)
+    return [str(w.message) for w in caught], pair
+
+
+def test_an_8_bit_probability_map_read_as_a_mask_is_said():
+    soft = (GT > 0) * 200 + 30  # every pixel non-zero: all foreground as a mask
+    soft[0, 0] = 0
+    said, pair = _messages(soft.astype(np.uint8))
+    assert len(said) == 1 and "more than two values" in said[0] and "floats" in said[0]
+    assert pair.kind == "mask"
+    assert int(pair.hard.sum()) == 63  # what "every non-zero value foreground" means here
+
+
+@pytest.mark.parametrize(
+    ("pred", "kwargs"),
+    [
+        (GT, {}),  # 0/255
+        ((GT > 0).astype(np.uint8), {}),  # 0/1
+        ((GT > 0).astype(np.uint8) * 7, {}),  # 0/7: two values, a mask
+        (np.zeros((8, 8), np.uint8), {}),  # empty
+        (np.full((8, 8), 9, np.uint16), {}),  # one value
+        ((GT > 0) * 200 + 30, {"pred_kind": "mask"}),  # said explicitly: nothing to say
+    ],
+)
+def test_masks_of_two_values_or_said_as_masks_warn_nothing(pred, kwargs):
+    said, _ = _messages(np.asarray(pred), **kwargs)
+    assert said == []
+
+
+def test_integer_probabilities_given_as_prob_name_the_fix():
+    from segcli.errors import ValueRangeError
+
+    with pytest.raises(ValueRangeError, match=r"found \[0, 255\] \(integers: 8-bit probabilities must be saved as"):
+        binary_pair(GT, GT, pred_kind="prob", pred_path="p.png")
+
+
+def test_a_name_with_a_carriage_return_cannot_split_or_forge_a_csv_row(tmp_path):
+    name = "a\rsummary:mean,0.99"
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        for stem in (name, "b"):
+            Image.fromarray(GT).save(tmp_path / folder / f"{stem}.png")
+    for fmt, delimiter in (("csv", ","), ("tsv", "\t")):
+        done = subprocess.run(
+            [sys.executable, "-m", "segcli", "score", "pred", "gt", "--metrics", "dice", "--format", fmt],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        rows = list(csv.reader(io.StringIO(done.stdout.decode(), newline=""), delimiter=delimiter))
+        names = [row[0] for row in rows]
+        assert names[:3] == ["name", name, "b"]
+        assert names.count("summary:mean") == 1
+        assert all(len(row) == len(rows[0]) for row in rows)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["metrics"], ["score", "--help"]])
+def test_help_and_listings_on_a_full_or_closed_stdout_are_one_line_exit_3(args):
+    for redirect, cause in ((">/dev/full", "no space left on device"), (">&-", "closed")):
+        command = " ".join([sys.executable, "-m", "segcli", *args, redirect])
+        done = subprocess.run(["bash", "-c", command], capture_output=True, timeout=60)
+        assert done.returncode == 3, done.stderr
+        assert done.stderr.decode().splitlines() == [f"segcli: error: stdout: cannot write ({cause})"]
+
+
+def test_report_does_not_repeat_what_the_run_said_about_reading_its_pairs(tmp_path):
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+    np.save(tmp_path / "gt" / "a.npy", GT > 0)
+    np.save(tmp_path / "pred" / "a.npy", np.where(GT > 0, 3.0, -3.0).astype(np.float32))  # logits
+    segcli = [sys.executable, "-m", "segcli"]
+    run = subprocess.run([*segcli, "score", "pred", "gt", "-o", "run.jsonl"], cwd=tmp_path, capture_output=True)
+    assert run.returncode == 0 and b"read as logits" in run.stderr
+    done = subprocess.run([*segcli, "report", "run.jsonl", "-o", "r.html"], cwd=tmp_path, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    said = done.stderr.decode().splitlines()
+    assert len(said) == 1 and said[0].startswith("segcli: report written to r.html ("), said

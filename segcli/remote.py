@@ -61,15 +61,27 @@ class Url:
         return PurePosixPath(self.name).suffix
 
     def joinpath(self, relative: str) -> Url:
-        return Url(self.url.rstrip("/") + "/" + relative)
+        protocol, path = self.url.split("://", 1)  # file:/// keeps its three slashes
+        return Url(f"{protocol}://{path.rstrip('/')}/{relative}")
 
 
-def as_input(location: str | Path | Url) -> Path | Url:
-    """A command-line input as the library takes it: a ``Url`` for ``protocol://...``, else a ``Path``."""
+def as_input(location: str | Path | Url, *, name: str = "") -> Path | Url:
+    """A command-line input as the library takes it: a ``Url`` for ``protocol://...``, else a ``Path``.
+
+    An empty string (and a URL with nothing after ``protocol://``) is a ``UsageError``, never the
+    current directory (``Path("")`` is ``.``); ``name`` (``PRED``, ``--rater``) starts its message.
+    A ``Path`` is taken as it is: ``Path("")`` cannot be told from ``Path(".")``.
+    """
     if isinstance(location, (Path, Url)):
         return location
     if not isinstance(location, str):
         raise TypeError(f"location: expected a str, Path or Url, got {type(location).__name__}")
+    if not location or (location.endswith("://") and is_url(location)):
+        shown = f"{name}: " if name else ""
+        raise UsageError(
+            f"{shown}empty path {location!r}: an empty input is refused, not read as the current directory "
+            "(write . for that)"
+        )
     return Url(location) if is_url(location) else Path(location)
 
 

@@ -255,3 +255,18 @@ def test_a_url_folder_never_takes_a_sibling_sharing_its_prefix():
         "a": f"memory://{root}/pred/a.png",
         "deep/b": f"memory://{root}/pred/deep/b.png",
     }
+
+
+def test_an_empty_location_is_refused_not_the_current_directory():
+    from segcli.errors import UsageError
+    from segcli.remote import Url, as_input
+
+    for empty in ("", "file://", "memory://"):
+        with pytest.raises(UsageError, match=f"^empty path {empty!r}: an empty input is refused"):
+            as_input(empty)
+    with pytest.raises(UsageError, match="^GT: empty path ''"):
+        as_input("", name="GT")
+    assert as_input("file:///") == Url("file:///") and as_input(".") == Path(".")
+    # A child of the file system's root keeps the three slashes (was file:/a.png, an internal error).
+    assert Url("file:///").joinpath("a.png") == Url("file:///a.png")
+    assert Url("s3://b/pred/").joinpath("x/a.png") == Url("s3://b/pred/x/a.png")

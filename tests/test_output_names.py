@@ -141,3 +141,27 @@ def test_dot_slash_dash_is_a_file_named_dash(odd_pairs):
     assert done.returncode == 0, done.stderr
     assert done.stdout == b""
     assert (odd_pairs / "-").read_bytes().startswith(b"name,dice")
+
+
+@pytest.mark.parametrize(
+    ("command", "victim"),
+    [
+        (["score", "pred", "gt", "--labels", "ds.json", "-o", "ds.json"], "ds.json"),
+        (["score", "pred", "gt", "--num-classes", "2", "--class-weights", "cw.json", "-o", "cw.json"], "cw.json"),
+        (["score", "pred", "gt", "--report", "img/plain.png", "--images", "img"], "img/plain.png"),
+        (["classweights", "gt", "--output", "gt/plain.png"], "gt/plain.png"),
+    ],
+    ids=["labels", "class-weights", "images", "classweights"],
+)
+def test_inputs_beyond_the_pairs_are_never_written_over(odd_pairs, command, victim):
+    # the dataset.json, a class-weights JSON, an image under --images, a mask counted by
+    # classweights: each refused as an output even with --overwrite, left as it was
+    (odd_pairs / "ds.json").write_text('{"labels": {"background": 0, "cell": 1}, "file_ending": ".png"}')
+    (odd_pairs / "cw.json").write_text('{"classes": [0, 1], "weights": {"inverse": [1.0, 2.0]}}')
+    (odd_pairs / "img").mkdir()
+    Image.fromarray(np.zeros((20, 24), np.uint8)).save(odd_pairs / "img" / "plain.png")
+    before = (odd_pairs / victim).read_bytes()
+    done = _segcli(*command, "--overwrite", cwd=odd_pairs)
+    assert done.returncode == 2, done.stderr
+    assert "outputs never replace inputs" in _one_line(done.stderr)
+    assert (odd_pairs / victim).read_bytes() == before

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated
 
 import typer
@@ -413,7 +414,10 @@ def score(
             raise typer.BadParameter("needs --objects or an object score in --metrics", param_hint="--objects-out")
         objects_target = _check_objects_out(objects_out, output, overwrite or resume)
         _never_over_inputs(
-            pairing.pairs, {"--output": target, "--report": report_target, "--objects-out": objects_target}
+            pairing.pairs,
+            {"--output": target, "--report": report_target, "--objects-out": objects_target},
+            extra=[labels, _file_option(class_weights)],
+            inside=[images],
         )
         stack = contextlib.ExitStack()
         client = None
@@ -513,10 +517,22 @@ def _split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
     return ",".join(rest), chosen
 
 
-def _never_over_inputs(pairs, targets: dict) -> None:
-    """An output path that is one of the run's input files is refused, with or without --overwrite."""
+def _never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
+    """An output path that is one of the run's input files is refused, with or without --overwrite:
+    the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON) and any file
+    inside the ``inside`` directories (--images)."""
     from segcli.errors import UsageError
     from segcli.remote import local_path
+
+    for option, target in targets.items():
+        if target is None or is_stream_target(target) or not os.path.exists(target):
+            continue
+        resolved = Path(target).resolve()
+        for folder in inside:
+            if folder is not None and (local := local_path(folder)) is not None and os.path.isdir(local):
+                if resolved.is_relative_to(Path(local).resolve()):
+                    raise UsageError(f"{option} {target}: lies inside {folder}, an input; outputs never replace inputs")
+    pairs = [*pairs, *(SimpleNamespace(pred=path, gt=None, raters=()) for path in extra if path is not None)]
 
     # An input exists, so only an existing target can be one; the same file is the same
     # (device, inode), whatever links lead to it (one stat per input, not a path resolution).
@@ -536,6 +552,11 @@ def _never_over_inputs(pairs, targets: dict) -> None:
                     if (found.st_dev, found.st_ino) in existing:
                         option, target = existing[(found.st_dev, found.st_ino)]
                         raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+
+
+def _file_option(value: str | None) -> Path | None:
+    """An option that is a file or a literal (``--class-weights 1,2`` or a JSON file): the file."""
+    return Path(value) if value and os.path.isfile(value) else None
 
 
 def _check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:

@@ -255,7 +255,6 @@ def test_the_library_refuses_an_empty_path(tmp_path, monkeypatch):
         list(segcli.score_files("a.png", ""))
 
 
-@pytest.mark.xfail(strict=True, reason="--images is typed Path in segcli/cli/score.py: '' arrives as '.'")
 def test_an_empty_images_option_is_refused(runner, tmp_path, monkeypatch):
     _png(tmp_path / "PRED" / "a.png")
     _png(tmp_path / "GT" / "a.png")
@@ -264,3 +263,24 @@ def test_an_empty_images_option_is_refused(runner, tmp_path, monkeypatch):
         app, ["score", "PRED", "GT", "--metrics", "dice", "--report", "r.html", "--images", "", "--workers", "1"]
     )
     assert result.exit_code == 2 and "--images" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["score", "", "GT"], "PRED: empty path"),
+        (["score", "PRED", ""], "GT: empty path"),
+        (["score", "PRED", "GT", "--rater", ""], "--rater: empty path"),
+        (["score", "PRED", "GT", "--labels", ""], "'--labels': an empty path"),
+        (["classweights", ""], "DATASET: empty path"),
+        (["weightmap", "", "--out", "w"], "MASKS: empty path"),
+    ],
+)
+def test_an_empty_input_is_refused_naming_its_argument(runner, tmp_path, monkeypatch, args, named):
+    _png(tmp_path / "PRED" / "a.png")
+    _png(tmp_path / "GT" / "a.png")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert named in result.stderr
+    assert not (tmp_path / "w").exists()

@@ -25,6 +25,14 @@ def local_output(text: str) -> Path:
     return Path(text)
 
 
+def local_input(text: str) -> Path:
+    """Parser of a local input option: an empty path is refused, never read as the current
+    directory (``Path("")`` is ``.``); ``.`` says that."""
+    if not text:
+        raise typer.BadParameter("an empty path; write . for the current directory")
+    return Path(text)
+
+
 def output_or_stdout(text: str) -> Path | None:
     """``local_output``, and ``-`` for stdout (what the option's absence means)."""
     return None if text == STDOUT else local_output(text)

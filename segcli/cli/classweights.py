@@ -78,7 +78,7 @@ def classweights(
     from segcli.remote import as_input
 
     with library_errors():
-        dataset = as_input(dataset)  # a path, or an fsspec URL
+        dataset = as_input(dataset, name="DATASET")  # a path, or an fsspec URL
         schemes = list(cw.SCHEMES) if scheme.strip() == "all" else [s.strip() for s in scheme.split(",") if s.strip()]
         unknown = [s for s in schemes if s not in cw.SCHEMES]
         if unknown or not schemes:

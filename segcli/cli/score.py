@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import local_output, output_or_stdout
+from segcli.cli._locations import local_input, local_output, output_or_stdout
 from segcli.cli._output import (
     cap_workers,
     fail,
@@ -102,7 +102,11 @@ def score(
     ] = None,
     images: Annotated[
         Path | None,
-        typer.Option(help="Images shown under the report's contours, matched like PRED.", rich_help_panel="Report"),
+        typer.Option(
+            parser=local_input,
+            help="Images shown under the report's contours, matched like PRED.",
+            rich_help_panel="Report",
+        ),
     ] = None,
     empty_distance: Annotated[
         str,
@@ -234,6 +238,7 @@ def score(
     labels: Annotated[
         Path | None,
         typer.Option(
+            parser=local_input,
             help='nnU-Net dataset.json: its "labels" name and choose the classes (lists are regions); '
             "sets the multi-class mode \\[default: none].",
             rich_help_panel=MC_PANEL,
@@ -297,8 +302,8 @@ def score(
         from segcli.pairing import pair_files
         from segcli.remote import as_input
 
-        pred, gt = as_input(pred), as_input(gt)  # a path, or an fsspec URL
-        rater = [as_input(root) for root in rater] if rater else rater
+        pred, gt = as_input(pred, name="PRED"), as_input(gt, name="GT")  # a path, or an fsspec URL
+        rater = [as_input(root, name="--rater") for root in rater] if rater else rater
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
         if ci is not None and not 0 < ci < 1:

@@ -87,7 +87,7 @@ def weightmap(
 
     spacing_values = parse_floats(spacing, "--spacing")  # a usage error of its own (click's)
     with library_errors():
-        masks = as_input(masks)  # a path, or an fsspec URL
+        masks = as_input(masks, name="MASKS")  # a path, or an fsspec URL
         if connectivity not in (1, 2):
             raise UsageError(f"--connectivity: expected 1 or 2, got {connectivity}")
         if not (math.isfinite(sigma) and sigma > 0):

@@ -3,7 +3,8 @@
 Cases are paired by name. Per score: the mean paired difference B - A with its bootstrap interval
 (``segcli.intervals``, the same BCa interval as every summary), the Wilcoxon signed-rank test
 (scipy's defaults) with Holm's correction across the scores compared, wins / ties / losses by the
-score's direction, and the cases that changed most. Differences that are not finite (inf - inf,
+score's direction (``direction``: a count or a column segcli does not know has none, and no
+wins / ties / losses), and the cases that changed most. Differences that are not finite (inf - inf,
 inf - 3) are left out of the mean, the interval and the test, and counted. Values equal to a
 relative 1e-9 (what the 10 significant digits of CSV keep) are ties, with a difference of 0.
 """
@@ -11,8 +12,11 @@ relative 1e-9 (what the 10 significant digits of CSV keep) are ties, with a diff
 from __future__ import annotations
 
 import csv
+import functools
+import io
 import json
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,9 +26,10 @@ import numpy as np
 
 from segcli.errors import InputError
 from segcli.outputs import TEXT_ERRORS
-from segcli.report import META_COLUMNS
+from segcli.report import META_COLUMNS, STATISTICS, split_threshold
 
-# The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV).
+# The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV;
+# ``better`` last, so that the columns before it keep their places).
 COMPARE_COLUMNS = (
     "score",
     "n_cases",
@@ -41,9 +46,69 @@ COMPARE_COLUMNS = (
     "losses",
     "n_nonfinite_diff",
     "most_changed",
+    "better",  # the score's direction (``direction``): higher, lower, none or unknown
 )
 N_MOST_CHANGED = 5
 TIE_RTOL = 1e-9  # relative: CSV/TSV keep 10 significant digits
+
+
+# Object scores (segcli.objects.SCORE_NAMES): matched objects count up (the GT is the same in both
+# runs, so TP + FN is fixed), unmatched ones down; the object counts themselves have no direction.
+OBJECT_DIRECTIONS = {
+    "obj_tp": "higher",
+    "obj_fp": "lower",
+    "obj_fn": "lower",
+    "obj_precision": "higher",
+    "obj_recall": "higher",
+    "obj_f1": "higher",
+    "obj_ap": "higher",
+    "obj_ap_mean": "higher",
+    "pq": "higher",
+    "sq": "higher",
+    "rq": "higher",
+    "aji": "higher",
+    "seg": "higher",
+    "obj_count_gt": "none",
+    "obj_count_pred": "none",
+}
+# --rater columns: rater<k>.<score>, majority.<score>, staple.<score>, interrater.<score>
+_RATER_PREFIX = re.compile(r"(?:rater\d+|majority|staple|interrater)\.")
+
+
+@functools.cache
+def _directions() -> dict[str, str]:
+    from segcli.registry import BY_NAME, COMBINED, MULTICLASS_BY_NAME
+
+    scores = MULTICLASS_BY_NAME | BY_NAME  # a name in both tables has one direction in both
+    table = {name: "higher" if s.higher_is_better else "lower" for name, s in scores.items()}
+    return table | {COMBINED: "lower"} | OBJECT_DIRECTIONS
+
+
+def direction(column: str) -> str:
+    """Which way a column of ``segcli score`` gets better: ``"higher"``, ``"lower"``, ``"none"``
+    (an object count: more objects are not better or worse) or ``"unknown"`` (a column segcli
+    does not write). Wins / ties / losses are counted only for ``higher`` and ``lower``; for the
+    others they are left empty, never guessed.
+
+    The base score decides: a ``--thresholds`` column ``<score>@<t>``, a ``--rater`` column
+    ``rater<k>.<score>``, ``majority.<score>``, ``staple.<score>`` or ``interrater.<score>``,
+    and a per-class column ``<score>_<class>`` (the longest score name that prefixes it) go the
+    way their score goes; ``combined`` (a weighted sum of losses) is lower-is-better.
+
+    >>> [direction(c) for c in ("dice", "rater2.hd95", "combined", "hd95_pooled_liver", "obj_count_gt", "foo")]
+    ['higher', 'lower', 'lower', 'lower', 'none', 'unknown']
+    """
+    table = _directions()
+    name = split_threshold(column)[0]
+    prefix = _RATER_PREFIX.match(name)
+    if prefix:
+        name = name[prefix.end() :]
+    if name in table:
+        return table[name]
+    for score in sorted(table, key=len, reverse=True):
+        if name.startswith(score + "_"):
+            return table[score]
+    return "unknown"
 
 
 @dataclass
@@ -60,8 +125,10 @@ def read_results(path: Path) -> ScoreTable:
     """Read what ``segcli score`` wrote: CSV, TSV, JSON or JSONL (by extension, else by content)."""
     path = Path(path)
     try:
-        # a name that is not UTF-8 was written as its own bytes (segcli.outputs.TEXT_ERRORS)
-        text = path.read_text(encoding="utf-8", errors=TEXT_ERRORS)
+        # a name that is not UTF-8 was written as its own bytes (segcli.outputs.TEXT_ERRORS);
+        # line ends as they are: a carriage return inside a quoted CSV name is part of the name
+        with open(path, encoding="utf-8", errors=TEXT_ERRORS, newline="") as handle:
+            text = handle.read()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
     suffix = path.suffix.lower()
@@ -97,19 +164,51 @@ def _read_json(path: Path, text: str) -> ScoreTable:
     return table
 
 
+def summary_layouts() -> tuple[tuple[str, ...], ...]:
+    """The names of the summary rows ``segcli score`` ends a CSV/TSV with, one tuple per layout:
+    the statistics, then ``ci_low``, ``ci_high`` (``--ci``), then ``n_empty_distance``
+    (``--empty-distance`` other than inf)."""
+    base = tuple(STATISTICS)
+    layouts = (base, (*base, "ci_low", "ci_high"), (*base, "n_empty_distance"),
+               (*base, "ci_low", "ci_high", "n_empty_distance"))  # fmt: skip
+    return tuple(tuple(f"summary:{s}" for s in layout) for layout in layouts)
+
+
 def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
-    reader = csv.reader(text.splitlines(), delimiter=delimiter)
+    """A CSV/TSV run: the header, one row per case, then the summary rows. The summary is the
+    trailing block whose names are exactly one of ``summary_layouts()``, so a case named
+    ``summary:mean`` before it is a case; a ``summary:`` row outside such a block (a file cut
+    short, or edited) could be either, and is refused rather than guessed."""
+    # csv on the text itself: only \n, \r and \r\n end a row, and a quoted field may hold them
+    # (str.splitlines would also split at \x0c, \x1c-\x1e, \x85, \u2028, \u2029 in a name)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError(f"{path}: empty file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a CSV/TSV table ({exc})") from None
     if not header or header[0] != "name":
         raise InputError(f"{path}: not a segcli score table (its first column must be 'name')")
     columns = [c for c in header[1:] if c not in META_COLUMNS]
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for row in reader:
+            if row:
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: not a CSV/TSV row ({exc})") from None
+    names = [row[0] for _, row in rows]
+    summary = next((n for n in map(len, summary_layouts()) if tuple(names[-n:]) in summary_layouts()), 0)
+    if summary:
+        rows = rows[:-summary]
     table = ScoreTable(str(path), columns)
-    for number, row in enumerate(reader, 2):
-        if not row or row[0].startswith("summary:"):
-            continue
+    for number, row in rows:
+        if not summary and row[0].startswith("summary:"):
+            raise InputError(
+                f"{path}: line {number}: {row[0]!r} is a case name or a summary row, and the file does not end "
+                "with segcli's summary rows to tell which; compare needs it as segcli score wrote it"
+            )
         if row[0] in table.values:
             raise InputError(f"{path}: case {row[0]!r} appears twice (concatenated runs?); compare needs one each")
         record = dict(zip(header, row, strict=False))
@@ -168,7 +267,6 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
     ``{"paired": [...], "only_a": [...], "only_b": [...]}``."""
     from scipy import stats
 
-    from segcli.html_report import higher_is_better
     from segcli.intervals import mean_intervals
 
     paired = sorted(a.values.keys() & b.values.keys())
@@ -195,9 +293,11 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
         diff[tie & np.isfinite(va)] = 0.0  # inf - inf stays nan: left out of the test, counted
         finite = np.isfinite(diff)
         d = diff[finite]
-        better = ((vb > va) if higher_is_better(column) else (vb < va)) & ~tie
-        worse = ((vb < va) if higher_is_better(column) else (vb > va)) & ~tie
+        way = direction(column)
+        better = ((vb > va) if way == "higher" else (vb < va)) & ~tie
+        worse = ((vb < va) if way == "higher" else (vb > va)) & ~tie
         comparable = ~(np.isnan(va) | np.isnan(vb))
+        counted = way in ("higher", "lower")  # else no verdict: wins / ties / losses are None
         statistic = p_value = math.nan
         if d.size and np.any(d != 0):
             with warnings.catch_warnings():
@@ -211,6 +311,7 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
             rows.append(
                 {
                     "score": column,
+                    "better": way,
                     "n_cases": int(finite.sum()),
                     "mean_a": float(np.mean(va[finite])) if d.size else math.nan,
                     "mean_b": float(np.mean(vb[finite])) if d.size else math.nan,
@@ -219,9 +320,9 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
                     "ci_high": high,
                     "wilcoxon_statistic": statistic,
                     "p_value": p_value,
-                    "wins": int(np.sum(better & comparable)),
-                    "ties": int(np.sum(tie & comparable)),
-                    "losses": int(np.sum(worse & comparable)),
+                    "wins": int(np.sum(better & comparable)) if counted else None,
+                    "ties": int(np.sum(tie & comparable)) if counted else None,
+                    "losses": int(np.sum(worse & comparable)) if counted else None,
                     "n_nonfinite_diff": int((~finite).sum()),
                     "most_changed": most,
                 }

@@ -23,7 +23,8 @@ def _write_csv(path, rows, columns=("dice", "hd95")):
         writer.writerow(["name", *columns, "pred_kind"])
         for name, *values in rows:
             writer.writerow([name, *values, "mask"])
-        writer.writerow(["summary:mean", *([""] * len(columns)), ""])
+        for statistic in ("mean", "std", "median", "min", "max", "n_nonfinite"):  # as segcli score ends a CSV
+            writer.writerow([f"summary:{statistic}", *(["0"] * len(columns)), ""])
 
 
 def _rows(text):
@@ -129,3 +130,122 @@ def test_bad_inputs_are_one_line(tmp_path):
     _write_csv(tmp_path / "c.csv", [("zz", 0.1, 1.0)])
     disjoint = CliRunner().invoke(app, ["compare", str(tmp_path / "a.csv"), str(tmp_path / "c.csv")])
     assert disjoint.exit_code == 1 and "no case name in common" in disjoint.stderr
+
+
+# case names that must read back, and outputs that must not replace inputs ---------------------
+
+# Every character str.splitlines() ends a line at but csv does not (\x0c \x1c \x1d \x1e \x85
+# \u2028 \u2029), what the CSV writer quotes (quote, comma, tab, newline), and names of summary rows.
+ODD_NAMES = ("f\x0cx", "g\x1cx", "h\x1dx", "i\x1ex", "j\x85x", "k\u2028x", "l\u2029x", 'q"uo,te', "t\tab",
+             "nl\nx", "summary:mean", "summary:std", "plain")  # fmt: skip
+
+
+def _odd_runs(tmp_path):
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+    for i, name in enumerate(ODD_NAMES):
+        gt = np.zeros((12, 12), np.uint8)
+        gt[2:9, 2 : 5 + i % 5] = 255
+        Image.fromarray(gt).save(tmp_path / "gt" / f"{name}.png")
+        Image.fromarray(np.roll(gt, 1, axis=0)).save(tmp_path / "pred" / f"{name}.png")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_every_case_name_score_writes_reads_back(tmp_path, fmt):
+    """13 cases with odd names, scored to CSV/TSV and compared with themselves: 13 paired, 13 ties."""
+    from segcli.compare import read_results
+
+    _odd_runs(tmp_path)
+    out = tmp_path / f"x.{fmt}"
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(read_results(out).values) == sorted(ODD_NAMES)
+    result = CliRunner().invoke(app, ["compare", str(out), str(out), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["n_paired"] == 13
+    assert (document["comparison"][0]["n_cases"], document["comparison"][0]["ties"]) == (13, 13)
+
+
+def test_a_quoted_carriage_return_is_part_of_the_name(tmp_path):
+    """A name holding a CR, quoted (as segcli's writer quotes it), keeps its CR: the file is read
+    with its line ends as they are, not translated to newlines."""
+    from segcli.compare import read_results
+
+    path = tmp_path / "run.csv"
+    path.write_bytes(b'name,dice\r\n"a\rb",0.5\r\n"c\r\nd",0.25\r\nplain,1\r\n')
+    assert read_results(path).values == {"a\rb": {"dice": 0.5}, "c\r\nd": {"dice": 0.25}, "plain": {"dice": 1.0}}
+
+
+@pytest.mark.parametrize("options", [[], ["--ci", "0.9", "--bootstrap", "99"], ["--empty-distance", "nan"],
+                                     ["--ci", "0.9", "--bootstrap", "99", "--empty-distance", "nan"]])  # fmt: skip
+def test_a_case_named_like_a_summary_row_is_a_case(tmp_path, options):
+    """Cases "summary:mean", "summary:max" and "x" against each summary layout score writes (6, 8,
+    7 or 9 rows): 3 cases read, none dropped, the summary rows left out."""
+    from segcli.compare import read_results
+
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+    for name in ("summary:mean", "summary:max", "x"):
+        gt = np.zeros((8, 8), np.uint8)
+        gt[2:6, 2:6] = 255
+        Image.fromarray(gt).save(tmp_path / "gt" / f"{name}.png")
+        Image.fromarray(gt).save(tmp_path / "pred" / f"{name}.png")
+    out = tmp_path / "run.csv"
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--workers", "1"]
+    result = CliRunner().invoke(app, [*args, *options, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert read_results(out).values == {"summary:mean": {"dice": 1.0}, "summary:max": {"dice": 1.0}, "x": {"dice": 1.0}}
+
+
+def _two_runs(tmp_path):
+    (tmp_path / "a.csv").write_text("name,dice\nc1,0.5\nc2,0.6\n")
+    (tmp_path / "b.csv").write_text("name,dice\nc1,0.7\nc2,0.6\n")
+    return str(tmp_path / "a.csv"), str(tmp_path / "b.csv")
+
+
+def test_output_never_replaces_an_input_run(tmp_path):
+    """-o naming run A, run B, a symbolic link to A or a hard link to B: refused (exit 2, one line)
+    with or without --overwrite, the input untouched."""
+    import os
+
+    a, b = _two_runs(tmp_path)
+    os.symlink(a, tmp_path / "link.csv")
+    os.link(b, tmp_path / "hard.csv")
+    for target in (a, b, str(tmp_path / "link.csv"), str(tmp_path / "hard.csv")):
+        for extra in ([], ["--overwrite"]):
+            result = CliRunner().invoke(app, ["compare", a, b, "-o", target, *extra])
+            assert result.exit_code == 2, (target, result.output)
+            assert result.stderr.strip().endswith("is one of the input files; outputs never replace inputs")
+            assert len(result.stderr.strip().splitlines()) == 1
+    assert open(a).read() == "name,dice\nc1,0.5\nc2,0.6\n" and open(b).read() == "name,dice\nc1,0.7\nc2,0.6\n"
+    ok = CliRunner().invoke(app, ["compare", a, b, "-o", str(tmp_path / "out.csv")])
+    assert ok.exit_code == 0 and (tmp_path / "out.csv").read_text().startswith("score,n_cases,")
+
+
+def test_output_never_replaces_or_lands_among_scored_inputs(tmp_path):
+    """With --gt: a GT image, a prediction, a new file inside PRED or GT (or below it), the GT
+    directory itself: refused before any scoring (exit 2), nothing written."""
+    for side in ("gt", "a", "b"):
+        (tmp_path / side).mkdir()
+    gt = np.zeros((10, 10), np.uint8)
+    gt[2:7, 2:7] = 255
+    for i in range(2):
+        for side in ("gt", "a", "b"):
+            Image.fromarray(np.roll(gt, i if side == "a" else 0, axis=0)).save(tmp_path / side / f"c{i}.png")
+    before = (tmp_path / "gt" / "c0.png").read_bytes()
+    base = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--gt", str(tmp_path / "gt"), "--overwrite"]
+    cases = {
+        "gt/c0.png": "is one of the input files",
+        "a/c1.png": "is one of the input files",
+        "gt/new.csv": f"is inside the input directory {tmp_path / 'gt'}",
+        "b/sub/new.csv": f"is inside the input directory {tmp_path / 'b'}",
+        "gt": f"is the input directory {tmp_path / 'gt'}",
+    }
+    for relative, message in cases.items():
+        result = CliRunner().invoke(app, [*base, "-o", str(tmp_path / relative)])
+        assert result.exit_code == 2, (relative, result.output)
+        assert message in result.stderr and "scoring" not in result.stderr, relative
+    assert (tmp_path / "gt" / "c0.png").read_bytes() == before
+    assert not (tmp_path / "gt" / "new.csv").exists() and not (tmp_path / "b" / "sub").exists()

@@ -71,16 +71,23 @@ def test_a_case_without_the_score_in_one_run_is_left_out_and_counted():
 # reading the runs ------------------------------------------------------------------------------
 
 
+SUMMARY_ROWS = "".join(f"summary:{s},0.6,inf,\n" for s in ("mean", "std", "median", "min", "max", "n_nonfinite"))
+
+
 def test_read_csv_blank_cells_short_rows_blank_lines_and_summary_rows(tmp_path):
     path = tmp_path / "run.csv"
-    path.write_text("name,dice,hd95,pred_kind\na,0.5,3,mask\n\nb,,inf,mask\nc,0.7\nsummary:mean,0.6,inf,\nd,1,0\n")
+    path.write_text("name,dice,hd95,pred_kind\na,0.5,3,mask\n\nb,,inf,mask\nc,0.7\nd,1,0\n\n" + SUMMARY_ROWS)
     table = read_results(path)
     assert (table.path, table.columns) == (str(path), ["dice", "hd95"])
     assert table.values["a"] == {"dice": 0.5, "hd95": 3.0}
     assert math.isnan(table.values["b"]["dice"]) and table.values["b"]["hd95"] == math.inf
     assert table.values["c"]["dice"] == 0.7 and math.isnan(table.values["c"]["hd95"])
-    assert table.values["d"] == {"dice": 1.0, "hd95": 0.0}  # after a blank line and a summary row
+    assert table.values["d"] == {"dice": 1.0, "hd95": 0.0}  # after a blank line; the summary rows left out
     assert list(table.values) == ["a", "b", "c", "d"]
+    # a summary row in the middle, without segcli's summary block at the end: case or summary? refused
+    path.write_text("name,dice,hd95,pred_kind\na,0.5,3,mask\nsummary:mean,0.6,inf,\nd,1,0\n")
+    with pytest.raises(InputError, match=r"run\.csv: line 3: 'summary:mean' is a case name or a summary row, "):
+        read_results(path)
 
 
 def test_read_csv_errors_name_the_file_line_and_case(tmp_path):

@@ -52,12 +52,14 @@ def compare(
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
         target = None
+        pairings = _pair_both(a, b, gt) if gt is not None else None
         if output is not None:
             from segcli.outputs import check_output_file
 
+            _never_over_inputs(output, a, b, gt, pairings)  # first: --overwrite would not help
             target = check_output_file(output, overwrite=overwrite)
-        if gt is not None:
-            run_a, run_b = _score_both(a, b, gt, metrics or "dice,iou,hd95,assd", workers)
+        if pairings is not None:
+            run_a, run_b = _score_both(pairings, metrics or "dice,iou,hd95,assd", workers)
         else:
             run_a, run_b = read_results(a), read_results(b)
             if run_a.settings is None or run_b.settings is None:
@@ -67,6 +69,9 @@ def compare(
                 warn(f"the two runs used different settings: {', '.join(differ)}")
         scores = [s.strip() for s in metrics.split(",") if s.strip()] if metrics and gt is None else None
         rows, pairing = compare_runs(run_a, run_b, scores=scores)
+        undirected = [f"{r['score']} ({r['better']})" for r in rows if r["wins"] is None]
+        if undirected:
+            info(f"no better direction, so no wins/ties/losses: {', '.join(undirected)}")
         for side, names in (("A", pairing["only_a"]), ("B", pairing["only_b"])):
             if names:
                 shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
@@ -102,21 +107,49 @@ def _format_from(output: Path | None) -> str:
     return "table" if sys.stdout.isatty() else "csv"
 
 
-def _score_both(a: Path, b: Path, gt: Path, metrics: str, workers: int | None):
+def _pair_both(a: Path, b: Path, gt: Path) -> list:
+    """(root, pairing) of A and of B with GT: the files each run would read."""
+    from segcli.pairing import pair_files
+
+    return [(root, pair_files(root, gt, missing="skip")) for root in (a, b)]
+
+
+def _never_over_inputs(target: Path, a: Path, b: Path, gt: Path | None, pairings: list | None) -> None:
+    """--output may not be an input, with or without --overwrite: not run A's or run B's file,
+    not a file scored with --gt (the same file whatever links lead to it), and not inside the
+    PRED or GT directories (paths compared resolved). Checked before any work; exit 2."""
+    from types import SimpleNamespace
+
+    from segcli.cli.score import _never_over_inputs as never_over_files
+    from segcli.errors import UsageError
+    from segcli.outputs import is_stream_target
+
+    if is_stream_target(target):
+        return
+    if pairings is None:
+        never_over_files([SimpleNamespace(pred=a, gt=b, raters=())], {"--output": target})
+        return
+    never_over_files([pair for _, pairing in pairings for pair in pairing.pairs], {"--output": target})
+    resolved = Path(target).resolve()
+    for root in (a, b, gt):
+        if Path(root).is_dir() and resolved.is_relative_to(Path(root).resolve()):
+            where = "the input directory" if resolved == Path(root).resolve() else "inside the input directory"
+            raise UsageError(f"--output {target}: is {where} {root}; outputs never replace inputs")
+
+
+def _score_both(pairings: list, metrics: str, workers: int | None):
     """Score A and B against GT in this process's pool (default settings otherwise)."""
     from segcli import registry
     from segcli.cli._output import progress
     from segcli.compare import ScoreTable
     from segcli.outcomes import Failure
-    from segcli.pairing import pair_files
     from segcli.pipeline import score_pairs
     from segcli.scoring import ScoreSettings
 
     chosen = tuple(s.name for s in registry.select(metrics))
     settings = ScoreSettings(metrics=chosen)
     tables = []
-    for root in (a, b):
-        pairing = pair_files(root, gt, missing="skip")
+    for root, pairing in pairings:
         table = ScoreTable(str(root), list(chosen), settings={"metrics": list(chosen)})
         with progress(len(pairing.pairs), f"scoring {root}") as advance:
             for outcome in score_pairs(pairing.pairs, settings, workers=workers, on_done=advance):
@@ -129,6 +162,8 @@ def _score_both(a: Path, b: Path, gt: Path, metrics: str, workers: int | None):
 
 
 def _text(value) -> str:
+    if value is None:  # wins / ties / losses of a score without a direction
+        return ""
     if isinstance(value, list):
         return ";".join(f"{name}:{diff:+.6g}" for name, diff in value)
     if isinstance(value, float):
@@ -172,7 +207,7 @@ def render(rows: list[dict], meta: dict, fmt: str) -> str:
         for column in shown:
             table.add_column(column, justify="left" if column == "score" else "right")
         for row in rows:
-            table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else str(row[c]) for c in shown))
+            table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else _text(row[c]) or "-" for c in shown))
         console = Console(file=buffer, width=200)
         console.print(table)
         for row in rows:

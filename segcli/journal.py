@@ -102,23 +102,43 @@ def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]]]:
         raise OutputError(describe_os_error(exc, path)) from None
     done: dict[str, tuple[dict, dict]] = {}
     keep = 0
-    for number, line in enumerate(data.splitlines(keepends=True)):
-        if not line.endswith(b"\n"):
-            break  # cut short
+    lines = data.split(b"\n")  # the records' own line ends: JSON escapes any other in a name
+    for number, text in enumerate(lines):
+        if number == len(lines) - 1:
+            break  # after the last line end: empty, or a line cut short by a kill (dropped)
         try:
-            entry = json.loads(line)
+            entry = json.loads(text)
         except ValueError:
             if number == 0:
                 raise UsageError(f"{path}: not a segcli journal; delete it or pass --overwrite") from None
-            break
+            entry = None
         if number == 0:
             _check_header(path, entry, header)
+        elif not _is_record(entry):
+            raise UsageError(
+                f"{path}: line {number + 1} is not a record of a segcli run (edited or damaged); "
+                "delete the file or pass --overwrite to score again"
+            )
         else:
             done[entry["name"]] = (entry["values"], entry.get("meta", {}))
-        keep += len(line)
+        keep += len(text) + 1
     if keep == 0:
         raise UsageError(f"{path}: empty or not a segcli journal; delete it or pass --overwrite")
     return keep, done
+
+
+def _is_record(entry) -> bool:
+    """A journal line as ``Journal.append`` writes it: a name, numeric values, a meta dict."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("name"), str)
+        and isinstance(entry.get("values"), dict)
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and isinstance(k, str)
+            for k, v in entry["values"].items()
+        )
+        and isinstance(entry.get("meta", {}), dict)
+    )
 
 
 def _check_header(path: Path, stored: dict, header: dict) -> None:

@@ -100,3 +100,60 @@ def test_report_does_not_repeat_what_the_run_said_about_reading_its_pairs(tmp_pa
     assert done.returncode == 0, done.stderr
     said = done.stderr.decode().splitlines()
     assert len(said) == 1 and said[0].startswith("segcli: report written to r.html ("), said
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"name": "b", "values": {"dice": "abc"}, "meta": {}}\n',
+        '{"name": "b", "values": null, "meta": {}}\n',
+        "[1, 2]\n",
+        "garbage in the middle\n",
+    ],
+)
+def test_a_damaged_journal_is_one_line_not_an_internal_error_nor_records_dropped(tmp_path, damage):
+    from segcli.errors import UsageError
+    from segcli.journal import Journal
+
+    target = tmp_path / "r.csv"
+    header = {"format": "csv", "columns": ["dice"], "settings": {"metrics": ["dice"]}}
+    journal = Journal.open(target, header, resume=False, overwrite=False)
+    journal.append("a", {"dice": 0.5}, {})
+    journal.close()
+    with open(journal.path, "a") as handle:
+        handle.write(damage)
+        handle.write('{"name": "c", "values": {"dice": 0.25}, "meta": {}}\n')  # after it: never dropped silently
+    with pytest.raises(UsageError, match=r"r\.csv\.partial: line 3 is not a record of a segcli run"):
+        Journal.open(target, header, resume=True, overwrite=False)
+
+
+def test_a_name_with_a_line_separator_survives_the_journal(tmp_path):
+    from segcli.journal import Journal
+
+    target = tmp_path / "r.csv"
+    header = {"format": "csv", "columns": ["dice"], "settings": {}}
+    journal = Journal.open(target, header, resume=False, overwrite=False)
+    for name in ("a\u2028b", "c\x85d", "e\rf"):
+        journal.append(name, {"dice": 0.5}, {})
+    journal.close()
+    assert list(Journal.open(target, header, resume=True, overwrite=False).done) == ["a\u2028b", "c\x85d", "e\rf"]
+
+
+def test_resume_of_a_complete_output_must_be_the_same_run(tmp_path):
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(GT).save(tmp_path / folder / "a.png")
+    segcli = [sys.executable, "-m", "segcli", "score", "pred", "gt"]
+    for name in ("r.csv", "r.jsonl"):
+        assert subprocess.run([*segcli, "--metrics", "dice", "-o", name], cwd=tmp_path).returncode == 0
+        before = (tmp_path / name).read_bytes()
+        same = subprocess.run([*segcli, "--metrics", "dice", "-o", name, "--resume"], cwd=tmp_path, capture_output=True)
+        assert same.returncode == 0 and b"is complete; nothing to resume" in same.stderr
+        other = subprocess.run([*segcli, "--metrics", "iou", "-o", name, "--resume"], cwd=tmp_path, capture_output=True)
+        assert other.returncode == 2
+        assert b"holds another run's results (scores" in other.stderr
+        assert (tmp_path / name).read_bytes() == before
+    # JSON lines record the settings: another threshold is another run
+    moved_threshold = [*segcli, "--metrics", "dice", "--threshold", "0.3", "-o", "r.jsonl", "--resume"]
+    moved = subprocess.run(moved_threshold, cwd=tmp_path, capture_output=True)
+    assert moved.returncode == 2 and b"(settings differ)" in moved.stderr

@@ -871,6 +871,34 @@ class _Run:
             self.scored[outcome.name] = (outcome.values, outcome.meta)
         self.finish(writer)
 
+    def _check_complete(self, target: Path) -> None:
+        """--resume of a finished output: it must hold this run's results (its scores, its pairs and,
+        where the file records them, its settings), else it is refused, never passed off as done."""
+        from segcli.compare import read_results
+        from segcli.errors import InputError, UsageError
+        from segcli.journal import NOT_COMPARED, _normal
+
+        try:
+            table = read_results(target)
+        except InputError:
+            warn(f"{target}: cannot be read back to check that it holds this run's results")
+            return
+        differ = []
+        if list(table.columns) != list(self.columns):
+            differ.append("scores")
+        names = {pair.name for pair in self.pairs}
+        if any(name not in names for name in table.values):
+            differ.append("pairs")
+        if table.settings is not None:
+            now = _normal(self.record)
+            if any(table.settings.get(k) != v for k, v in now.items() if k not in NOT_COMPARED):
+                differ.append("settings")
+        if differ:
+            raise UsageError(
+                f"{target}: complete, but holds another run's results ({', '.join(differ)} differ); "
+                "pass --overwrite to score again"
+            )
+
     def to_file(self, target: Path, *, resume: bool, overwrite: bool) -> None:
         """Journal each record as it comes (``FILE.partial``); write FILE atomically at the end."""
         from segcli.io import atomic_path
@@ -881,6 +909,7 @@ class _Run:
             if lock.stale is not None:
                 warn(f"{lock.path}: left by process {lock.stale}, which is gone; taken over")
             if resume and not journal_path(target).exists() and target.exists():
+                self._check_complete(target)
                 info(f"{target} is complete; nothing to resume")
                 self.complete = target
                 return

@@ -138,9 +138,15 @@ def family(column: str) -> str:
 
 
 def higher_is_better(column: str) -> bool:
-    base, _ = split_column(column)
-    score = _registry().get(base)
-    return score.higher_is_better if score is not None else True
+    """Which way ``column`` gets better, as ``segcli compare`` counts wins (``combined`` and the
+    rater, majority, staple and interrater columns included); a column with no direction (an
+    object count, or one segcli does not write) cannot rank cases: a ``UsageError``."""
+    from segcli.directions import direction
+
+    way = direction(column)
+    if way not in ("higher", "lower"):
+        raise UsageError(f"{column}: no better or worse direction ({way}); rank the cases by a score")
+    return way == "higher"
 
 
 def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:

@@ -157,3 +157,21 @@ def test_resume_of_a_complete_output_must_be_the_same_run(tmp_path):
     moved_threshold = [*segcli, "--metrics", "dice", "--threshold", "0.3", "-o", "r.jsonl", "--resume"]
     moved = subprocess.run(moved_threshold, cwd=tmp_path, capture_output=True)
     assert moved.returncode == 2 and b"(settings differ)" in moved.stderr
+
+
+def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
+    from segcli.errors import UsageError
+    from segcli.html_report import RunResults, worst_cases
+
+    columns = ["dice", "combined", "rater2.hd95", "majority.dice", "obj_count_gt"]
+    rows = [
+        {"dice": 0.9, "combined": 0.1, "rater2.hd95": 1.0, "majority.dice": 0.9, "obj_count_gt": 3},
+        {"dice": 0.2, "combined": 0.8, "rater2.hd95": 9.0, "majority.dice": 0.1, "obj_count_gt": 5},
+        {"dice": 0.5, "combined": 0.4, "rater2.hd95": 4.0, "majority.dice": 0.6, "obj_count_gt": 1},
+    ]
+    results = RunResults(columns, ["a", "b", "c"], rows, [{}] * 3)
+    # b is worst by every directed column: lowest dice, highest combined loss, farthest hd95
+    for column in ("dice", "combined", "rater2.hd95", "majority.dice"):
+        assert worst_cases(results, column, 3) == [1, 2, 0], column
+    with pytest.raises(UsageError, match="obj_count_gt: no better or worse direction"):
+        worst_cases(results, "obj_count_gt", 3)

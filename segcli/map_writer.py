@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcli.errors import SegcliError, UsageError
+from segcli.errors import OutputError, SegcliError, UsageError
 from segcli.io import (
     VOLUME_SUFFIXES,
     image_stem,
@@ -99,6 +99,8 @@ def run_map_job(job: MapJob, settings: MapSettings) -> MapResult:
     """Read, compute and write one map. Never raises an ``Exception``: every failure is a result."""
     try:
         return _run_map_job(job, settings)
+    except OutputError as exc:  # a write that failed (disk full, read-only): every later one would too
+        return MapResult(job, error=str(exc), output_failed=True)
     except SegcliError as exc:  # a bad input file, an output path that cannot be used
         return MapResult(job, error=str(exc))
     except MemoryError:

@@ -169,4 +169,6 @@ def describe_os_error(exc: OSError, path: Path | str | None = None) -> str:
         errno.EBADF: "closed",
         errno.EFBIG: "file too large",
     }.get(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc))
+    if exc.errno is None and "requested and" in str(exc):  # numpy's short write: a full device
+        reason = f"{exc}: the device is probably full"
     return f"{where}: cannot write ({reason})"

@@ -515,3 +515,26 @@ def test_classweights_dead_worker_fails_its_file_and_the_others_are_counted(runn
     _one_line(result.stderr)
     document = json.loads(result.stdout)
     assert document["n_images"] == 7 and document["counts"][1] == 36 + 4 * 4
+
+
+def test_weightmap_short_write_stops_the_run_exit_3(runner, tmp_path, masks, monkeypatch):
+    # a full disk as numpy reports it (no errno) through the real atomic write: the run stops at
+    # the first map instead of failing every file one by one
+    import tifffile
+
+    calls = []
+
+    def short(path, *args, **kwargs):
+        calls.append(path)
+        Path(path).write_bytes(b"II*\0")  # a few bytes, then the device is full
+        raise OSError("262144 requested and 75708 written")
+
+    monkeypatch.setattr(tifffile, "imwrite", short)
+    result = runner.invoke(app, ["weightmap", str(masks), "--out", str(tmp_path / "o"), "--workers", "1"])
+    assert result.exit_code == 3, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"segcli: error: {tmp_path / 'o' / 'c0.tif'}: cannot write "
+        "(262144 requested and 75708 written: the device is probably full)"
+    )
+    assert len(calls) == 1
+    assert list((tmp_path / "o").iterdir()) == []  # no partial file left

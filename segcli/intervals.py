@@ -8,6 +8,8 @@ reason.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -54,14 +56,21 @@ def mean_intervals(
         else:
             # One column a call: scipy's vectorised BCa over several columns differs from a
             # one-column call where values tie, and a column's interval must not depend on others.
-            result = stats.bootstrap(
-                (values,),
-                np.mean,
-                confidence_level=confidence,
-                n_resamples=n_resamples,
-                method="BCa",  # pragma: no mutate (scipy's default, and case-insensitive)
-                batch=max(1, 20_000_000 // values.size),  # pragma: no mutate (memory only: same values)
-                rng=np.random.default_rng(seed),
-            )
-            out[name] = (float(result.confidence_interval.low), float(result.confidence_interval.high), "")
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                # a degenerate resampling (too few resamples) is said in ``reason``, not as scipy's warnings
+                warnings.simplefilter("ignore")
+                result = stats.bootstrap(
+                    (values,),
+                    np.mean,
+                    confidence_level=confidence,
+                    n_resamples=n_resamples,
+                    method="BCa",  # pragma: no mutate (scipy's default, and case-insensitive)
+                    batch=max(1, 20_000_000 // values.size),  # pragma: no mutate (memory only: same values)
+                    rng=np.random.default_rng(seed),
+                )
+            low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+            if math.isfinite(low) and math.isfinite(high):
+                out[name] = (low, high, "")
+            else:
+                out[name] = (np.nan, np.nan, f"the BCa bootstrap found no interval in {n_resamples} resamples")
     return {name: out[name] for name in columns}

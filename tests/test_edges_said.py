@@ -175,3 +175,15 @@ def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
         assert worst_cases(results, column, 3) == [1, 2, 0], column
     with pytest.raises(UsageError, match="obj_count_gt: no better or worse direction"):
         worst_cases(results, "obj_count_gt", 3)
+
+
+def test_too_few_bootstrap_resamples_give_a_reason_not_scipy_warnings():
+    from segcli.intervals import mean_intervals
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = mean_intervals({"dice": [0.1, 0.5, 0.9, 0.3]}, n_resamples=1)
+    assert [str(w.message) for w in caught] == []
+    low, high, reason = out["dice"]
+    assert np.isnan(low) and np.isnan(high)
+    assert reason == "the BCa bootstrap found no interval in 1 resamples"

@@ -33,6 +33,12 @@ def is_stream_target(path: Path) -> bool:
     return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
 
 
+# The names of a run's own files beside its output (``lock_path``, ``segcli.journal.journal_path``,
+# ``segcli.io.atomic_path``'s temporaries): an output written under one would lock out, or be
+# taken for, another run's state.
+RESERVED_SUFFIXES = (".segcli-lock", ".partial")
+
+
 def check_output_file(target: Path, *, overwrite: bool, option: str = "--output", resume: bool = False) -> Path:
     """Refuse an output file that cannot or must not be written, before any work is done.
 
@@ -44,6 +50,11 @@ def check_output_file(target: Path, *, overwrite: bool, option: str = "--output"
     target = Path(target)
     if is_stream_target(target):
         return target
+    if target.name.endswith(RESERVED_SUFFIXES):
+        raise UsageError(
+            f"{option} {target}: names ending in {' or '.join(RESERVED_SUFFIXES)} are segcli's own lock and "
+            "journal files; choose another name"
+        )
     if target.is_symlink():
         target = Path(os.path.realpath(target))
     if target.exists():

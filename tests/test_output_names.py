@@ -165,3 +165,20 @@ def test_inputs_beyond_the_pairs_are_never_written_over(odd_pairs, command, vict
     assert done.returncode == 2, done.stderr
     assert "outputs never replace inputs" in _one_line(done.stderr)
     assert (odd_pairs / victim).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["score", "pred", "gt", "-o", "q.csv", "--report", ".q.csv.segcli-lock"],  # would lock q.csv out for good
+        ["score", "pred", "gt", "-o", "z.csv", "--report", "z.csv.partial"],  # would be taken for z.csv's journal
+        ["score", "pred", "gt", "-o", "r.partial"],
+        ["classweights", "gt", "--output", "w.segcli-lock"],
+    ],
+)
+def test_an_output_named_like_segcli_own_files_is_refused(odd_pairs, command):
+    before = sorted(p.name for p in odd_pairs.iterdir())
+    done = _segcli(*command, cwd=odd_pairs)
+    assert done.returncode == 2, done.stderr
+    assert "segcli's own lock and journal files" in _one_line(done.stderr)
+    assert sorted(p.name for p in odd_pairs.iterdir()) == before

@@ -178,9 +178,11 @@ def _check_types(metrics, options: dict) -> None:
 def _empty_distance(value):
     """A number written as text (``"7.5"``) is that number, as on the command line; anything
     else is left to the options' own check, which names the argument."""
-    if isinstance(value, str) and value not in ("inf", "worst", "nan"):
+    if isinstance(value, str):
         try:
-            return float(value)
+            from segcli.batch import empty_distance_policy
+
+            return empty_distance_policy(value)
         except ValueError:
             return value
     return value

@@ -62,6 +62,24 @@ class ScoreOptions:
 
 
 EMPTY_DISTANCE_POLICIES = ("inf", "worst", "nan")
+
+
+def empty_distance_policy(text: str) -> str | float:
+    """``--empty-distance`` as written: a policy name in any case (``NaN``, ``Inf``, ``worst``), or
+    a number, where an infinite or NaN number is the policy of that name; ValueError otherwise.
+
+    >>> empty_distance_policy("NaN"), empty_distance_policy("7.5"), empty_distance_policy("1e400")
+    ('nan', 7.5, 'inf')
+    """
+    name = text.strip().lower()
+    if name in EMPTY_DISTANCE_POLICIES:
+        return name
+    number = float(text)
+    if math.isnan(number):
+        return "nan"
+    return "inf" if number == math.inf else number
+
+
 # The scores --empty-distance applies to: distances, which are inf when exactly one side is empty.
 EMPTY_DISTANCE_SCORES = ("hd", "hd95", "hd95_pooled", "assd", "masd")
 

@@ -24,11 +24,18 @@ Connectivity = Literal[1, 2]
 MAX_SDF_BYTES = 4 * 1024**3
 
 
+# The maps are float32: a weight beyond this would be written as inf.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _check_number(name: str, value: float, *, positive: bool) -> float:
-    """``value`` as a float that is finite and > 0 (``positive``) or >= 0; ValueError naming it."""
+    """``value`` as a float that is finite and > 0 (``positive``) or >= 0, and within float32's
+    range (the maps' type); ValueError naming it."""
     number = float(value)
     if not math.isfinite(number) or number < 0 or (positive and number == 0):
         raise ValueError(f"{name}: expected a finite number {'> 0' if positive else '>= 0'}, got {value}")
+    if number > FLOAT32_MAX:
+        raise ValueError(f"{name}: {value} is beyond the float32 maps' range (at most {FLOAT32_MAX:.4g})")
     return number
 
 
@@ -39,6 +46,8 @@ def check_class_weights(class_weights: Sequence[float]) -> np.ndarray:
         raise ValueError(
             f"class_weights: expected two finite numbers >= 0 (w_background, w_foreground), got {weights.tolist()}"
         )
+    if np.any(weights > FLOAT32_MAX):
+        raise ValueError(f"class_weights: {weights.tolist()} is beyond the float32 maps' range")
     return weights
 
 
@@ -121,6 +130,24 @@ def nearest_two_instance_distances(
     return nearest, second
 
 
+def check_unet_options(*, w0: float, sigma: float, class_weights=None) -> tuple[float, float, np.ndarray | None]:
+    """``(w0, sigma, class_weights)`` of a U-Net map, checked: sigma > 0, w0 >= 0, two class
+    weights >= 0, each finite and the largest weight (w0 plus a class weight) within the float32
+    maps' range; ValueError naming the argument.
+
+    >>> check_unet_options(w0=1e39, sigma=5)
+    Traceback (most recent call last):
+    ValueError: w0: 1e+39 is beyond the float32 maps' range (at most 3.403e+38)
+    """
+    sigma = _check_number("sigma", sigma, positive=True)
+    w0 = _check_number("w0", w0, positive=False)
+    if class_weights is not None:
+        class_weights = check_class_weights(class_weights)
+    if w0 + (1.0 if class_weights is None else float(np.max(class_weights))) > FLOAT32_MAX:
+        raise ValueError(f"w0: {w0:g} plus a class weight is beyond the float32 maps' range")
+    return w0, sigma, class_weights
+
+
 def unet_weight_map(
     instances: np.ndarray,
     *,
@@ -140,14 +167,12 @@ def unet_weight_map(
     >>> round(float(m[0, 1]), 4)  # d1 = d2 = 1: 1 + 10 exp(-2)
     2.3534
     """
-    sigma = _check_number("sigma", sigma, positive=True)
-    w0 = _check_number("w0", w0, positive=False)
+    w0, sigma, class_weights = check_unet_options(w0=w0, sigma=sigma, class_weights=class_weights)
     _check_spacing(spacing, instances.ndim)
     background = instances == 0
     if class_weights is None:
         weights = np.ones(instances.shape, np.float32)
     else:
-        class_weights = check_class_weights(class_weights)
         weights = np.where(background, class_weights[0], class_weights[1]).astype(np.float32)
     boxes = instance_boxes(instances)
     if len(boxes) < 2:

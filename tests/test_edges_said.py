@@ -187,3 +187,48 @@ def test_too_few_bootstrap_resamples_give_a_reason_not_scipy_warnings():
     low, high, reason = out["dice"]
     assert np.isnan(low) and np.isnan(high)
     assert reason == "the BCa bootstrap found no interval in 1 resamples"
+
+
+@pytest.mark.parametrize(
+    ("text", "policy"), [("NaN", "nan"), ("Inf", "inf"), (" worst ", "worst"), ("1e400", "inf"), ("7.5", 7.5)]
+)
+def test_empty_distance_policies_in_any_case_and_infinite_numbers(text, policy):
+    from segcli.batch import empty_distance_policy
+
+    assert empty_distance_policy(text) == policy
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["-o", "out.html"], "out.html: written as csv, whatever its name says; the HTML page is --report"),
+        (["-o", "out.csv.gz"], "out.csv.gz: written as csv, whatever its name says; it is not compressed"),
+        (["-o", "out.json", "--format", "csv"], "out.json: written as csv, whatever its name says"),
+        (["--spacing-unit", "mm"], "--spacing-unit names the unit of --spacing; without --spacing it does nothing"),
+        (["--class-weight-scheme", "median"], "--class-weight-scheme picks from a --class-weights JSON file"),
+        (["--empty-distance", "NaN"], None),
+    ],
+)
+def test_options_that_do_nothing_or_disagree_are_said(tmp_path, args, said):
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(GT).save(tmp_path / folder / "a.png")
+    command = [sys.executable, "-m", "segcli", "score", "pred", "gt", "--metrics", "dice", *args]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.decode().splitlines()
+    if said:
+        assert len(lines) == 1 and lines[0].startswith(f"segcli: warning: {said}"), lines
+    else:
+        assert lines == []
+
+
+def test_weightmap_wc_scheme_without_a_json_is_said(tmp_path):
+    (tmp_path / "m").mkdir()
+    labels = np.zeros((8, 8), np.uint8)
+    labels[1:3, 1:3], labels[5:7, 5:7] = 1, 2
+    Image.fromarray(labels).save(tmp_path / "m" / "a.png")
+    command = [sys.executable, "-m", "segcli", "weightmap", "m", "--out", "w", "--wc-scheme", "median"]
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert "--wc-scheme picks from a --wc JSON file; without one it does nothing" in done.stderr.decode()

@@ -99,7 +99,7 @@ def test_multiclass_mean_over_classes(tmp_path):
     assert worst["summary:n_empty_distance"]["hd95_2"] == "1" and worst["summary:n_empty_distance"]["hd95"] == "1"
 
 
-@pytest.mark.parametrize("value", ["-1", "abc", "infinity"])
+@pytest.mark.parametrize("value", ["-1", "abc", "-infinity"])  # "infinity" is the inf policy
 def test_bad_values(pairs, value):
     result = CliRunner().invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "--empty-distance", value])
     assert result.exit_code == 2 and "--empty-distance" in result.stderr

@@ -218,6 +218,11 @@ def test_weightmap_second_run_on_the_same_out_refuses(runner, tmp_path, masks):
         (["--wc", "1,2,3"], "--wc"),
         (["--workers", "0"], "--workers"),
         (["--connectivity", "3"], "--connectivity"),
+        # beyond float32, the maps' type: they would be written as inf
+        (["--w0", "1e39"], "--w0"),
+        (["--sigma", "1e39"], "--sigma"),
+        (["--wc", "1e39,1"], "--wc"),
+        (["--w0", "3e38", "--wc", "1,3e38"], "--w0"),
     ],
 )
 def test_weightmap_bad_option_values_exit_2_naming_the_flag(runner, tmp_path, masks, args, flag):
@@ -240,6 +245,9 @@ def test_weightmap_bad_option_values_exit_2_naming_the_flag(runner, tmp_path, ma
         (lambda a: map_for_image(a, "unet", connectivity=3), "connectivity"),
         (lambda a: map_for_image(a, "nope"), "kind"),
         (lambda a: distance_weight_map(a > 0, tau=float("nan")), "tau"),
+        (lambda a: unet_weight_map(a, w0=1e39), "w0"),
+        (lambda a: unet_weight_map(a, class_weights=(1.0, 1e39)), "class_weights"),
+        (lambda a: unet_weight_map(a, w0=3e38, class_weights=(1.0, 3e38)), "w0"),
     ],
 )
 def test_map_functions_validate_their_arguments(call, argument):

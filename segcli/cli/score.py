@@ -325,6 +325,10 @@ def score(
             raise typer.BadParameter("expected score or group names, or all; got nothing", param_hint="--metrics")
         if report is None and (report_sort is not None or images is not None):
             warn("--report-sort and --images shape the HTML report; without --report they do nothing")
+        if spacing_unit is not None and spacing is None:
+            warn("--spacing-unit names the unit of --spacing; without --spacing it does nothing")
+        if class_weight_scheme != "inverse" and (class_weights is None or not _file_option(class_weights)):
+            warn("--class-weight-scheme picks from a --class-weights JSON file; without one it does nothing")
         if pred_kind is PredKindChoice.labels and num_classes is None:
             raise typer.BadParameter(
                 "labels are read in multi-class mode: add --num-classes K", param_hint="--pred-kind"
@@ -378,6 +382,7 @@ def score(
         )
         _warn_about_settings(settings, pred, gt, ignore_index)
         target = _check_output(output, overwrite, resume)
+        _say_format_mismatch(output, fmt)
         report_target = _check_report(report, output, overwrite or resume, report_sort, chosen, num_classes, images)
         resolved_device = resolve_device(device)
         if resolved_device != "cpu" and num_classes is not None:
@@ -651,10 +656,10 @@ def _thresholds(text: str | None, threshold: float | None, chosen: list[str]) ->
 
 
 def _empty_distance(text: str) -> str | float:
-    if text in ("inf", "worst", "nan"):
-        return text
+    from segcli.batch import empty_distance_policy
+
     try:
-        return float(text)
+        return empty_distance_policy(text)
     except ValueError:
         raise typer.BadParameter(
             f"expected inf, worst, nan or a number, got {text!r}", param_hint="--empty-distance"
@@ -969,6 +974,19 @@ def _memory_budget(max_memory: float | None, workers: int | None) -> float | Non
         raise typer.BadParameter(f"expected > 0, got {max_memory}", param_hint="--max-memory")
     total = max_memory * 2**30 if max_memory is not None else (0.8 * total_memory() if total_memory() else None)
     return None if total is None else total / (workers or default_workers())
+
+
+def _say_format_mismatch(output: Path | None, fmt) -> None:
+    """-o's name and the format written disagree (out.html, out.csv.gz, out.json --format csv): said."""
+    if output is None or is_stream_target(output):
+        return
+    suffix = output.suffix.lower().lstrip(".")
+    written = _choose_format(fmt, output)
+    if suffix in ("", written):
+        return
+    hint = "; the HTML page is --report" if suffix in ("html", "htm") else ""
+    hint = "; it is not compressed" if suffix in ("gz", "bz2", "xz", "zip", "zst") else hint
+    warn(f"{output}: written as {written}, whatever its name says{hint}")
 
 
 def _choose_format(fmt, output: Path | None) -> str:

@@ -4,7 +4,6 @@ boundary / distance weight maps behind boundary_bce and distmap_bce, as float32 
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import replace
 from enum import Enum
 from pathlib import Path
@@ -81,6 +80,7 @@ def weightmap(
     """
     from segcli.errors import OutputError, UsageError
     from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+    from segcli.maps import check_unet_options
     from segcli.outputs import OutputLock, check_output_dir
     from segcli.pipeline import default_workers
     from segcli.remote import as_input
@@ -90,10 +90,13 @@ def weightmap(
         masks = as_input(masks, name="MASKS")  # a path, or an fsspec URL
         if connectivity not in (1, 2):
             raise UsageError(f"--connectivity: expected 1 or 2, got {connectivity}")
-        if not (math.isfinite(sigma) and sigma > 0):
-            raise UsageError(f"--sigma: expected a finite number > 0, got {sigma}")
-        if not (math.isfinite(w0) and w0 >= 0):
-            raise UsageError(f"--w0: expected a finite number >= 0, got {w0}")
+        class_weights = _class_weights(wc, wc_scheme)
+        vector = None if isinstance(class_weights, str) else class_weights
+        try:
+            check_unet_options(w0=w0, sigma=sigma, class_weights=vector)
+        except ValueError as exc:  # the library names the argument: w0, sigma or class_weights
+            name, _, reason = str(exc).partition(":")
+            raise UsageError(f"--{'wc' if name == 'class_weights' else name}:{reason}") from None
         if workers is not None and workers < 1:
             raise UsageError(f"--workers: expected >= 1, got {workers}")
         if overwrite and skip_existing:
@@ -104,11 +107,13 @@ def weightmap(
         torch_device = resolve_device(device)  # auto: the CPU; cuda asked for but absent: a usage error
         if torch_device != "cpu" and kind is MapKindChoice.unet:
             warn("--device: unet maps (a transform per instance) are computed on the CPU")
+        if wc_scheme != "inverse" and not Path(wc).is_file():
+            warn("--wc-scheme picks from a --wc JSON file; without one it does nothing")
         settings = MapSettings(
             kind=kind.value,
             w0=w0,
             sigma=sigma,
-            class_weights=_class_weights(wc, wc_scheme),
+            class_weights=class_weights,
             connectivity=connectivity,
             spacing=spacing_values,
             preview=preview,

@@ -55,7 +55,12 @@ def as_array(value, name: str) -> np.ndarray:
     """A numpy array from a numpy array, a torch tensor (any device) or a nested sequence."""
     torch = sys.modules.get("torch")  # a tensor means torch is imported already
     if torch is not None and isinstance(value, torch.Tensor):  # subclasses too (MONAI's MetaTensor)
-        value = value.detach().cpu().numpy()
+        if value.is_meta:
+            raise TypeError(f"{name}: a meta tensor holds no values")
+        value = value.detach().cpu()
+        if value.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16: float32 holds both exactly
+            value = value.float()
+        value = value.numpy()
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:

@@ -61,7 +61,7 @@ class ScoreSettings:
 
 def _finite(name: str, value: float, *, low: float | None = None, strict: bool = False, high: float | None = None):
     """Raise ``InvalidOption`` unless ``value`` is a finite number within the bounds."""
-    ok = isinstance(value, (int, float)) and math.isfinite(value)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)  # True is no 1.0
     if ok and low is not None:
         ok = value > low if strict else value >= low
     if ok and high is not None:
@@ -107,6 +107,16 @@ def validate_settings(settings: ScoreSettings) -> None:
             raise InvalidOption(
                 "objects", "multi-class mode counts the connected components of each class: --objects components"
             )
+    if settings.class_weights is not None:
+        if settings.num_classes is None:
+            raise InvalidOption("class_weights", "applies to multi-class scoring (num_classes)")
+        if len(settings.class_weights) != settings.num_classes:
+            raise InvalidOption(
+                "class_weights",
+                f"expected {settings.num_classes} weights (one per class), got {len(settings.class_weights)}",
+            )
+        for weight in settings.class_weights:
+            _finite("class_weights", weight, low=0.0)
     if settings.thresholds is not None:
         if not settings.thresholds:
             raise InvalidOption("thresholds", "expected at least one threshold")

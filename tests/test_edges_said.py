@@ -232,3 +232,38 @@ def test_weightmap_wc_scheme_without_a_json_is_said(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, capture_output=True)
     assert done.returncode == 0, done.stderr
     assert "--wc-scheme picks from a --wc JSON file; without one it does nothing" in done.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_classes": 3, "class_weights": [1, 2], "metrics": "ce"}, "class_weights: expected 3 weights"),
+        ({"num_classes": 3, "class_weights": [1, 2, -1], "metrics": "ce"}, "class_weights: expected a finite number"),
+        ({"class_weights": [1, 2], "metrics": "dice"}, "class_weights: applies to multi-class scoring"),
+        ({"threshold": True, "metrics": "dice"}, "threshold: expected a finite number >= 0 and <= 1, got True"),
+    ],
+)
+def test_api_arguments_that_were_silently_taken(kwargs, message):
+    import segcli
+
+    prob = np.zeros((3, 8, 8), np.float32)
+    prob[0] = 1.0
+    labels = np.zeros((8, 8), np.int64)
+    multiclass = "num_classes" in kwargs
+    with pytest.raises(ValueError, match=message):
+        segcli.score(prob if multiclass else prob[0], labels if multiclass else labels > 0, **kwargs)
+
+
+def test_api_half_precision_and_meta_tensors():
+    torch = pytest.importorskip("torch")
+    import segcli
+
+    target = torch.zeros(8, 8, dtype=torch.bool)
+    target[2:6, 2:6] = True
+    for dtype in (torch.bfloat16, torch.float16):
+        prob = target.to(dtype) * 0.75  # 0.75 is exact in both
+        assert segcli.score(prob, target, metrics="dice,bce") == pytest.approx(
+            segcli.score(prob.float(), target, metrics="dice,bce")
+        )
+    with pytest.raises(TypeError, match="pred: a meta tensor holds no values"):
+        segcli.score(torch.ones(8, 8, device="meta"), target, metrics="dice")

@@ -7,6 +7,8 @@ score's direction (``direction``: a count or a column segcli does not know has n
 wins / ties / losses), and the cases that changed most. Differences that are not finite (inf - inf,
 inf - 3) are left out of the mean, the interval and the test, and counted. Values equal to a
 relative 1e-9 (what the 10 significant digits of CSV keep) are ties, with a difference of 0.
+A score named twice in ``scores`` is compared once (it would otherwise count twice in Holm's
+correction); an empty ``scores`` or a name not in both runs is a usage error.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.directions import direction
-from segcli.errors import InputError
+from segcli.errors import InputError, InvalidOption, UsageError
 from segcli.outputs import TEXT_ERRORS
 from segcli.report import META_COLUMNS, STATISTICS
 
@@ -69,6 +71,8 @@ def read_results(path: Path) -> ScoreTable:
         # line ends as they are: a carriage return inside a quoted CSV name is part of the name
         with open(path, encoding="utf-8", errors=TEXT_ERRORS, newline="") as handle:
             text = handle.read()
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file or directory") from None  # as score's missing PRED / GT
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from None
     suffix = path.suffix.lower()
@@ -88,10 +92,17 @@ def read_results(path: Path) -> ScoreTable:
 
 
 def _read_json(path: Path, text: str) -> ScoreTable:
+    document = None
     try:
         document = json.loads(text)
         images, summary = document["images"], document["summary"]
     except (ValueError, KeyError, TypeError):
+        if isinstance(document, dict) and "records" in document and "best" in document:
+            # JSON writes inf and nan alike as null (JSONL says which): reading it would guess
+            raise InputError(
+                f"{path}: the JSON of a --thresholds run writes inf and nan alike as null; "
+                "compare its JSONL or CSV/TSV output instead"
+            ) from None
         raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
     table = ScoreTable(str(path), list(summary), settings=document.get("settings"))
     _no_duplicates(path, [str(record["name"]) for record in images])
@@ -130,6 +141,7 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
         raise InputError(f"{path}: not a CSV/TSV table ({exc})") from None
     if not header or header[0] != "name":
         raise InputError(f"{path}: not a segcli score table (its first column must be 'name')")
+    long = tuple(header) == LONG_HEADER
     columns = [c for c in header[1:] if c not in META_COLUMNS]
     rows: list[tuple[int, list[str]]] = []
     try:
@@ -138,6 +150,8 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
                 rows.append((reader.line_num, row))
     except csv.Error as exc:
         raise InputError(f"{path}: line {reader.line_num}: not a CSV/TSV row ({exc})") from None
+    if long:
+        return _read_long(path, rows)
     names = [row[0] for _, row in rows]
     summary = next((n for n in map(len, summary_layouts()) if tuple(names[-n:]) in summary_layouts()), 0)
     if summary:
@@ -156,6 +170,64 @@ def _read_delimited(path: Path, text: str, delimiter: str) -> ScoreTable:
             table.values[row[0]] = {c: float(record[c]) if record.get(c, "") != "" else math.nan for c in columns}
         except ValueError:
             raise InputError(f"{path}: line {number} holds a value that is not a number") from None
+    return table
+
+
+LONG_HEADER = ("name", "threshold", "score", "value")  # the CSV/TSV of ``segcli score --thresholds``
+
+
+def _read_long(path: Path, rows: list[tuple[int, list[str]]]) -> ScoreTable:
+    """A ``--thresholds`` run's CSV/TSV: one row per (case, threshold, score), then the summary
+    rows (``summary:<statistic>`` for every threshold and score, one layout of
+    ``summary_layouts()``), then at most one ``best`` row per score. The columns are
+    ``<score>@<threshold>`` (threshold to 10 significant digits), score by score, as the JSONL of
+    the same run reads (``segcli.html_report.RunResults``). A ``best`` or ``summary:`` row without
+    that closing block is refused, as in the wide table."""
+    parsed = []  # (line, name, score, column, value)
+    for number, row in rows:
+        if len(row) != len(LONG_HEADER):
+            raise InputError(
+                f"{path}: line {number}: expected 4 fields (name, threshold, score, value), got {len(row)}"
+            )
+        name, threshold, score, value = row
+        try:
+            at = float(threshold)
+        except ValueError:
+            at = math.nan
+        if not math.isfinite(at) or not score:
+            raise InputError(f"{path}: line {number}: not a threshold and a score ({threshold!r}, {score!r})")
+        try:
+            number_value = float(value) if value != "" else math.nan
+        except ValueError:
+            raise InputError(f"{path}: line {number} holds a value that is not a number") from None
+        parsed.append((number, name, score, f"{score}@{at:.10g}", number_value))
+    end = len(parsed)
+    while end and parsed[end - 1][1] == "best":
+        end -= 1
+    of_score = {column: score for _, _, score, column, _ in parsed[:end]}
+    scores = list(dict.fromkeys(of_score.values()))
+    columns = sorted(of_score, key=lambda c: scores.index(of_score[c]))  # stable: thresholds in file order
+    names = [name for _, name, *_ in parsed[:end]]
+    summary = 0
+    for layout in summary_layouts():
+        n = len(layout) * len(columns)
+        if columns and n <= end and names[end - n : end] == [s for s in layout for _ in columns]:
+            summary = n
+            break
+    if not summary:  # then every row is a case's, and a name of score's closing rows is ambiguous
+        for number, name, *_ in parsed:
+            if name == "best" or name.startswith("summary:"):
+                raise InputError(
+                    f"{path}: line {number}: {name!r} is a case name or a summary row, and the file does not end "
+                    "with segcli's summary rows to tell which; compare needs it as segcli score wrote it"
+                )
+    table = ScoreTable(str(path), columns)
+    seen: set[tuple[str, str]] = set()
+    for _, name, _, column, value in parsed[: end - summary]:
+        if (name, column) in seen:
+            raise InputError(f"{path}: case {name!r} has {column} twice (concatenated runs?); compare needs one each")
+        seen.add((name, column))
+        table.values.setdefault(name, dict.fromkeys(columns, math.nan))[column] = value
     return table
 
 
@@ -203,8 +275,9 @@ def settings_differences(a: dict | None, b: dict | None) -> list[str]:
 
 
 def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None) -> tuple[list[dict], dict]:
-    """One row per score common to both runs (or the ``scores`` named), and what was paired:
-    ``{"paired": [...], "only_a": [...], "only_b": [...]}``."""
+    """One row per score common to both runs (or the ``scores`` named, each once however often it
+    is named), and what was paired: ``{"paired": [...], "only_a": [...], "only_b": [...]}``.
+    ``scores`` empty, or naming a score not in both runs: ``InvalidOption`` (a usage error)."""
     from scipy import stats
 
     from segcli.intervals import mean_intervals
@@ -217,11 +290,16 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
         raise InputError(
             f"{a.path} and {b.path} have no score in common ({', '.join(a.columns)} / {', '.join(b.columns)})"
         )
-    if scores:
-        missing = [s for s in scores if s not in common]
+    if scores is not None:
+        chosen = list(dict.fromkeys(scores))  # once each: a score named twice would count twice in Holm's
+        if not chosen:
+            raise InvalidOption("scores", "no score named (None compares every score both runs have)")
+        missing = [s for s in chosen if s not in common]
         if missing:
-            raise InputError(f"score(s) not in both runs: {', '.join(missing)}; common: {', '.join(common)}")
-        common = list(scores)
+            raise InvalidOption(
+                "scores", f"score(s) not in both runs: {', '.join(missing)}; common: {', '.join(common)}"
+            )
+        common = chosen
     rows = []
     for column in common:
         va = np.array([a.values[n].get(column, math.nan) for n in paired], dtype=np.float64)

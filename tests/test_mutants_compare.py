@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from segcli.cli.main import app
 from segcli.compare import ScoreTable, compare, holm, read_results, settings_differences
-from segcli.errors import InputError
+from segcli.errors import InputError, InvalidOption
 
 
 def test_settings_differences_nested_one_sided_and_left_out():
@@ -44,7 +44,7 @@ def test_scores_chosen_by_name_and_their_messages():
     assert [r["score"] for r in rows] == ["iou"]
     rows, _ = compare(a, b)
     assert [r["score"] for r in rows] == ["dice", "iou"]  # the order of run A
-    with pytest.raises(InputError, match=r"^score\(s\) not in both runs: hd95, nsd; common: dice, iou$"):
+    with pytest.raises(InvalidOption, match=r"^scores: score\(s\) not in both runs: hd95, nsd; common: dice, iou$"):
         compare(a, b, scores=["dice", "hd95", "nsd"])
     c = _table("c.csv", ["nsd", "assd"], {"x": {"nsd": 1.0, "assd": 2.0}})
     with pytest.raises(InputError, match=r"^a.csv and c.csv have no score in common \(dice, hd95, iou / nsd, assd\)$"):

@@ -26,7 +26,10 @@ def compare(
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option(help="Scores to compare \\[default: every score both runs have; with --gt: dice,iou,hd95,assd]."),
+        typer.Option(
+            help="Scores to compare, comma-separated; each is compared once however often it is named "
+            "\\[default: every score both runs have; with --gt: dice,iou,hd95,assd]."
+        ),
     ] = None,
     fmt: Annotated[
         OutputFormat | None,
@@ -44,13 +47,23 @@ def compare(
     ] = None,
 ) -> None:
     """Compare two runs: mean paired difference B - A with its 95% interval, Wilcoxon test (Holm-corrected),
-    wins/ties/losses and the cases that changed most. Exit 0 whatever the verdict."""
+    wins/ties/losses and the cases that changed most. Exit 0 whatever the verdict. A score named twice in
+    --metrics is compared once (said on stderr); --metrics naming nothing, a score not in both runs, or a
+    missing A or B is a usage error (exit 2), found before any work."""
     with library_errors():
+        from segcli.cli._output import option_errors
         from segcli.compare import compare as compare_runs
         from segcli.compare import read_results, settings_differences
 
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
+        scores = _chosen_scores(metrics)
+        if gt is None:
+            _runs_exist(a, b)
+        else:
+            from segcli import registry
+
+            registry.select(",".join(scores or ()) or "dice,iou,hd95,assd")  # unknown names: exit 2, before pairing
         target = None
         pairings = _pair_both(a, b, gt) if gt is not None else None
         if output is not None:
@@ -59,7 +72,7 @@ def compare(
             _never_over_inputs(output, a, b, gt, pairings)  # first: --overwrite would not help
             target = check_output_file(output, overwrite=overwrite)
         if pairings is not None:
-            run_a, run_b = _score_both(pairings, metrics or "dice,iou,hd95,assd", workers)
+            run_a, run_b = _score_both(pairings, ",".join(scores or ()) or "dice,iou,hd95,assd", workers)
         else:
             run_a, run_b = read_results(a), read_results(b)
             if run_a.settings is None or run_b.settings is None:
@@ -67,8 +80,8 @@ def compare(
             differ = settings_differences(run_a.settings, run_b.settings)
             if differ:
                 warn(f"the two runs used different settings: {', '.join(differ)}")
-        scores = [s.strip() for s in metrics.split(",") if s.strip()] if metrics and gt is None else None
-        rows, pairing = compare_runs(run_a, run_b, scores=scores)
+        with option_errors({"scores": "--metrics"}):
+            rows, pairing = compare_runs(run_a, run_b, scores=scores if gt is None else None)
         undirected = [f"{r['score']} ({r['better']})" for r in rows if r["wins"] is None]
         if undirected:
             info(f"no better direction, so no wins/ties/losses: {', '.join(undirected)}")
@@ -98,6 +111,31 @@ def compare(
 
             with OutputLock(target):
                 write_text(target, text, overwrite=True)
+
+
+def _chosen_scores(metrics: str | None) -> list[str] | None:
+    """The --metrics names, each once (a repeat is said: it would count twice in Holm's correction);
+    None for every score; naming nothing (``""``, ``" , "``) is refused, as by score."""
+    if metrics is None:
+        return None
+    names = [part.strip() for part in metrics.split(",") if part.strip()]
+    if not names:
+        raise typer.BadParameter("expected score names, comma-separated; got nothing", param_hint="--metrics")
+    repeated = [name for name in dict.fromkeys(names) if names.count(name) > 1]
+    if repeated:
+        info(f"--metrics names {', '.join(repeated)} more than once: compared once each")
+    return list(dict.fromkeys(names))
+
+
+def _runs_exist(a: Path, b: Path) -> None:
+    """A and B (without --gt) are files: a missing one, or a directory, is a usage error naming it."""
+    from segcli.errors import UsageError
+
+    for run in (a, b):
+        if Path(run).is_dir():
+            raise UsageError(f"{run}: is a directory; to score prediction directories give --gt GT")
+        if not Path(run).exists():
+            raise UsageError(f"{run}: no such file or directory")
 
 
 def _format_from(output: Path | None) -> str:

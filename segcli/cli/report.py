@@ -24,11 +24,17 @@ def report(
         Path | None, typer.Option(help="Images shown under the contours, matched by the records' names.")
     ] = None,
 ) -> None:
-    """Build the self-contained HTML report of a saved run (thumbnails where its files still read)."""
+    """Build the self-contained HTML report of a saved run (thumbnails where its files still read).
+    A missing RESULTS, or a directory, is a usage error (exit 2), found before any work."""
     with library_errors():
+        from segcli.errors import UsageError
         from segcli.html_report import RunResults
         from segcli.outputs import OutputLock, check_output_file
 
+        if Path(results).is_dir():
+            raise UsageError(f"{results}: is a directory; RESULTS is a run saved by segcli score -o X.jsonl")
+        if not Path(results).exists():
+            raise UsageError(f"{results}: no such file or directory")
         target = check_output_file(output, overwrite=overwrite)
         if Path(results).resolve() == target.resolve():
             raise typer.BadParameter("must differ from RESULTS", param_hint="--output")

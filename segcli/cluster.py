@@ -14,6 +14,11 @@ core parallelises best.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import math
+import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -22,22 +27,185 @@ from segcli.errors import UsageError
 EXTRA = "pip install 'segcli[dask]'"
 
 
-def connect(address: str, modules: tuple[str, ...] = ("segcli.scoring",)):
-    """A ``Client`` for ``address`` (``tcp://host:8786``) whose workers have imported ``modules``
-    (the code their tasks run); one usage error naming the extra when Dask is missing, or naming
-    the address when nothing answers."""
-    if not isinstance(address, str) or not address.strip():
-        raise UsageError(f"--scheduler: expected an address such as tcp://host:8786, got {address!r}")
+TIMEOUT_ENV = "SEGCLI_SCHEDULER_TIMEOUT"
+DEFAULT_TIMEOUT = 10.0
+ADDRESS_FORM = "tcp://host:8786 (or tls://host:port, or a bare host:port, which Dask reads as tcp://)"
+
+
+def connect_timeout() -> float:
+    """Seconds to reach the scheduler and hear it answer: ``$SEGCLI_SCHEDULER_TIMEOUT``, else 10."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
     try:
-        from distributed import Client
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise UsageError(f"{TIMEOUT_ENV}: expected a number of seconds above 0, got {raw!r}")
+    return value
+
+
+def check_address(address: str) -> str:
+    """``address`` stripped, when it is one Dask can connect to, else a usage error naming
+    ``--scheduler`` and the form an address takes.
+
+    Accepted: ``SCHEME://LOCATION`` for every scheme ``distributed`` has a transport for
+    (``tcp``, ``tls``, ``ws``, ``wss``, ``ucx`` when installed, ``inproc`` for a scheduler in the
+    same process), with ``host:port`` for those that have one (an IPv6 host in brackets:
+    ``tcp://[::1]:8786``); a bare ``host:port`` is Dask's default scheme, ``tcp://``. Refused before
+    any work: an empty address, an unknown scheme (``http://``), a missing or bad port (``bogus``).
+    Needs ``distributed`` (a usage error naming the extra without it).
+    """
+    if not isinstance(address, str) or not address.strip():
+        raise UsageError(f"--scheduler: expected an address such as {ADDRESS_FORM}, got {address!r}")
+    address = address.strip()
+    try:
+        from distributed.comm.addressing import parse_address
+        from distributed.comm.registry import get_backend
     except ImportError:
         raise UsageError(f"--scheduler needs dask.distributed: {EXTRA}") from None
+    problem = None
     try:
-        client = Client(address, timeout="10s", set_as_default=False)
+        scheme, location = parse_address(address)
+        backend = get_backend(scheme)
+    except (ValueError, TypeError):
+        problem = f"unknown scheme {address.partition('://')[0]!r}"
+    else:
+        try:
+            backend.get_address_host_port(location)
+        except NotImplementedError:  # inproc://: no host and port to check
+            pass
+        except (ValueError, TypeError) as exc:
+            problem = str(exc).split(";")[0]
+    if problem is not None:
+        raise UsageError(
+            f"--scheduler {address!r} is not a Dask scheduler address ({problem}); expected {ADDRESS_FORM}"
+        )
+    return address
+
+
+def connect(address: str, modules: tuple[str, ...] = ("segcli.scoring",)):
+    """A ``Client`` for ``address`` (``tcp://host:8786``, see ``check_address``) whose workers have
+    imported ``modules`` (the code their tasks run).
+
+    One usage error (exit 2) for each way it cannot start, within about the connect timeout
+    (``connect_timeout``) whatever answers: Dask missing (naming the extra), a malformed address,
+    nothing listening, something that accepts the connection but never answers or answers
+    something other than Dask (``not a Dask scheduler``), a Dask worker's address instead of the
+    scheduler's. The address is probed first on a connection of its own, since ``Client`` itself
+    waits forever for a peer that never completes Dask's handshake.
+    """
+    address = check_address(address)
+    timeout = connect_timeout()
+    _probe_scheduler(address, timeout)
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise UsageError(f"--scheduler {address}: cannot connect ({exc})") from None
     prepare_workers(client, modules)
     return client
+
+
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Raise a usage error unless ``address`` answers Dask's handshake and says it is a scheduler,
+    all within ``timeout`` seconds (plus a little for the probe to wind down)."""
+    outcome: list = []
+
+    def probe() -> None:
+        try:
+            outcome.append(asyncio.run(asyncio.wait_for(_identity(address, timeout), timeout + 2)))
+        except BaseException as exc:  # reported by the caller's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=probe, name="segcli-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 5)  # interrupted by SIGTERM / Ctrl-C: the caller's handler runs at once
+    found = outcome[0] if outcome else TimeoutError()
+    if isinstance(found, dict):
+        kind = found.get("type")
+        if kind == "Scheduler":
+            return
+        what = f"a Dask {kind}" if isinstance(kind, str) and kind else "a Dask server"
+        raise UsageError(f"--scheduler {address}: {what}, not a Dask scheduler (give the scheduler's address)")
+    if isinstance(found, _Connected):
+        raise UsageError(
+            f"--scheduler {address}: not a Dask scheduler (it accepted the connection but "
+            + (
+                f"gave no Dask answer within {timeout:g} s)"
+                if isinstance(found.error, TimeoutError)
+                else f"answered something that is not Dask's protocol: {type(found.error).__name__})"
+            )
+        )
+    if isinstance(found, (TimeoutError, asyncio.TimeoutError, OSError)):
+        reason = str(found) or f"no answer within {timeout:g} s"
+        raise UsageError(f"--scheduler {address}: cannot connect ({reason})")
+    raise UsageError(f"--scheduler {address}: cannot connect ({type(found).__name__}: {found})")
+
+
+class _Connected(Exception):
+    """The address accepted a connection, then failed Dask's handshake or identity request."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+async def _identity(address: str, timeout: float) -> object:
+    """The ``identity`` answer of the Dask server at ``address``: a dict with its ``type``.
+
+    First the bare transport, retried until ``timeout`` as Dask does (a scheduler still starting):
+    failing there is ``OSError`` / ``TimeoutError``, nothing to talk to. Then Dask's handshake and
+    one request on a connection of their own: failing there (no answer, garbage) is
+    ``_Connected``, something that is not a Dask server."""
+    from distributed.comm import connect as dask_connect
+    from distributed.comm.addressing import parse_address
+    from distributed.comm.registry import get_backend
+    from distributed.security import Security
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    args = Security().get_connection_args("client")
+    scheme, location = parse_address(address)
+    connector = get_backend(scheme).get_connector()
+    while True:
+        try:
+            bare = await asyncio.wait_for(
+                connector.connect(location, deserialize=False, **args), max(0.01, deadline - loop.time())
+            )
+            break
+        except (OSError, asyncio.TimeoutError) as exc:  # refused, unresolvable, unreachable
+            left = deadline - loop.time()
+            if left <= 0.05:
+                root = exc.__cause__ or exc  # Dask wraps the socket's error in its own
+                detail = getattr(root, "strerror", None) or str(root) or "no connection"
+                raise OSError(f"{detail}; tried for {timeout:g} s") from None
+            await asyncio.sleep(min(0.2, left / 2))
+        except Exception as exc:  # e.g. tls:// without certificates in Dask's configuration
+            raise OSError(f"{type(exc).__name__}: {exc}") from None
+    bare.abort()
+    try:
+        comm = await asyncio.wait_for(dask_connect(address, timeout=timeout, **args), deadline - loop.time())
+    except asyncio.TimeoutError:
+        raise _Connected(TimeoutError()) from None
+    except Exception as exc:  # garbage frames: MemoryError, ValueError, struct.error, a closed stream
+        raise _Connected(exc) from None
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        answer = await asyncio.wait_for(comm.read(), max(0.01, deadline - loop.time()))
+        with contextlib.suppress(Exception):
+            await comm.write({"op": "close", "reply": False})
+    except asyncio.TimeoutError:
+        raise _Connected(TimeoutError()) from None
+    except Exception as exc:
+        raise _Connected(exc) from None
+    finally:
+        comm.abort()
+    if not isinstance(answer, dict):
+        raise _Connected(TypeError(f"answered {type(answer).__name__}"))
+    return answer
 
 
 def prepare_workers(client, modules: tuple[str, ...] = ("segcli.scoring",)) -> None:

@@ -79,6 +79,10 @@ def classweights(
 
     with library_errors():
         dataset = as_input(dataset, name="DATASET")  # a path, or an fsspec URL
+        if scheduler:
+            from segcli.cluster import check_address
+
+            check_address(scheduler)  # a malformed address: refused before any work
         schemes = list(cw.SCHEMES) if scheme.strip() == "all" else [s.strip() for s in scheme.split(",") if s.strip()]
         unknown = [s for s in schemes if s not in cw.SCHEMES]
         if unknown or not schemes:

@@ -304,6 +304,10 @@ def score(
 
         pred, gt = as_input(pred, name="PRED"), as_input(gt, name="GT")  # a path, or an fsspec URL
         rater = [as_input(root, name="--rater") for root in rater] if rater else rater
+        if scheduler:
+            from segcli.cluster import check_address
+
+            check_address(scheduler)  # a malformed address: refused before any work
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
         if ci is not None and not 0 < ci < 1:

@@ -88,6 +88,10 @@ def weightmap(
     spacing_values = parse_floats(spacing, "--spacing")  # a usage error of its own (click's)
     with library_errors():
         masks = as_input(masks, name="MASKS")  # a path, or an fsspec URL
+        if scheduler:
+            from segcli.cluster import check_address
+
+            check_address(scheduler)  # a malformed address: refused before any work
         if connectivity not in (1, 2):
             raise UsageError(f"--connectivity: expected 1 or 2, got {connectivity}")
         class_weights = _class_weights(wc, wc_scheme)

@@ -571,7 +571,9 @@ def render_report(
         )
     )
     parts.append("</details></main></body></html>\n")
-    return "".join(parts)
+    # A file name that is not UTF-8 (its bytes held as surrogates) is shown as \xe9 escapes: the
+    # page declares UTF-8 and must be valid UTF-8.
+    return "".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _image_index(images_dir: Path | None) -> dict[str, Path]:

@@ -54,6 +54,8 @@ def _find(root: Path | Url, suffix: str) -> tuple[bool, dict[str, Path | Url]]:
 
 def _find_local(root: Path, suffix: str) -> dict[str, Path]:
     if not root.exists():
+        if root.is_symlink():
+            raise UsageError(f"{root}: a symbolic link that leads nowhere (broken, or a loop)")
         raise UsageError(f"{root}: no such file or directory")
     if root.is_file():
         if not is_image_file(root):

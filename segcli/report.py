@@ -38,7 +38,8 @@ def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[
         with np.errstate(invalid="ignore", over="ignore"):
             summary[column] = {
                 "mean": float(np.mean(values)),
-                "std": float(np.std(values)),
+                # equal values: 0, not the rounding residue of their mean (2.2e-16)
+                "std": 0.0 if np.isfinite(values[0]) and np.all(values == values[0]) else float(np.std(values)),
                 "median": float(np.median(values)),
                 "min": float(np.min(values)),
                 "max": float(np.max(values)),
@@ -408,7 +409,6 @@ class ThresholdWriter(ReportWriter):
                 ]
                 self.stream.write(json.dumps({"records": records} | tail, allow_nan=False, indent=1) + "\n")
         else:
-
             scores = list(dict.fromkeys(split_threshold(c)[0] for c in self.columns))
             thresholds = list(dict.fromkeys(split_threshold(c)[1] for c in self.columns))
             console = _console(self.stream)

@@ -59,6 +59,9 @@ class ScoreSettings:
         validate_settings(self)
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _finite(name: str, value: float, *, low: float | None = None, strict: bool = False, high: float | None = None):
     """Raise ``InvalidOption`` unless ``value`` is a finite number within the bounds."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)  # True is no 1.0
@@ -87,8 +90,8 @@ def validate_settings(settings: ScoreSettings) -> None:
     _finite("focal_tversky_gamma", o.focal_tversky_gamma, low=0.0, strict=True)
     if o.pos_weight is not None:
         _finite("pos_weight", o.pos_weight, low=0.0, strict=True)
-    _finite("unet_w0", o.unet_w0, low=0.0)
-    _finite("unet_sigma", o.unet_sigma, low=0.0, strict=True)
+    _finite("unet_w0", o.unet_w0, low=0.0, high=FLOAT32_MAX)  # the map is float32: beyond, inf
+    _finite("unet_sigma", o.unet_sigma, low=0.0, strict=True, high=FLOAT32_MAX)
     for value in settings.spacing_override or ():
         _finite("spacing", value, low=0.0, strict=True)
         if not SPACING_RANGE[0] <= value <= SPACING_RANGE[1]:

@@ -267,3 +267,47 @@ def test_api_half_precision_and_meta_tensors():
         )
     with pytest.raises(TypeError, match="pred: a meta tensor holds no values"):
         segcli.score(torch.ones(8, 8, device="meta"), target, metrics="dice")
+
+
+def test_resume_of_a_complete_output_made_from_other_prediction_files_is_refused(tmp_path):
+    other = GT.copy()
+    other[0, :] = 255
+    for folder, array in (("pred", GT), ("pred2", other), ("gt", GT)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(array).save(tmp_path / folder / "a.png")
+    segcli = [sys.executable, "-m", "segcli", "score"]
+    for name in ("r.csv", "r.jsonl", "r.json", "r.tsv"):
+        assert subprocess.run([*segcli, "pred", "gt", "-o", name], cwd=tmp_path, capture_output=True).returncode == 0
+        done = subprocess.run([*segcli, "pred2", "gt", "-o", name, "--resume"], cwd=tmp_path, capture_output=True)
+        assert done.returncode == 2, done.stderr
+        assert b"(input files differ)" in done.stderr
+
+
+def test_std_of_equal_values_is_zero_not_a_rounding_residue():
+    from segcli.report import summarize
+
+    value = 0.8666666666666667  # np.std of seven of these is 2.2e-16
+    assert summarize(["dice"], [{"dice": value}] * 7)["dice"]["std"] == 0.0
+    assert np.isnan(summarize(["hd"], [{"hd": float("inf")}] * 3)["hd"]["std"])  # inf - inf: undefined
+    assert summarize(["d"], [{"d": 1.0}, {"d": 3.0}])["d"]["std"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["score", "self", "gt"], "self: a symbolic link that leads nowhere (broken, or a loop)"),
+        (["compare", "", "b.csv"], "an empty path"),
+        (["compare", "a.csv", "b.csv", "--gt", ""], "an empty path"),
+        (["score", "pred", "gt", "--metrics", "unet_wce", "--w0", "1e39"], "--w0"),
+        (["score", "pred", "gt", "--metrics", "unet_wce", "--sigma", "4e38"], "--sigma"),
+    ],
+)
+def test_more_usage_errors_before_any_work(tmp_path, args, said):
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(GT).save(tmp_path / folder / "a.png")
+    (tmp_path / "self").symlink_to("self")
+    done = subprocess.run([sys.executable, "-m", "segcli", *args], cwd=tmp_path, capture_output=True)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.decode().splitlines()
+    assert len(lines) == 1 and said in lines[0], lines

@@ -83,7 +83,9 @@ def test_a_name_that_is_not_utf8_in_the_objects_csv_report_and_compare(odd_pairs
     assert objects.count(b"\n" + ODD_BYTES + b",") == 4  # two GT and two predicted objects
     report = _segcli("report", "run.jsonl", "-o", f"{ODD_NAME}.html", cwd=odd_pairs)
     assert report.returncode == 0, report.stderr
-    assert (odd_pairs / f"{ODD_NAME}.html").read_bytes().startswith(b"<!DOCTYPE html>")
+    page = (odd_pairs / f"{ODD_NAME}.html").read_bytes()
+    assert page.startswith(b"<!DOCTYPE html>")
+    assert "<h3>caf\\xe9</h3>" in page.decode("utf-8")  # the page is valid UTF-8; the byte shown as \xe9
     compared = _segcli("compare", "run.jsonl", "run.jsonl", "--format", "csv", "-o", "compare.csv", cwd=odd_pairs)
     assert compared.returncode == 0, compared.stderr
     rows = list(csv.DictReader(io.StringIO((odd_pairs / "compare.csv").read_text())))

@@ -11,18 +11,22 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import output_or_stdout
+from segcli.cli._locations import local_input, output_or_stdout
 from segcli.cli._output import info, library_errors, warn
 from segcli.cli.score import OutputFormat
 
 
 def compare(
     a: Annotated[
-        Path, typer.Argument(help="Run A: a segcli score output (csv/tsv/json/jsonl) or, with --gt, a PRED dir.")
+        Path,
+        typer.Argument(
+            parser=local_input, help="Run A: a segcli score output (csv/tsv/json/jsonl) or, with --gt, a PRED dir."
+        ),
     ],
-    b: Annotated[Path, typer.Argument(help="Run B, the same kind as A; differences are B - A.")],
+    b: Annotated[Path, typer.Argument(parser=local_input, help="Run B, the same kind as A; differences are B - A.")],
     gt: Annotated[
-        Path | None, typer.Option(help="Ground truth: A and B are prediction directories, scored first.")
+        Path | None,
+        typer.Option(parser=local_input, help="Ground truth: A and B are prediction directories, scored first."),
     ] = None,
     metrics: Annotated[
         str | None,

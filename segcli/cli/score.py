@@ -386,7 +386,6 @@ def score(
         )
         _warn_about_settings(settings, pred, gt, ignore_index)
         target = _check_output(output, overwrite, resume)
-        _say_format_mismatch(output, fmt)
         report_target = _check_report(report, output, overwrite or resume, report_sort, chosen, num_classes, images)
         resolved_device = resolve_device(device)
         if resolved_device != "cpu" and num_classes is not None:
@@ -433,6 +432,7 @@ def score(
             extra=[labels, _file_option(class_weights)],
             inside=[images],
         )
+        _say_format_mismatch(output, fmt)
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
@@ -566,6 +566,32 @@ def _never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
                     if (found.st_dev, found.st_ino) in existing:
                         option, target = existing[(found.st_dev, found.st_ino)]
                         raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+
+
+def _recorded_paths(target: Path) -> dict[str, tuple[str, str]]:
+    """name -> (pred_path, gt_path) as a finished output records them (JSON, JSON lines, CSV, TSV);
+    empty where it does not (a --thresholds CSV)."""
+    import csv
+    import io
+    import json
+
+    from segcli.outputs import TEXT_ERRORS
+
+    text = Path(target).read_text(encoding="utf-8", errors=TEXT_ERRORS)
+    if text.lstrip().startswith("{"):
+        try:
+            documents = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except ValueError:
+            documents = [json.loads(text)]
+        records = [r for d in documents for r in ([d] if "name" in d else d.get("images", []))]
+    else:
+        delimiter = "\t" if "\t" in text.partition("\n")[0] else ","
+        records = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    return {
+        r["name"]: (r.get("pred_path") or "", r.get("gt_path") or "")
+        for r in records
+        if isinstance(r, dict) and "gt_path" in r and not str(r.get("name", "")).startswith("summary:")
+    }
 
 
 def _file_option(value: str | None) -> Path | None:
@@ -705,7 +731,7 @@ def _warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
         )
     from segcli.remote import local_path
 
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symbolic link loop (pathlib)
         local_pred, local_gt = local_path(pred), local_path(gt)
         local = local_pred is not None and local_gt is not None
         if local_pred.resolve() == local_gt.resolve() if local else str(pred) == str(gt):
@@ -898,6 +924,12 @@ class _Run:
         names = {pair.name for pair in self.pairs}
         if any(name not in names for name in table.values):
             differ.append("pairs")
+        recorded = _recorded_paths(target)
+        for pair in self.pairs:
+            paths = (str(pair.pred) if pair.pred is not None else "", str(pair.gt))
+            if pair.name in recorded and recorded[pair.name] != paths:
+                differ.append("input files")
+                break
         if table.settings is not None:
             now = _normal(self.record)
             if any(table.settings.get(k) != v for k, v in now.items() if k not in NOT_COMPARED):

@@ -99,11 +99,9 @@ def classweights(
             output = check_output_file(output, overwrite=overwrite)
         paths = list(find_images(dataset).values())
         if output is not None:
-            from types import SimpleNamespace
-
             from segcli.cli.score import _never_over_inputs
 
-            _never_over_inputs([SimpleNamespace(pred=p, gt=None, raters=()) for p in paths], {"--output": output})
+            _never_over_inputs([], {"--output": output}, extra=paths)
         stack = contextlib.ExitStack()
         client = None
         if scheduler:

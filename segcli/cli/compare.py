@@ -159,23 +159,11 @@ def _pair_both(a: Path, b: Path, gt: Path) -> list:
 def _never_over_inputs(target: Path, a: Path, b: Path, gt: Path | None, pairings: list | None) -> None:
     """--output may not be an input, with or without --overwrite: not run A's or run B's file,
     not a file scored with --gt (the same file whatever links lead to it), and not inside the
-    PRED or GT directories (paths compared resolved). Checked before any work; exit 2."""
+    PRED or GT directories. Checked before any work; exit 2."""
     from segcli.cli.score import _never_over_inputs as never_over_files
-    from segcli.errors import UsageError
-    from segcli.outputs import is_stream_target
 
-    if is_stream_target(target):
-        return
-    if pairings is None:
-        never_over_files([], {"--output": target}, extra=(a, b))
-        return
-    never_over_files([pair for _, pairing in pairings for pair in pairing.pairs], {"--output": target})
-    # score's ``inside`` looks at existing targets only: a new file inside PRED or GT is refused here
-    resolved = Path(target).resolve()
-    for root in (a, b, gt):
-        if Path(root).is_dir() and resolved.is_relative_to(Path(root).resolve()):
-            where = "the input directory" if resolved == Path(root).resolve() else "inside the input directory"
-            raise UsageError(f"--output {target}: is {where} {root}; outputs never replace inputs")
+    pairs = [] if pairings is None else [pair for _, pairing in pairings for pair in pairing.pairs]
+    never_over_files(pairs, {"--output": target}, extra=(a, b), inside=(a, b, gt))
 
 
 def _score_both(pairings: list, metrics: str, workers: int | None):

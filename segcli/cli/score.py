@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Annotated
 
 import typer
@@ -533,21 +532,12 @@ def _split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
 
 def _never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
     """An output path that is one of the run's input files is refused, with or without --overwrite:
-    the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON) and any file
-    inside the ``inside`` directories (--images)."""
+    the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON), and any path
+    inside the ``inside`` directories (--images; compare's PRED and GT), existing or not."""
     from segcli.errors import UsageError
     from segcli.remote import local_path
 
-    for option, target in targets.items():
-        if target is None or is_stream_target(target) or not os.path.exists(target):
-            continue
-        resolved = Path(target).resolve()
-        for folder in inside:
-            if folder is not None and (local := local_path(folder)) is not None and os.path.isdir(local):
-                if resolved.is_relative_to(Path(local).resolve()):
-                    raise UsageError(f"{option} {target}: lies inside {folder}, an input; outputs never replace inputs")
-    pairs = [*pairs, *(SimpleNamespace(pred=path, gt=None, raters=()) for path in extra if path is not None)]
-
+    inputs = [path for pair in pairs for path in (pair.pred, pair.gt, *pair.raters)] + list(extra)
     # An input exists, so only an existing target can be one; the same file is the same
     # (device, inode), whatever links lead to it (one stat per input, not a path resolution).
     existing = {}
@@ -556,16 +546,23 @@ def _never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
             with contextlib.suppress(OSError):
                 found = os.stat(target)
                 existing[(found.st_dev, found.st_ino)] = (option, target)
-    if not existing:
-        return
-    for pair in pairs:
-        for path in (pair.pred, pair.gt, *pair.raters):
-            if path is not None and (local := local_path(path)) is not None:  # a remote URL is no local output
-                with contextlib.suppress(OSError):
-                    found = os.stat(local)
-                    if (found.st_dev, found.st_ino) in existing:
-                        option, target = existing[(found.st_dev, found.st_ino)]
-                        raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+    for path in inputs if existing else ():
+        if path is not None and (local := local_path(path)) is not None:  # a remote URL is no local output
+            with contextlib.suppress(OSError):
+                found = os.stat(local)
+                if (found.st_dev, found.st_ino) in existing:
+                    option, target = existing[(found.st_dev, found.st_ino)]
+                    raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+    for option, target in targets.items():
+        if target is None or is_stream_target(target):
+            continue
+        resolved = Path(target).resolve()
+        for folder in inside:
+            if folder is not None and (local := local_path(folder)) is not None and os.path.isdir(local):
+                root = Path(local).resolve()
+                if resolved.is_relative_to(root):
+                    where = "the input directory" if resolved == root else "inside the input directory"
+                    raise UsageError(f"{option} {target}: is {where} {folder}; outputs never replace inputs")
 
 
 def _recorded_paths(target: Path) -> dict[str, tuple[str, str]]:
@@ -574,8 +571,6 @@ def _recorded_paths(target: Path) -> dict[str, tuple[str, str]]:
     import csv
     import io
     import json
-
-    from segcli.outputs import TEXT_ERRORS
 
     text = Path(target).read_text(encoding="utf-8", errors=TEXT_ERRORS)
     if text.lstrip().startswith("{"):

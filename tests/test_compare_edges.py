@@ -234,3 +234,37 @@ def test_compare_of_a_thresholds_run_csv_tsv_and_jsonl_give_the_same_rows(tmp_pa
     # the JSON of a --thresholds run writes inf and nan alike as null: refused, pointing at JSONL/CSV
     line = _one_error_line("compare", tmp_path / "a.json", tmp_path / "b.jsonl", code=1)
     assert "a.json: the JSON of a --thresholds run" in line and "JSONL or CSV/TSV" in line
+
+
+def test_read_long_one_score_no_closing_rows_and_score_order(tmp_path):
+    # one score: its single best row is the only one left out, the summary block then found
+    rows = ["name,threshold,score,value", "x,0.5,iou,0.25", "y,0.5,iou,0.75"]
+    rows += [f"summary:{s},0.5,iou,0" for s in ("mean", "std", "median", "min", "max", "n_nonfinite")]
+    (tmp_path / "one.csv").write_text("\n".join([*rows, "best,0.5,iou,0.5"]) + "\n")
+    table = read_results(tmp_path / "one.csv")
+    assert table.columns == ["iou@0.5"] and table.values == {"x": {"iou@0.5": 0.25}, "y": {"iou@0.5": 0.75}}
+    # no closing rows at all (a file whose cases carry no reserved names): every row is a case
+    (tmp_path / "bare.csv").write_text("name,threshold,score,value\nx,0.5,iou,0.25\nx,0.5,dice,0.5\n")
+    table = read_results(tmp_path / "bare.csv")
+    assert table.columns == ["iou@0.5", "dice@0.5"]  # score by score in file order, not alphabetical
+    assert table.values == {"x": {"iou@0.5": 0.25, "dice@0.5": 0.5}}
+    (tmp_path / "short.csv").write_text("name,threshold,score,value\nx,0.5,iou\n")
+    with pytest.raises(InputError, match=r"short.csv: line 2: expected 4 fields \(name, threshold, score, value\)"):
+        read_results(tmp_path / "short.csv")
+
+
+def test_read_the_json_of_a_thresholds_run_is_refused(tmp_path):
+    import json
+
+    document = {"records": [{"name": "x", "threshold": 0.5, "score": "dice", "value": None}], "best": {}}
+    (tmp_path / "t.json").write_text(json.dumps(document))
+    with pytest.raises(InputError, match="the JSON of a --thresholds run writes inf and nan alike as null"):
+        read_results(tmp_path / "t.json")
+
+
+def test_class_weights_beyond_float32_are_refused_by_the_library():
+    from segcli.maps import check_class_weights
+
+    with pytest.raises(ValueError, match=r"class_weights: \[1.0, 1e\+39\] is beyond the float32 maps' range"):
+        check_class_weights((1.0, 1e39))
+    assert check_class_weights((1.0, 3e38)).tolist() == [1.0, 3e38]

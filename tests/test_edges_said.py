@@ -311,3 +311,19 @@ def test_more_usage_errors_before_any_work(tmp_path, args, said):
     assert done.returncode == 2, done.stderr
     lines = done.stderr.decode().splitlines()
     assert len(lines) == 1 and said in lines[0], lines
+
+
+def test_unet_options_at_the_float32_edge():
+    from segcli.maps import FLOAT32_MAX, check_unet_options
+
+    # the largest float32 plus a class weight of 1 is still that float32 (finite): accepted
+    assert check_unet_options(w0=FLOAT32_MAX, sigma=1.0)[0] == FLOAT32_MAX
+    with pytest.raises(ValueError, match="w0: 3e\\+38 plus a class weight is beyond the float32 maps' range"):
+        check_unet_options(w0=3e38, sigma=1.0, class_weights=(1.0, 3e38))
+
+
+def test_compare_reads_a_quoted_carriage_return_in_a_name(tmp_path):
+    from segcli.compare import read_results
+
+    (tmp_path / "r.csv").write_bytes(b'name,dice\n"a\rb",0.5\nc,0.25\n')
+    assert read_results(tmp_path / "r.csv").values == {"a\rb": {"dice": 0.5}, "c": {"dice": 0.25}}

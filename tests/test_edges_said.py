@@ -327,3 +327,24 @@ def test_compare_reads_a_quoted_carriage_return_in_a_name(tmp_path):
 
     (tmp_path / "r.csv").write_bytes(b'name,dice\n"a\rb",0.5\nc,0.25\n')
     assert read_results(tmp_path / "r.csv").values == {"a\rb": {"dice": 0.5}, "c": {"dice": 0.25}}
+
+
+def test_mutation_gaps_of_this_session_by_hand():
+    from segcli.batch import empty_distance_policy
+    from segcli.directions import direction
+    from segcli.report import SafeCsvWriter
+
+    assert empty_distance_policy("+nan") == "nan"  # a NaN number, not a policy name, is the nan policy
+    # the longest score name that starts a per-class column decides: dice_loss (lower), not dice
+    assert direction("dice_loss_liver") == "lower" and direction("dice_liver") == "higher"
+    out = io.StringIO()
+    SafeCsvWriter(out, delimiter="\t").writerow(["a\rb", "1"])  # quoted, and still tab-separated
+    assert out.getvalue() == '"a\rb"\t"1"\n'
+    labels = (GT > 0).astype(np.uint8)
+    labels[2:4, 2:6] = 2  # 0, 1, 2: a label map of two classes
+    said, _ = _messages(labels)
+    assert said == [
+        "a prediction holds more than two values (8-bit probabilities, or a label map): scored as a mask, "
+        "every non-zero value foreground; save probabilities as floats (TIFF, NPY) to score them as "
+        "probabilities, or pass --num-classes K for a label map"
+    ]

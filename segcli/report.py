@@ -40,12 +40,27 @@ def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[
                 "mean": float(np.mean(values)),
                 # equal values: 0, not the rounding residue of their mean (2.2e-16)
                 "std": 0.0 if np.isfinite(values[0]) and np.all(values == values[0]) else float(np.std(values)),
-                "median": float(np.median(values)),
+                "median": _median(values),
                 "min": float(np.min(values)),
                 "max": float(np.max(values)),
                 "n_nonfinite": int(np.count_nonzero(~np.isfinite(values))),
             }
     return summary
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a non-empty float64 array (NaN if any is NaN; the mean of the two middle
+    values of an even count), without the masked-array module ``np.median`` imports (7 ms of
+    every run's start-up).
+
+    >>> _median(np.array([3.0, 1.0, 2.0, 10.0])), _median(np.array([1.0, np.nan]))
+    (2.5, nan)
+    """
+    if np.isnan(values).any():
+        return math.nan
+    ordered = np.sort(values)
+    half = ordered.size // 2
+    return float(ordered[half]) if ordered.size % 2 else float((ordered[half - 1] + ordered[half]) / 2)
 
 
 def json_value(value: float | int | str | None) -> float | int | str | None:

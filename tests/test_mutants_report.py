@@ -470,3 +470,35 @@ def test_threshold_writer_missing_values_metas_and_a_score_without_best(monkeypa
     text = stream.getvalue()
     assert _titles(text) == ["mean per threshold"]
     assert _cells(text)[1:] == [["dice", "0.3", "0.5", "0.5"], ["hd", "nan", "nan", "nan"]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_summary_median_equals_numpys(seed):
+    """The summary's median is numpy's, bit for bit: odd and even counts, infinities, a NaN
+    (NaN), two huge values whose sum overflows (inf, as numpy's mean of the middle two)."""
+    import numpy as np
+
+    from segcli.report import summarize
+
+    rng = np.random.default_rng(seed)
+    cases = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 300) for n in range(1, 40)]
+    cases += [np.array([1.0, math.inf, -math.inf, 2.0]), np.array([math.inf, -math.inf]), np.array([3.0, math.nan, 1.0])]
+    cases += [np.array([1.7e308, 1.7e308]), np.array([0.1, 0.2]), np.array([-0.0, 0.0])]
+    for values in cases:
+        with np.errstate(all="ignore"):
+            got = summarize(["v"], [{"v": float(v)} for v in values])["v"]["median"]
+            want = float(np.median(values))
+        assert got == want or (math.isnan(got) and math.isnan(want)), (values, got, want)
+        assert math.copysign(1.0, got) == math.copysign(1.0, want) or math.isnan(want)
+
+
+def test_summary_does_not_import_masked_arrays():
+    """Summarizing a run does not pay for numpy's masked-array module (np.median imports it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from segcli.report import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
+        " print('numpy.ma' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

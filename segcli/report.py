@@ -315,12 +315,14 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
     """A rich table: the first column is a label, the others numbers (6 significant digits)."""
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column(header[0])
+    from segcli.display import plain
+
+    table = Table(title=plain(title))
+    table.add_column(plain(header[0]))
     for name in header[1:]:
-        table.add_column(name, justify="right")
+        table.add_column(plain(name), justify="right")
     for label, *values in rows:
-        table.add_row(label, *(f"{v:.6g}" for v in values))
+        table.add_row(plain(label), *(f"{v:.6g}" for v in values))
     return table
 
 

@@ -30,9 +30,12 @@ class Terminated(KeyboardInterrupt):
 
 
 def _say(line: str) -> None:
-    """A line on stderr; a closed or full stderr must not turn into a traceback."""
+    """A line on stderr (control characters in names made visible: ``segcli.display``); a closed
+    or full stderr must not turn into a traceback."""
+    from segcli.display import printable
+
     try:
-        typer.echo(line, err=True)
+        typer.echo(printable(line), err=True)
     except (OSError, ValueError):
         pass
 

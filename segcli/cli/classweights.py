@@ -219,11 +219,13 @@ def _render(document: dict, fmt: str) -> str:
     from rich.console import Console
     from rich.table import Table
 
+    from segcli.display import plain
+
     table = Table(title=f"class weights ({document['n_images']} images)")
     for column in header:
-        table.add_column(column, justify="right")
+        table.add_column(plain(column), justify="right")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(plain(cell) for cell in row))
     buffer = io.StringIO()
     Console(file=buffer, width=160).print(table)
     return buffer.getvalue()

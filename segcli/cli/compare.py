@@ -231,15 +231,19 @@ def render(rows: list[dict], meta: dict, fmt: str) -> str:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"B - A over {meta['n_paired']} paired case(s): B = {meta['b']}, A = {meta['a']}")
+        from segcli.display import plain
+
+        table = Table(title=plain(f"B - A over {meta['n_paired']} paired case(s): B = {meta['b']}, A = {meta['a']}"))
         shown = [c for c in COMPARE_COLUMNS if c != "most_changed"]
         for column in shown:
             table.add_column(column, justify="left" if column == "score" else "right")
         for row in rows:
-            table.add_row(*(f"{row[c]:.4g}" if isinstance(row[c], float) else _text(row[c]) or "-" for c in shown))
+            table.add_row(
+                *(plain(f"{row[c]:.4g}" if isinstance(row[c], float) else _text(row[c]) or "-") for c in shown)
+            )
         console = Console(file=buffer, width=200)
         console.print(table)
         for row in rows:
             if row["most_changed"]:
-                console.print(f"{row['score']}: most changed {_text(row['most_changed'])}")
+                console.print(plain(f"{row['score']}: most changed {_text(row['most_changed'])}"))
     return buffer.getvalue()

@@ -113,7 +113,9 @@ def main() -> None:
 
 
 def _say_error(message: str) -> None:
+    from segcli.display import printable
+
     try:
-        typer.echo(f"segcli: error: {message}", err=True)
+        typer.echo(printable(f"segcli: error: {message}"), err=True)
     except (OSError, ValueError):
         pass

@@ -25,6 +25,7 @@ from segcli.cli._output import (
     state,
     warn,
 )
+from segcli.display import printable_lines
 from segcli.journal import journal_path
 from segcli.outputs import TEXT_ERRORS, is_stream_target
 
@@ -833,7 +834,7 @@ class _Run:
                     self.messages[outcome.name] = outcome.message
                     warn(f"not scored: {outcome.message}")
                     if outcome.detail and state["debug"]:
-                        typer.echo(outcome.detail, err=True)
+                        typer.echo(printable_lines(outcome.detail), err=True)
                     if self.fail_fast:
                         return
                 else:

@@ -13,6 +13,7 @@ import typer
 
 from segcli.cli._locations import local_output
 from segcli.cli._output import cap_workers, fail, info, library_errors, parse_floats, progress, state, warn
+from segcli.display import printable_lines
 
 
 class MapKindChoice(str, Enum):
@@ -162,7 +163,7 @@ def weightmap(
                     failures += 1
                     warn(f"not written: {result.error}")
                     if state["debug"] and result.detail:
-                        typer.echo(result.detail, err=True, nl=False)
+                        typer.echo(printable_lines(result.detail), err=True, nl=False)
                     if fail_fast:
                         break
                 elif result.skipped:

@@ -159,6 +159,25 @@ def test_resume_of_a_complete_output_must_be_the_same_run(tmp_path):
     assert moved.returncode == 2 and b"(settings differ)" in moved.stderr
 
 
+@pytest.mark.parametrize(("name", "written", "asked"), [("r.csv", "csv", "json"), ("r.jsonl", "jsonl", "csv"),
+                                                    ("r.out", "tsv", "jsonl"), ("r.json", "json", "tsv")])  # fmt: skip
+def test_resume_of_a_complete_output_in_another_format_is_refused(tmp_path, name, written, asked):
+    """--resume --format X of a finished file written as Y is refused (it was said complete and
+    left as Y, though X was asked for); --format Y resumes (nothing to do)."""
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(GT).save(tmp_path / folder / "a.png")
+    segcli = [sys.executable, "-m", "segcli", "score", "pred", "gt", "--metrics", "dice", "-o", name]
+    assert subprocess.run([*segcli, "--format", written], cwd=tmp_path).returncode == 0
+    before = (tmp_path / name).read_bytes()
+    other = subprocess.run([*segcli, "--resume", "--format", asked], cwd=tmp_path, capture_output=True)
+    assert other.returncode == 2, other.stderr
+    assert f"{name}: complete, but written as {written}, not {asked}".encode() in other.stderr
+    assert (tmp_path / name).read_bytes() == before
+    same = subprocess.run([*segcli, "--resume", "--format", written], cwd=tmp_path, capture_output=True)
+    assert same.returncode == 0 and b"is complete; nothing to resume" in same.stderr
+
+
 def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
     from segcli.errors import UsageError
     from segcli.html_report import RunResults, worst_cases

@@ -566,6 +566,17 @@ def _never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
                     raise UsageError(f"{option} {target}: is {where} {folder}; outputs never replace inputs")
 
 
+def _written_format(target: Path) -> str:
+    """The format of a finished output, from its first bytes: JSON is one indented document
+    (``{`` and a line end), JSONL one record a line (``{"``), TSV has a tab in its header."""
+    with open(target, "rb") as handle:
+        head = handle.read(4096)
+    text = head.lstrip()
+    if text.startswith(b"{"):
+        return "jsonl" if text.startswith(b'{"') else "json"
+    return "tsv" if b"\t" in head.partition(b"\n")[0] else "csv"
+
+
 def _recorded_paths(target: Path) -> dict[str, tuple[str, str]]:
     """name -> (pred_path, gt_path) as a finished output records them (JSON, JSON lines, CSV, TSV);
     empty where it does not (a --thresholds CSV)."""
@@ -914,6 +925,12 @@ class _Run:
         except InputError:
             warn(f"{target}: cannot be read back to check that it holds this run's results")
             return
+        written = _written_format(target)
+        if written != self.fmt:  # a table cannot be read back: never here
+            raise UsageError(
+                f"{target}: complete, but written as {written}, not {self.fmt}; "
+                f"pass --format {written} to keep it, or --overwrite to write it again as {self.fmt}"
+            )
         differ = []
         if list(table.columns) != list(self.columns):
             differ.append("scores")

@@ -290,9 +290,21 @@ def _collapse_grey_channels(path: Path, array: np.ndarray, *, colour: int | None
     channels = array[..., :colour]
     first = channels[..., 0]
     if all(np.array_equal(first, channels[..., c]) for c in range(1, colour)):
+        _check_alpha(path, first, array[..., colour:])
         return np.ascontiguousarray(first)
     kind = "colour image" if colour >= 3 else f"image of {colour} different channels"
     raise ReadError(f"{path}: {kind}; expected a single-channel mask or label map")
+
+
+def _check_alpha(path: Path, grey: np.ndarray, alpha: np.ndarray) -> None:
+    """Alpha is ignored, but not when it holds the only picture: one grey value everywhere and an
+    alpha that varies is a mask drawn in alpha, which read as grey would be an empty (or full)
+    mask without a word."""
+    if alpha.size and grey.size and np.all(grey == grey.flat[0]) and np.any(alpha != alpha.flat[0]):
+        raise ReadError(
+            f"{path}: its colour is one value everywhere and only its alpha channel varies (a mask drawn in "
+            "alpha?); save the mask as grey levels, or its alpha as the image"
+        )
 
 
 def _read_npz(path: Path | Url, source=None) -> np.ndarray:

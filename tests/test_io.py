@@ -107,3 +107,34 @@ def test_allocator_setting_is_taken_on_glibc():
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
     assert keep_freed_memory()
+
+
+def _alpha_cases():
+    mask = np.zeros((12, 14), np.uint8)
+    mask[3:8, 4:10] = 255
+    zeros = np.zeros_like(mask)
+    return mask, zeros
+
+
+def test_a_mask_drawn_in_alpha_only_is_refused_naming_the_file(tmp_path):
+    """Colour constant, alpha varying: read as grey it would be an empty mask, silently."""
+    mask, zeros = _alpha_cases()
+    Image.fromarray(np.dstack([zeros, zeros, zeros, mask]), "RGBA").save(tmp_path / "rgba.png")
+    Image.fromarray(np.dstack([zeros, mask]), "LA").save(tmp_path / "la.png")
+    tifffile.imwrite(tmp_path / "rgba.tif", np.dstack([zeros, zeros, zeros, mask]), photometric="rgb", extrasamples=[2])
+    for name in ("rgba.png", "la.png", "rgba.tif"):
+        with pytest.raises(ReadError, match=rf"{name}: its colour is one value everywhere and only its alpha"):
+            read_image(tmp_path / name)
+
+
+def test_alpha_is_ignored_where_the_colour_holds_the_mask(tmp_path):
+    """Opaque grey RGBA, a transparent background around a white mask, grey + alpha: the grey
+    levels are the mask, whatever the alpha."""
+    mask, zeros = _alpha_cases()
+    opaque = np.full_like(mask, 255)
+    Image.fromarray(np.dstack([mask, mask, mask, opaque]), "RGBA").save(tmp_path / "opaque.png")
+    Image.fromarray(np.dstack([mask, mask, mask, mask]), "RGBA").save(tmp_path / "cutout.png")
+    Image.fromarray(np.dstack([mask, 255 - mask]), "LA").save(tmp_path / "la.png")
+    Image.fromarray(np.dstack([zeros, zeros, zeros, opaque]), "RGBA").save(tmp_path / "empty.png")  # alpha constant
+    for name, want in (("opaque.png", mask), ("cutout.png", mask), ("la.png", mask), ("empty.png", zeros)):
+        np.testing.assert_array_equal(read_image(tmp_path / name).array, want)

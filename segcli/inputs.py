@@ -241,9 +241,29 @@ def multiclass_pair(
         _check_labels(labels[valid], num_classes, pred_path)
         return MulticlassPair(labels=np.where(valid, labels, 0), prob=None, target=target, valid=valid, kind="labels")
     _note_kind(kind, pred_kind)
-    prob = as_probabilities(pred, pred_path) if kind == "prob" else softmax(pred, axis=0)
+    if kind == "prob":
+        prob = as_probabilities(pred, pred_path)
+        _note_sums(prob, valid, pred_path)
+    else:
+        prob = softmax(pred, axis=0)
     labels = np.argmax(prob, axis=0)
     return MulticlassPair(labels=np.where(valid, labels, 0), prob=prob, target=target, valid=valid, kind=kind)
+
+
+def _note_sums(prob: np.ndarray, valid: np.ndarray, path: Path | str) -> None:
+    """Warn when class probabilities (channels first) do not sum to 1 (to within the tolerance)
+    at some scored pixel: per-class sigmoid outputs or unnormalised scores are scored as given.
+    One class has nothing to normalise against: never said."""
+    sums = prob.sum(axis=0, dtype=np.float64)[valid]
+    if sums.size == 0 or prob.shape[0] < 2:
+        return
+    low, high = float(sums.min()), float(sums.max())
+    if low < 1.0 - PROB_TOLERANCE or high > 1.0 + PROB_TOLERANCE:
+        warnings.warn(
+            f"{path}: class probabilities sum to [{low:.4g}, {high:.4g}] over the channels, not 1; scored as "
+            "given (the hard prediction is their argmax); pass --pred-kind logits if they are logits",
+            stacklevel=3,  # pragma: no mutate (only which segcli line the warning reports)
+        )
 
 
 def multiclass_kind(

@@ -367,3 +367,41 @@ def test_mutation_gaps_of_this_session_by_hand():
         "every non-zero value foreground; save probabilities as floats (TIFF, NPY) to score them as "
         "probabilities, or pass --num-classes K for a label map"
     ]
+
+
+def test_multiclass_probabilities_that_do_not_sum_to_one_are_said():
+    """Per-class sigmoid outputs (or unnormalised scores) saved as channels are scored as given,
+    and said: the range of their sums names them. A softmax saved as float16 (sums within 1e-3 of
+    1) and garbage at ignored pixels are not."""
+    from segcli.inputs import multiclass_pair
+
+    gt = np.zeros((6, 8), np.int64)
+    gt[1:4, 1:4] = 1
+    gt[4:6, 5:8] = 2
+    prob = np.full((3, 6, 8), 0.25, np.float32)  # sums 0.75 everywhere
+    prob[:, 0, 0] = (0.9, 0.9, 0.2)  # sums 2.0 at one pixel
+    with pytest.warns(UserWarning, match=r"p\.npy: class probabilities sum to \[0\.75, 2\] over the channels, not 1"):
+        pair = multiclass_pair(prob, gt, num_classes=3, pred_path="p.npy")
+    assert pair.kind == "prob" and pair.labels[0, 0] == 0  # argmax of the values as given
+    softmax = np.random.default_rng(0).random((3, 6, 8))
+    softmax = (softmax / softmax.sum(axis=0)).astype(np.float16)
+    ignored = gt.copy()
+    ignored[0, :] = 255
+    garbage = softmax.astype(np.float32)
+    garbage[:, 0, :] = 0.9  # sums 2.7, but only where the GT says ignore
+    within = np.zeros((3, 6, 8), np.float64)
+    within[0] = 1.0
+    within[1, 2, 2] = 0.0009  # sums 1.0009 and 1 - 0.0009: within the tolerance
+    within[0, 3, 3] = 1.0 - 0.0009
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        multiclass_pair(softmax, gt, num_classes=3, pred_path="s.npy")
+        multiclass_pair(garbage, ignored, num_classes=3, pred_path="g.npy")
+        multiclass_pair(within, gt, num_classes=3, pred_path="w.npy")
+        multiclass_pair(np.full((1, 6, 8), 0.3), np.zeros((6, 8), np.int64), num_classes=1, pred_path="one.npy")
+    for pixel_sum in (1.0012, 1.0 - 0.0012):  # just beyond it, on either side
+        beyond = np.zeros((3, 6, 8), np.float64)
+        beyond[0] = 1.0
+        beyond[:2, 5, 7] = (0.5, pixel_sum - 0.5)
+        with pytest.warns(UserWarning, match=rf"sum to \[{min(pixel_sum, 1):.4g}, {max(pixel_sum, 1):.4g}\]"):
+            multiclass_pair(beyond, gt, num_classes=3, pred_path="b.npy")

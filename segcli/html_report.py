@@ -293,10 +293,11 @@ def _contour(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, border_value=0)
 
 
-def _background(path: Path | None, shape: tuple[int, ...], slice_index: int | None) -> np.ndarray | None:
-    """The case's image as RGB uint8 of ``shape`` (2-D), percentile-stretched; None if unusable."""
+def _background(path: Path | None, shape: tuple[int, ...], slice_index: int | None) -> tuple[np.ndarray | None, str]:
+    """The case's image as RGB uint8 of ``shape`` (2-D), percentile-stretched, and ""; or None and
+    why it cannot be used (nothing to say without a path)."""
     if path is None:
-        return None
+        return None, ""
     try:
         if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp"):
             from PIL import Image
@@ -311,27 +312,35 @@ def _background(path: Path | None, shape: tuple[int, ...], slice_index: int | No
                 array = array[slice_index]
             if array.ndim == 2:
                 array = np.repeat(array[..., None], 3, axis=-1)
-    except Exception:  # a thumbnail's background is a nicety: fall back to the GT
-        return None
+    except Exception as exc:  # a thumbnail's background is a nicety: fall back to the GT, and say so
+        return None, f"cannot read ({type(exc).__name__}: {str(exc)[:120]})"
     if array.shape[:2] != tuple(shape):
-        return None
+        return None, f"its shape {tuple(array.shape[:2])} differs from the masks' {tuple(shape)}"
     low, high = np.percentile(array, (1, 99))
     scaled = (array - low) / (high - low) if high > low else np.zeros_like(array)
-    return (np.clip(scaled, 0, 1) * 255).astype(np.uint8)
+    return (np.clip(scaled, 0, 1) * 255).astype(np.uint8), ""
 
 
 def thumbnail(
-    pred_mask: np.ndarray, gt_mask: np.ndarray, image_path: Path | None = None, *, size: int = THUMBNAIL_SIZE
+    pred_mask: np.ndarray,
+    gt_mask: np.ndarray,
+    image_path: Path | None = None,
+    *,
+    size: int = THUMBNAIL_SIZE,
+    notes: list[str] | None = None,
 ) -> bytes:
     """PNG bytes: contours and error tints of two boolean masks (2-D, or 3-D: the slice along the
-    first axis with the most errors, else the most foreground)."""
+    first axis with the most errors, else the most foreground), over ``image_path`` where it can
+    be used, else over the GT mask (``notes`` gets why the image was not used)."""
     slice_index = None
     if gt_mask.ndim == 3:
         errors = (pred_mask ^ gt_mask).sum(axis=(1, 2))
         weight = errors if errors.any() else (pred_mask | gt_mask).sum(axis=(1, 2))
         slice_index = int(np.argmax(weight))
         pred_mask, gt_mask = pred_mask[slice_index], gt_mask[slice_index]
-    base = _background(image_path, gt_mask.shape, slice_index)
+    base, why = _background(image_path, gt_mask.shape, slice_index)
+    if why and notes is not None:
+        notes.append(f"{image_path}: not used as the background, {why}; the GT mask is shown instead")
     if base is None:
         base = np.full((*gt_mask.shape, 3), 24, np.uint8)
         base[gt_mask] = 90
@@ -463,8 +472,10 @@ def render_report(
     images_dir: Path | None = None,
     base_dir: Path | None = None,
     n_worst: int = N_WORST,
+    on_note=None,
 ) -> str:
-    """The whole page as one HTML string."""
+    """The whole page as one HTML string. ``on_note(message)``: told of each ``images_dir`` image
+    that could not be used as its case's background (also said on the page)."""
     from segcli.intervals import mean_intervals
     from segcli.report import STATISTICS, summarize
 
@@ -540,12 +551,17 @@ def render_report(
     key_columns = [c for c in ("dice", "iou", "hd95", "assd") if c in results.columns and c != sort_by]
     for index in worst_cases(results, sort_by, n_worst):
         name, row, meta = results.names[index], results.rows[index], results.metas[index]
+        notes: list[str] = []
         try:
             pred_mask, gt_mask = case_masks(meta, results.settings, base_dir)
-            uri = _png_uri(thumbnail(pred_mask, gt_mask, images.get(name)))
+            uri = _png_uri(thumbnail(pred_mask, gt_mask, images.get(name), notes=notes))
             picture = f"<img alt='{html.escape(name)}' src='{uri}'>"
         except Exception as exc:  # the page is still useful without this picture
             picture = f"<p class='note'>no thumbnail: {html.escape(str(exc)[:200])}</p>"
+        for note in notes:
+            picture += f"<p class='note'>{html.escape(note)}</p>"
+            if on_note is not None:
+                on_note(note)
         details = "".join(f"<p>{html.escape(c)}: {_fmt(row.get(c, math.nan))}</p>" for c in key_columns)
         parts.append(
             f"<div class='case'>{picture}<h3>{html.escape(name)}</h3>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import math
 import os
@@ -263,3 +264,20 @@ def test_page_renders_in_a_headless_browser(run, tmp_path):
     parsed = _parse(dom.stdout)
     assert parsed.title == "segcli report: 12 pairs"
     assert {"Provenance", "Summary", "Distributions"} <= set(parsed.headings)
+
+
+def test_an_images_file_that_cannot_be_used_is_said_on_the_page_and_stderr(run, tmp_path):
+    """--images: an unreadable image and one of another shape fall back to the GT mask as the
+    background, and both the page (under the case) and stderr say which file and why."""
+    images = tmp_path / "img"
+    images.mkdir()
+    (images / "c07.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((5, 7), np.uint8)).save(images / "c00.png")
+    Image.fromarray(np.zeros((40, 48), np.uint8)).save(images / "c01.png")  # usable: nothing said
+    result, out, page = _score(run, tmp_path, "--metrics", "dice", "--images", str(images))
+    text = html.unescape(page.read_text())
+    bad = f"{images / 'c07.png'}: not used as the background, cannot read (UnidentifiedImageError"
+    shape = f"{images / 'c00.png'}: not used as the background, its shape (5, 7) differs from the masks' (40, 48)"
+    for said in (bad, shape):
+        assert said in text and said in result.stderr
+    assert "c01.png" not in result.stderr and "c01.png: not used" not in text

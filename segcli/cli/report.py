@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from segcli.cli._locations import local_output
-from segcli.cli._output import info, library_errors
+from segcli.cli._output import info, library_errors, warn
 
 
 def report(
@@ -62,6 +62,8 @@ def write_report(run, target: Path, *, sort_by: str, images: Path | None, inputs
         "date (UTC)": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "inputs": ", ".join(str(p) for p in inputs),
     }
-    page = render_report(run, provenance=provenance, sort_by=sort_by, images_dir=images, base_dir=base_dir)
+    page = render_report(
+        run, provenance=provenance, sort_by=sort_by, images_dir=images, base_dir=base_dir, on_note=warn
+    )
     write_text(target, page, overwrite=True)
     info(f"report written to {target} ({target.stat().st_size / 1e6:.2f} MB)")

@@ -75,7 +75,7 @@ def check_output_dir(target: Path, *, option: str = "--out") -> Path:
         if not target.is_dir():
             raise UsageError(f"{option} {target}: exists and is not a directory")
         if not os.access(target, os.W_OK | os.X_OK):
-            raise UsageError(f"{option} {target}: permission denied")
+            raise UsageError(f"{option} {target}: {_why_not_writable(target)}")
         return target
     _check_parent(target, option)
     return target
@@ -91,7 +91,16 @@ def _check_parent(target: Path, option: str) -> None:
     if not parent.is_dir():
         raise UsageError(f"{option} {target}: {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {target}: permission denied in {parent}")
+        raise UsageError(f"{option} {target}: {_why_not_writable(parent)} in {parent}")
+
+
+def _why_not_writable(directory: Path) -> str:
+    """Why a directory cannot be written: its file system is mounted read-only, or permissions."""
+    try:
+        read_only = bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):
+        read_only = False
+    return "read-only file system" if read_only else "permission denied"
 
 
 def lock_path(target: Path) -> Path:

@@ -518,6 +518,29 @@ def test_unwritable_parent_refused_before_work(runner, tmp_path, monkeypatch):
     assert result.exit_code == 2 and "permission denied" in result.stderr
 
 
+def test_a_read_only_file_system_is_called_that(runner, tmp_path, monkeypatch):
+    """Root passes every permission check but a read-only mount's: say read-only, not permission
+    denied (the file system, not the directory's mode, is what to fix)."""
+    import collections
+
+    import segcli.outputs
+
+    _pair(tmp_path, "a", _square(), _square())
+    real_access, real_statvfs = os.access, os.statvfs
+    monkeypatch.setattr(segcli.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode))
+    mounted = collections.namedtuple("mounted", "f_flag")
+
+    def statvfs(path):
+        return mounted(os.ST_RDONLY) if Path(path) == tmp_path else real_statvfs(path)
+
+    monkeypatch.setattr(segcli.outputs.os, "statvfs", statvfs)
+    result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(tmp_path / "out" / "r.csv"))
+    assert result.exit_code == 2
+    assert f"--output {tmp_path / 'out' / 'r.csv'}: read-only file system in {tmp_path}" in result.stderr
+    out_dir = runner.invoke(app, ["weightmap", str(tmp_path / "gt"), "--out", str(tmp_path)])
+    assert out_dir.exit_code == 2 and f"--out {tmp_path}: read-only file system" in out_dir.stderr
+
+
 def test_disk_full_while_journaling_keeps_what_was_saved(runner, tmp_path, monkeypatch):
     import errno
 

@@ -527,7 +527,9 @@ def test_a_read_only_file_system_is_called_that(runner, tmp_path, monkeypatch):
 
     _pair(tmp_path, "a", _square(), _square())
     real_access, real_statvfs = os.access, os.statvfs
-    monkeypatch.setattr(segcli.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode))
+    monkeypatch.setattr(
+        segcli.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode)
+    )
     mounted = collections.namedtuple("mounted", "f_flag")
 
     def statvfs(path):

@@ -482,7 +482,11 @@ def test_summary_median_equals_numpys(seed):
 
     rng = np.random.default_rng(seed)
     cases = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 300) for n in range(1, 40)]
-    cases += [np.array([1.0, math.inf, -math.inf, 2.0]), np.array([math.inf, -math.inf]), np.array([3.0, math.nan, 1.0])]
+    cases += [
+        np.array([1.0, math.inf, -math.inf, 2.0]),
+        np.array([math.inf, -math.inf]),
+        np.array([3.0, math.nan, 1.0]),
+    ]
     cases += [np.array([1.7e308, 1.7e308]), np.array([0.1, 0.2]), np.array([-0.0, 0.0])]
     for values in cases:
         with np.errstate(all="ignore"):
@@ -501,4 +505,7 @@ def test_summary_does_not_import_masked_arrays():
         "import sys; from segcli.report import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
         " print('numpy.ma' in sys.modules)"
     )
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )

@@ -5,7 +5,7 @@ aligned numbers, and the width of a file or a terminal), the interval rows and t
 resamples and seed; the record formats' details (bare newlines, meta columns, missing scores as
 nan, ``nonfinite`` entries, messages of failed pairs, JSON indentation), the --empty-distance
 counts, quiet summary statistics on inf, and a tie of a lower-is-better score. Values are worked
-by hand from the records in each test; the units against segcli.cli.score.distance_units."""
+by hand from the records in each test; the units against segcli.cli._score_run.distance_units."""
 
 from __future__ import annotations
 
@@ -441,7 +441,7 @@ def test_best_threshold_tie_of_a_lower_is_better_score_keeps_the_lower_threshold
 def test_threshold_writer_missing_values_metas_and_a_score_without_best(monkeypatch):
     """A record without a column: nan in every format; the records' meta is kept for the units
     (an absent meta as {}); a score whose means are all nan shows nan as its best."""
-    from segcli.cli.score import distance_units
+    from segcli.cli._score_run import distance_units
 
     for fmt in ("csv", "jsonl"):
         stream = io.StringIO()

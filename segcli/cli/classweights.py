@@ -99,9 +99,9 @@ def classweights(
             output = check_output_file(output, overwrite=overwrite)
         paths = list(find_images(dataset).values())
         if output is not None:
-            from segcli.cli.score import _never_over_inputs
+            from segcli.cli._score_checks import never_over_inputs
 
-            _never_over_inputs([], {"--output": output}, extra=paths)
+            never_over_inputs([], {"--output": output}, extra=paths)
         stack = contextlib.ExitStack()
         client = None
         if scheduler:

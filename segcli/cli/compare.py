@@ -160,7 +160,7 @@ def _never_over_inputs(target: Path, a: Path, b: Path, gt: Path | None, pairings
     """--output may not be an input, with or without --overwrite: not run A's or run B's file,
     not a file scored with --gt (the same file whatever links lead to it), and not inside the
     PRED or GT directories. Checked before any work; exit 2."""
-    from segcli.cli.score import _never_over_inputs as never_over_files
+    from segcli.cli._score_checks import never_over_inputs as never_over_files
 
     pairs = [] if pairings is None else [pair for _, pairing in pairings for pair in pairing.pairs]
     never_over_files(pairs, {"--output": target}, extra=(a, b), inside=(a, b, gt))

@@ -1,0 +1,264 @@
+"""``segcli score``'s options and paths, checked before any work: outputs that would replace an
+input or another run's state, options that conflict or do nothing in this mode, the output format,
+the memory budget and the settings record."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from segcli.cli._output import info, warn
+from segcli.journal import journal_path
+from segcli.outputs import is_stream_target
+
+
+def split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
+    """The --metrics spec without object scores, and the object scores chosen: the group
+    ``objects`` or their names; with --objects and no object score named, all of them."""
+    from segcli.objects import SCORE_NAMES
+
+    items = [item.strip() for item in metrics.split(",") if item.strip()]
+    chosen = [n for n in SCORE_NAMES if "objects" in items or n in items]
+    rest = [item for item in items if item != "objects" and item not in SCORE_NAMES]
+    if objects is not None and not chosen:
+        chosen = list(SCORE_NAMES)
+    if not rest and not chosen:
+        rest = ["all"]
+    return ",".join(rest), chosen
+
+
+def never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
+    """An output path that is one of the run's input files is refused, with or without --overwrite:
+    the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON), and any path
+    inside the ``inside`` directories (--images; compare's PRED and GT), existing or not."""
+    from segcli.errors import UsageError
+    from segcli.remote import local_path
+
+    inputs = [path for pair in pairs for path in (pair.pred, pair.gt, *pair.raters)] + list(extra)
+    # An input exists, so only an existing target can be one; the same file is the same
+    # (device, inode), whatever links lead to it (one stat per input, not a path resolution).
+    existing = {}
+    for option, target in targets.items():
+        if target is not None and not is_stream_target(target):
+            with contextlib.suppress(OSError):
+                found = os.stat(target)
+                existing[(found.st_dev, found.st_ino)] = (option, target)
+    for path in inputs if existing else ():
+        if path is not None and (local := local_path(path)) is not None:  # a remote URL is no local output
+            with contextlib.suppress(OSError):
+                found = os.stat(local)
+                if (found.st_dev, found.st_ino) in existing:
+                    option, target = existing[(found.st_dev, found.st_ino)]
+                    raise UsageError(f"{option} {target}: is one of the input files; outputs never replace inputs")
+    for option, target in targets.items():
+        if target is None or is_stream_target(target):
+            continue
+        resolved = Path(target).resolve()
+        for folder in inside:
+            if folder is not None and (local := local_path(folder)) is not None and os.path.isdir(local):
+                root = Path(local).resolve()
+                if resolved.is_relative_to(root):
+                    where = "the input directory" if resolved == root else "inside the input directory"
+                    raise UsageError(f"{option} {target}: is {where} {folder}; outputs never replace inputs")
+
+
+def file_option(value: str | None) -> Path | None:
+    """An option that is a file or a literal (``--class-weights 1,2`` or a JSON file): the file."""
+    return Path(value) if value and os.path.isfile(value) else None
+
+
+def check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:
+    if objects_out is None:
+        return None
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(objects_out, overwrite=overwrite, option="--objects-out")
+    if output is not None and Path(output).resolve() == target.resolve():
+        raise typer.BadParameter("must differ from --output", param_hint="--objects-out")
+    return target
+
+
+def with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix: str):
+    """Each pair with its file from every --rater directory (matched by name like GT)."""
+    from dataclasses import replace as replace_pair
+
+    from segcli.errors import PairingError
+    from segcli.pairing import find_images
+
+    if num_classes is not None or thresholds is not None:
+        raise typer.BadParameter("applies to binary scoring without --thresholds", param_hint="--rater")
+    found = [find_images(root, suffix=gt_suffix) for root in raters]
+    missing = [f"{root}: no file for {pair.name}" for root, files in zip(raters, found, strict=True)
+               for pair in pairing.pairs if pair.name not in files]  # fmt: skip
+    if missing:
+        shown = "; ".join(missing[:5]) + (f"; and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise PairingError(f"{len(missing)} rater file(s) missing: {shown}")
+    pairs = [replace_pair(pair, raters=tuple(files[pair.name] for files in found)) for pair in pairing.pairs]
+    return replace_pair(pairing, pairs=pairs)
+
+
+def staple_or_note() -> bool:
+    from segcli.raters import STAPLE_NOTE, staple_available
+
+    if staple_available():
+        return True
+    info(STAPLE_NOTE)
+    return False
+
+
+def thresholds_option(text: str | None, threshold: float | None, chosen: list[str]) -> tuple[float, ...] | None:
+    """--thresholds: only scores that depend on the hard mask; never with --threshold."""
+    if text is None:
+        return None
+    from segcli.registry import BY_NAME
+    from segcli.scoring import parse_thresholds
+
+    if threshold is not None:
+        raise typer.BadParameter("give --threshold or --thresholds, not both", param_hint="--thresholds")
+    losses = [m for m in chosen if m in BY_NAME and BY_NAME[m].group == "losses"]
+    if losses and len(losses) < len(chosen):
+        chosen[:] = [m for m in chosen if m not in losses]  # "all": region and surface scores
+    elif losses:
+        raise typer.BadParameter(
+            f"losses ({', '.join(losses)}) do not depend on the threshold", param_hint="--thresholds"
+        )
+    return parse_thresholds(text)
+
+
+def empty_distance_option(text: str) -> str | float:
+    from segcli.batch import empty_distance_policy
+
+    try:
+        return empty_distance_policy(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"expected inf, worst, nan or a number, got {text!r}", param_hint="--empty-distance"
+        ) from None
+
+
+# Settings whose CLI flag is not the setting's name with dashes.
+OPTION_FLAGS = {"unet_w0": "--w0", "unet_sigma": "--sigma", "spacing_override": "--spacing"}
+
+
+# Options that only one mode uses: given in the other, they are said to be ignored.
+BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "pos_weight", "unet_w0",
+               "unet_sigma")  # fmt: skip
+
+
+MULTICLASS_ONLY = ("class_names", "class_weights", "include_background")
+
+
+def warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
+    """Settings that are legal but probably not what was meant: said, never silently applied."""
+    from segcli.batch import ScoreOptions
+
+    defaults = ScoreOptions()
+    if settings.num_classes is None:
+        if ignore_index is not None:
+            warn("--ignore-index applies to multi-class scoring (--num-classes); ignored in binary mode")
+        for name in MULTICLASS_ONLY:
+            if getattr(settings, name) not in (None, False):
+                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
+                warn(f"{flag} applies to multi-class scoring (--num-classes); ignored in binary mode")
+    else:
+        for name in BINARY_ONLY:
+            if getattr(settings.options, name) != getattr(defaults, name):
+                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
+                warn(f"{flag} applies to binary scoring; no multi-class score uses it")
+    if settings.num_classes is not None and 0 <= settings.ignore_index < settings.num_classes:
+        warn(
+            f"--ignore-index {settings.ignore_index} is also class {settings.ignore_index} of "
+            f"0..{settings.num_classes - 1}: "
+            "its ground-truth pixels are ignored, so the class is never scored against ground truth"
+        )
+    from segcli.remote import local_path
+
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symbolic link loop (pathlib)
+        local_pred, local_gt = local_path(pred), local_path(gt)
+        local = local_pred is not None and local_gt is not None
+        if local_pred.resolve() == local_gt.resolve() if local else str(pred) == str(gt):
+            warn(f"PRED and GT are the same path ({gt}): every prediction is scored against itself")
+
+
+def check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | None:
+    """The output's problems, found before any work (exists, a directory, a file as parent)."""
+    if output is None:
+        return None
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(output, overwrite=overwrite or resume, resume=resume)
+    if not is_stream_target(target) and journal_path(target).exists():
+        from segcli.outputs import OutputLock
+
+        with OutputLock(target):  # a live run writing it: refused here, naming that run
+            pass
+    if not resume and not overwrite and not is_stream_target(target) and journal_path(target).exists():
+        from segcli.errors import UsageError
+
+        raise UsageError(
+            f"{journal_path(target)}: holds the results of an interrupted run; pass --resume to continue it "
+            "or --overwrite to start again"
+        )
+    if resume and is_stream_target(target):
+        raise typer.BadParameter(f"{target} is not a regular file; nothing to resume", param_hint="--resume")
+    return target
+
+
+def check_report(report, output, overwrite, sort_by, chosen, num_classes, images) -> Path | None:
+    """The report's target and options, checked before any work."""
+    if report is None:
+        return None
+    from segcli.outputs import check_output_file
+
+    target = check_output_file(report, overwrite=overwrite, option="--report")
+    if output is not None and Path(output).resolve() == target.resolve():
+        raise typer.BadParameter("must differ from --output", param_hint="--report")
+    if sort_by is not None and sort_by not in chosen and not any(sort_by.startswith(f"{c}_") for c in chosen):
+        raise typer.BadParameter(f"{sort_by!r} is not among the scores computed", param_hint="--report-sort")
+    if images is not None and not Path(images).exists():
+        raise typer.BadParameter(f"{images}: no such file or directory", param_hint="--images")
+    return target
+
+
+def memory_budget(max_memory: float | None, workers: int | None) -> float | None:
+    """Bytes one pair may use: the run's budget shared by the pairs in flight."""
+    from segcli.pipeline import default_workers, total_memory
+
+    if max_memory is not None and max_memory <= 0:
+        raise typer.BadParameter(f"expected > 0, got {max_memory}", param_hint="--max-memory")
+    total = max_memory * 2**30 if max_memory is not None else (0.8 * total_memory() if total_memory() else None)
+    return None if total is None else total / (workers or default_workers())
+
+
+def say_format_mismatch(output: Path | None, fmt) -> None:
+    """-o's name and the format written disagree (out.html, out.csv.gz, out.json --format csv): said."""
+    if output is None or is_stream_target(output):
+        return
+    suffix = output.suffix.lower().lstrip(".")
+    written = choose_format(fmt, output)
+    if suffix in ("", written):
+        return
+    hint = "; the HTML page is --report" if suffix in ("html", "htm") else ""
+    hint = "; it is not compressed" if suffix in ("gz", "bz2", "xz", "zip", "zst") else hint
+    warn(f"{output}: written as {written}, whatever its name says{hint}")
+
+
+def choose_format(fmt, output: Path | None) -> str:
+    if fmt is not None:
+        return fmt.value
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        return suffix if suffix in ("csv", "tsv", "json", "jsonl") else "csv"
+    return "table" if sys.stdout.isatty() else "csv"
+
+
+def settings_record(settings, device: str) -> dict:
+    from dataclasses import asdict
+
+    record = asdict(settings)
+    record["device"] = device
+    return record

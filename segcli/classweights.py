@@ -45,6 +45,7 @@ class ClassCounts:
     ignored_pixels: int = 0
     binary_0_255: bool = False  # every image held only 0 and 255, and 255 was counted as class 1
     failed: tuple[InputError, ...] = field(default=())  # images that could not be counted
+    images_0_255: int = 0  # images holding 255 and otherwise only 0 (a 0/255 mask's foreground?)
 
     @property
     def num_classes(self) -> int:
@@ -178,6 +179,7 @@ def count_classes(
     binary_present = np.zeros(2, np.int64)
     all_0_255 = True
     ignored = 0
+    images_0_255 = 0
     failed: list[InputError] = []
     paths = [p if isinstance(p, Url) else Path(p) for p in paths]
     task = partial(_count_task, num_classes=num_classes, ignore_index=ignore_index)
@@ -208,6 +210,7 @@ def count_classes(
         counts[: file_counts.size] += file_counts
         present[: file_counts.size] += np.where(file_counts > 0, valid_pixels, 0)
         ignored += result.ignored_pixels
+        images_0_255 += result.zero_255 is not None and result.zero_255[1] > 0
         if result.zero_255 is None:
             all_0_255 = False
         elif all_0_255:
@@ -217,7 +220,9 @@ def count_classes(
     n_images = len(paths) - len(failed)
     if binary_0_255 and all_0_255 and n_images and np.all(binary_counts > 0):
         return ClassCounts(binary_counts, binary_present, n_images, binary_0_255=True, failed=tuple(failed))
-    return ClassCounts(counts, present, n_images, ignored_pixels=ignored, failed=tuple(failed))
+    return ClassCounts(
+        counts, present, n_images, ignored_pixels=ignored, failed=tuple(failed), images_0_255=images_0_255
+    )
 
 
 def _lost_on_cluster(path: Path | Url, error: BaseException) -> InputError:

@@ -75,3 +75,45 @@ def test_inferred_num_classes_and_label_out_of_range(tmp_path):
     assert cw.count_classes(paths).num_classes == 6
     with pytest.raises(ValueRangeError, match="a.png: label 5 outside 0..2"):
         cw.count_classes(paths, num_classes=3)
+
+
+def test_255_left_out_by_default_is_said_and_recorded(tmp_path):
+    """A dataset mixing 0/255 masks with 0/1 masks: 255 is the default ignore index there (not
+    every mask is 0/255), so the 0/255 masks' foreground is left out; that is warned about with
+    the count, and the JSON records it. A label map with 255 borders (VOC) is told, not warned;
+    an explicit --ignore-index is neither."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from segcli.cli.main import app
+
+    mixed, voc = tmp_path / "mixed", tmp_path / "voc"
+    mixed.mkdir()
+    voc.mkdir()
+    square = np.zeros((10, 10), np.uint8)
+    square[2:6, 2:6] = 1  # 16 foreground pixels
+    Image.fromarray(square * 255).save(mixed / "a.png")
+    Image.fromarray(square * 255).save(mixed / "b.png")
+    Image.fromarray(square).save(mixed / "c.png")
+    labels = square.copy()
+    labels[6, :] = 255  # a 10-pixel border of 255
+    Image.fromarray(labels).save(voc / "a.png")
+    runner = CliRunner()
+    done = runner.invoke(app, ["classweights", str(mixed), "--format", "json"])
+    assert done.exit_code == 0, done.output
+    assert (
+        "segcli: warning: 32 pixel(s) of value 255 left out as the default ignore index; 2 of 3 masks hold only "
+        "0 and 255 (255 their foreground?)" in done.stderr
+    )
+    document = json.loads(done.stdout)
+    assert document["ignored_pixels"] == 32 and document["counts"] == [3 * 84, 16]
+    told = runner.invoke(app, ["classweights", str(voc), "--format", "json"])
+    assert told.exit_code == 0, told.output
+    assert "segcli: 10 pixel(s) of value 255 left out as the default ignore index; pass --ignore-index" in told.stderr
+    assert "warning" not in told.stderr and json.loads(told.stdout)["ignored_pixels"] == 10
+    explicit = runner.invoke(app, ["classweights", str(mixed), "--format", "json", "--ignore-index", "255"])
+    assert "left out" not in explicit.stderr and json.loads(explicit.stdout)["ignored_pixels"] == 32
+    (mixed / "c.png").unlink()  # only 0/255 masks left: 255 is class 1, nothing left out
+    binary = runner.invoke(app, ["classweights", str(mixed), "--format", "json"])
+    assert json.loads(binary.stdout)["ignored_pixels"] == 0 and "left out" not in binary.stderr

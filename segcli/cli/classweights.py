@@ -144,6 +144,16 @@ def classweights(
                 )
             elif num_classes is None:
                 info(f"--num-classes not given: inferred K = {counts.num_classes} from the data")
+            if counts.ignored_pixels and not explicit_ignore:
+                left_out = f"{counts.ignored_pixels} pixel(s) of value 255 left out as the default ignore index"
+                if counts.images_0_255:  # a 0/255 mask's foreground among label maps that are not
+                    warn(
+                        f"{left_out}; {counts.images_0_255} of {counts.n_images} masks hold only 0 and 255 (255 "
+                        "their foreground?) but the others do not, so 255 is not read as class 1: save every "
+                        "mask with the same labels, or pass --ignore-index to choose"
+                    )
+                else:
+                    info(f"{left_out}; pass --ignore-index to choose another")
             if counts.counts.sum() == 0:
                 raise InputError(f"{dataset}: no labelled pixel (every pixel is --ignore-index {ignore})")
             if counts.num_classes < 2:
@@ -162,6 +172,7 @@ def classweights(
                 "num_classes": counts.num_classes,
                 "ignore_index": None if counts.binary_0_255 else ignore,
                 "binary_0_255": counts.binary_0_255,
+                "ignored_pixels": 0 if counts.binary_0_255 else counts.ignored_pixels,
                 "n_images": counts.n_images,
                 "counts": counts.counts.tolist(),
                 "frequencies": counts.frequencies.tolist(),

@@ -101,8 +101,11 @@ def check_ground_truth(gt: np.ndarray, path: Path | str) -> None:
 
 
 def binary_ground_truth(gt: np.ndarray, path: Path | str) -> np.ndarray:
-    """``gt > 0``; a label map of more than two values is read the same way, with a warning."""
+    """``gt > 0``; a label map of more than two values is read the same way, with a warning.
+    A negative value is an error: no mask holds one, and reading it as background (or foreground)
+    would be a guess (an int8 copy of a 0/255 mask holds -1)."""
     check_ground_truth(gt, path)
+    _refuse_negative(gt, path, "ground truth")
     target = gt > 0
     if gt.dtype.kind == "f" and gt.size and not np.array_equal(gt, np.round(gt)):
         warnings.warn(
@@ -119,6 +122,15 @@ def binary_ground_truth(gt: np.ndarray, path: Path | str) -> np.ndarray:
                 stacklevel=2,  # pragma: no mutate (only which segcli line the warning reports)
             )
     return target
+
+
+def _refuse_negative(array: np.ndarray, path: Path | str, what: str) -> None:
+    """A signed mask with a negative value: ``ValueRangeError`` naming the file and the value."""
+    if array.dtype.kind in "if" and array.size and (low := array.min()) < 0:
+        raise ValueRangeError(
+            f"{path}: {what} holds negative values ({low:g}); a binary mask is 0 and positive values "
+            "(an int8 copy of a 0/255 mask holds -1: save masks unsigned)"
+        )
 
 
 def _note_many_values(pred: np.ndarray, hard: np.ndarray) -> None:
@@ -178,6 +190,8 @@ def binary_pair(
     kind = resolve_kind(pred, pred_kind, multiclass=False, path=pred_path)
     _note_kind(kind, pred_kind)
     if kind == "mask":
+        if pred.dtype.kind == "i":
+            _refuse_negative(pred, pred_path, "an integer prediction")
         hard = pred > 0
         if pred_kind == "auto" and pred.dtype.kind in "iu" and pred.size:
             _note_many_values(pred, hard)

@@ -161,7 +161,6 @@ def test_softmax_matches_scipy_on_large_logits_and_either_axis():
     [
         np.array([[0, 1], [1, 0]], np.uint8),
         np.array([[0, 2], [2, 0]], np.int32),  # one label other than 0: two values, no label map
-        np.array([[-1, 0], [1, 1]], np.int8),  # negative is background, one foreground value
         np.array([[0.0, 1.0], [1.0, 0.0]]),
         np.array([[False, True], [True, False]]),
         np.zeros((0, 3), np.int32),
@@ -174,11 +173,29 @@ def test_ground_truths_that_read_as_binary_silently(gt):
     assert target.tolist() == (gt > 0).tolist()
 
 
-def test_negative_ground_truth_values_are_background():
-    target = _quiet(binary_ground_truth, np.array([-3, -1, 0, 1, 4]) == 4, "g.nii")
+@pytest.mark.parametrize(
+    ("gt", "low"),
+    [
+        (np.array([-3, -1, 0, 1, 4]), "-3"),
+        (np.array([[-1, 0], [1, 1]], np.int8), "-1"),
+        (np.array([0.0, -0.5]), "-0.5"),
+    ],
+)
+def test_negative_ground_truth_values_are_refused_naming_the_file(gt, low):
+    """No binary mask holds a negative value: reading it as background was a silent guess (an int8
+    copy of a 0/255 mask holds -1 where the foreground is)."""
+    with pytest.raises(ValueRangeError, match=rf"^g\.nii: ground truth holds negative values \({low}\); a binary mask"):
+        binary_ground_truth(gt, "g.nii")
+    target = _quiet(binary_ground_truth, np.array([-3, -1, 0, 1, 4]) == 4, "g.nii")  # a bool mask: fine
     assert target.tolist() == [False, False, False, False, True]
-    target, _ = _one_warning(binary_ground_truth, np.array([-3, -1, 0, 1, 4]), "g.nii")
-    assert target.tolist() == [False, False, False, True, True]
+
+
+def test_a_negative_integer_prediction_is_refused_but_float_negatives_are_logits():
+    gt = np.array([[0, 1], [1, 0]], np.uint8)
+    with pytest.raises(ValueRangeError, match=r"^p\.npy: an integer prediction holds negative values \(-1\)"):
+        binary_pair(np.array([[0, -1], [1, 0]], np.int16), gt, pred_path="p.npy")
+    pair, _ = _one_warning(binary_pair, np.array([[-2.0, 3.0], [3.0, -2.0]], np.float32), gt, pred_path="p.npy")
+    assert pair.kind == "logits" and pair.hard.tolist() == [[False, True], [True, False]]
 
 
 @pytest.mark.parametrize("gt", [np.array([[0, 1], [2, 0]], np.uint8), np.array([[0.0, 1.0], [2.0, 0.0]])])
@@ -223,12 +240,13 @@ def test_missing_prediction_is_an_empty_mask():
 
 
 def test_integer_mask_is_foreground_above_zero():
-    pred = np.array([[-2, 1, 2], [0, 7, 1]], np.int16)
+    pred = np.array([[0, 1, 2], [0, 7, 1]], np.int16)
     pair, message = _one_warning(binary_pair, pred, GT)  # more than two values: said
     assert message.startswith("a prediction holds more than two values")
     assert pair.kind == "mask"
     assert pair.hard.tolist() == [[False, True, True], [False, True, True]]
     assert pair.prob.dtype == bool and pair.prob.tolist() == pair.hard.tolist()
+    assert _quiet(binary_pair, np.array([[0, 1, 1], [0, 0, 1]], np.int16), GT).hard.tolist() == GT.astype(bool).tolist()
 
 
 def test_logits_read_by_auto_warn_the_note_and_match_expit():

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import re
 
-# C0 controls but tab, DEL, C1 controls, and the Unicode marks that reorder the text around them.
-_HIDDEN = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\r": "\\r"}
+# C0 controls, DEL, C1 controls, and the Unicode marks that reorder the text around them.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def _escape(match: re.Match) -> str:
@@ -23,13 +23,14 @@ def _escape(match: re.Match) -> str:
 
 
 def printable(text: str) -> str:
-    """``text`` with its control characters (but tab) and direction marks written as escapes
-    (``\\x1b``, ``\\n``, ``\\u202e``), so that it stays on one line and cannot drive a terminal.
+    """``text`` with its control characters and direction marks written as escapes (``\\x1b``,
+    ``\\n``, ``\\t``, ``\\u202e``), so that it stays on one line, keeps a table's columns and
+    cannot drive a terminal.
 
     >>> printable("case\\x1b[2J\\n01.png")
     'case\\\\x1b[2J\\\\n01.png'
-    >>> printable("plain name, tab\\tand all")
-    'plain name, tab\\tand all'
+    >>> printable("tab\\there, café")
+    'tab\\\\there, café'
     """
     return _HIDDEN.sub(_escape, text)
 

@@ -28,12 +28,22 @@ HOSTILE = "a\x1b]0;owned\x07\x1b[2J\x9bb"
         ("two\nlines\r", "two\\nlines\\r"),
         ("nul\x00del\x7f", "nul\\x00del\\x7f"),
         ("abc\u202etxt.png", "abc\\u202etxt.png"),  # right-to-left override: 'gnp.txt' on screen
-        ("tab\tstays", "tab\tstays"),
+        ("tab\tescaped", "tab\\tescaped"),  # a raw tab pushed a table's columns apart
         ("café 日本 [bold]x\\y", "café 日本 [bold]x\\y"),
     ],
 )
 def test_printable_escapes_what_could_drive_a_terminal_and_nothing_else(text, shown):
     assert printable(text) == shown
+
+
+def test_an_existing_output_that_is_an_input_is_refused_as_an_input(hostile_pairs):
+    """-o onto one of GT's files: refused as an input, not 'exists; pass --overwrite' (which
+    would then be refused anyway)."""
+    done = _segcli("score", "pred", "gt", "--metrics", "dice", "-o", "gt/plain.png", cwd=hostile_pairs)
+    assert done.returncode == 2
+    assert done.stderr.decode().strip() == (
+        "segcli: error: --output gt/plain.png: is one of the input files; outputs never replace inputs"
+    )
 
 
 def test_printable_lines_keeps_the_lines():

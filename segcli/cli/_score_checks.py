@@ -66,6 +66,19 @@ def never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
                     raise UsageError(f"{option} {target}: is {where} {folder}; outputs never replace inputs")
 
 
+def refuse_an_input(output: Path, pred, gt, *, pred_suffix: str, gt_suffix: str) -> None:
+    """An existing --output that is one of PRED's or GT's files is refused as an input (before
+    the "exists; pass --overwrite" that would be wrong advice for it); if the inputs cannot be
+    paired, nothing is said here (pairing says it later)."""
+    from segcli.pairing import pair_files
+
+    try:
+        pairs = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing="skip").pairs
+    except Exception:  # pragma: no cover (pairing's own errors are said where it runs)
+        return
+    never_over_inputs(pairs, {"--output": Path(output)})
+
+
 def file_option(value: str | None) -> Path | None:
     """An option that is a file or a literal (``--class-weights 1,2`` or a JSON file): the file."""
     return Path(value) if value and os.path.isfile(value) else None

@@ -31,6 +31,7 @@ from segcli.cli._score_checks import (
     file_option,
     memory_budget,
     never_over_inputs,
+    refuse_an_input,
     say_format_mismatch,
     settings_record,
     split_object_metrics,
@@ -40,6 +41,7 @@ from segcli.cli._score_checks import (
     with_raters,
 )
 from segcli.cli._score_run import ScoreRun, write_objects_out
+from segcli.errors import OutputExistsError
 from segcli.journal import journal_path
 from segcli.outputs import is_stream_target
 
@@ -399,7 +401,11 @@ def score(
             class_labels=class_labels,
         )
         warn_about_settings(settings, pred, gt, ignore_index)
-        target = check_output(output, overwrite, resume)
+        try:
+            target = check_output(output, overwrite, resume)
+        except OutputExistsError:  # "pass --overwrite" would be wrong advice for an input file
+            refuse_an_input(output, pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix)
+            raise
         report_target = check_report(report, output, overwrite or resume, report_sort, chosen, num_classes, images)
         resolved_device = resolve_device(device)
         if resolved_device != "cpu" and num_classes is not None:

@@ -405,3 +405,41 @@ def test_multiclass_probabilities_that_do_not_sum_to_one_are_said():
         beyond[:2, 5, 7] = (0.5, pixel_sum - 0.5)
         with pytest.warns(UserWarning, match=rf"sum to \[{min(pixel_sum, 1):.4g}, {max(pixel_sum, 1):.4g}\]"):
             multiclass_pair(beyond, gt, num_classes=3, pred_path="b.npy")
+
+
+def test_options_that_do_nothing_in_this_run_are_said(tmp_path):
+    """weightmap's U-Net options with another --kind, and --iou-threshold without an object
+    score, change nothing: said on stderr, not silently dropped."""
+    from typer.testing import CliRunner
+
+    from segcli.cli.main import app
+
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(GT).save(tmp_path / folder / "a.png")
+    runner = CliRunner()
+    sdf = runner.invoke(
+        app,
+        [
+            "weightmap",
+            str(tmp_path / "gt"),
+            "--out",
+            str(tmp_path / "w"),
+            "--kind",
+            "sdf",
+            "--w0",
+            "-0",
+            "--sigma",
+            "2",
+        ],
+    )
+    assert sdf.exit_code == 0, sdf.output
+    assert "segcli: warning: --w0, --sigma: --kind unet options; --kind sdf does not use them" in sdf.stderr
+    unet = runner.invoke(app, ["weightmap", str(tmp_path / "gt"), "--out", str(tmp_path / "u"), "--w0", "3"])
+    assert unet.exit_code == 0 and "does not use them" not in unet.stderr
+    plain = [str(tmp_path / "pred"), str(tmp_path / "gt"), "--metrics", "dice", "--format", "csv"]
+    unused = runner.invoke(app, ["score", *plain, "--iou-threshold", "0.7"])
+    assert unused.exit_code == 0
+    assert "segcli: warning: --iou-threshold applies to object scores" in unused.stderr
+    used = runner.invoke(app, ["score", *plain, "--iou-threshold", "0.7", "--objects", "components"])
+    assert used.exit_code == 0 and "--iou-threshold" not in used.stderr

@@ -445,6 +445,8 @@ def score(
             columns_extra = columns_extra + list(object_metrics)
         elif objects_out is not None:
             raise typer.BadParameter("needs --objects or an object score in --metrics", param_hint="--objects-out")
+        elif iou_threshold != ScoreSettings.__dataclass_fields__["iou_threshold"].default:
+            warn("--iou-threshold applies to object scores (--objects, or obj_* in --metrics); none is asked for")
         objects_target = check_objects_out(objects_out, output, overwrite or resume)
         never_over_inputs(
             pairing.pairs,

@@ -114,6 +114,12 @@ def weightmap(
             warn("--device: unet maps (a transform per instance) are computed on the CPU")
         if wc_scheme != "inverse" and not Path(wc).is_file():
             warn("--wc-scheme picks from a --wc JSON file; without one it does nothing")
+        if kind is not MapKindChoice.unet:
+            unet_only = (("--w0", w0, 10.0), ("--sigma", sigma, 5.0), ("--wc", wc, "uniform"))
+            given = unet_only + (("--connectivity", connectivity, 1),)
+            unused = [flag for flag, value, default in given if value != default]
+            if unused:
+                warn(f"{', '.join(unused)}: --kind unet options; --kind {kind.value} does not use them")
         settings = MapSettings(
             kind=kind.value,
             w0=w0,

@@ -163,6 +163,8 @@ def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], 
     Returns the (name, labels) of each class in the file's order, the number of label values
     (the largest label but the ignore label, plus one) and the ignore label (or None).
     """
+    from segcli.classweights import MAX_CLASSES
+
     try:
         document = json.loads(Path(source).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -176,6 +178,8 @@ def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], 
         members = value if isinstance(value, list) else [value]
         if not members or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in members):
             raise UsageError(f"--labels {source}: label {name!r} is {value!r}; expected a label >= 0 or a list of them")
+        if max(members) >= MAX_CLASSES:
+            raise UsageError(f"--labels {source}: label {name!r} is {value!r}; labels go up to {MAX_CLASSES - 1}")
         if name == "ignore":
             if len(members) != 1:
                 raise UsageError(f"--labels {source}: the ignore label must be one label, got {value!r}")

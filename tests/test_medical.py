@@ -398,6 +398,8 @@ def test_labels_errors_are_usage_errors(runner, tmp_path, rng):
         "bad.json": ({"labels": {"background": 0, "liver": "one"}}, [], "label 'liver' is 'one'"),
         "regions.json": ({"labels": {"background": 0, "tumor": [1, 2]}}, ["--metrics", "dice_loss"], "regions"),
         "count.json": ({"labels": {"background": 0, "a": 1, "b": 2, "c": 3}}, ["--num-classes", "3"], "0..3"),
+        # named as --labels' own label, not as a --num-classes that was never given
+        "huge.json": ({"labels": {"background": 0, "a": 70000}}, [], "label 'a' is 70000; labels go up to 65535"),
     }
     for name, (document, extra, needle) in cases.items():
         (tmp_path / name).write_text(json.dumps(document))

@@ -184,3 +184,18 @@ def test_an_output_named_like_segcli_own_files_is_refused(odd_pairs, command):
     assert done.returncode == 2, done.stderr
     assert "segcli's own lock and journal files" in _one_line(done.stderr)
     assert sorted(p.name for p in odd_pairs.iterdir()) == before
+
+
+def test_an_output_file_ending_in_a_slash_is_refused(odd_pairs):
+    """``-o x.csv/`` names a directory: refused before any work, never written as a file x.csv
+    (Path drops the slash); weightmap's --out is a directory and keeps accepting one."""
+    for args in (
+        ["score", "pred", "gt", "--metrics", "dice", "-o", "x.csv/"],
+        ["score", "pred", "gt", "--metrics", "dice", "-o", "r.jsonl", "--report", "page/"],
+        ["classweights", "gt", "--output", "w.json/"],
+    ):
+        done = _segcli(*args, cwd=odd_pairs)
+        assert done.returncode == 2, (args, done.stderr)
+        assert b"ends with /, which names a directory; this option writes a file" in done.stderr
+    assert not (odd_pairs / "x.csv").exists() and not (odd_pairs / "r.jsonl").exists()
+    assert _segcli("weightmap", "gt", "--out", "maps/", cwd=odd_pairs).returncode == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -25,6 +26,15 @@ def local_output(text: str) -> Path:
     return Path(text)
 
 
+def local_output_file(text: str) -> Path:
+    """``local_output`` for an option that writes one file: a path ending in ``/`` names a
+    directory, and is refused (``Path`` would drop the slash and write a file of that name)."""
+    path = local_output(text)
+    if text.endswith(("/", os.sep)):
+        raise typer.BadParameter(f"{text}: ends with /, which names a directory; this option writes a file")
+    return path
+
+
 def local_input(text: str) -> Path:
     """Parser of a local input option: an empty path is refused, never read as the current
     directory (``Path("")`` is ``.``); ``.`` says that."""
@@ -34,5 +44,5 @@ def local_input(text: str) -> Path:
 
 
 def output_or_stdout(text: str) -> Path | None:
-    """``local_output``, and ``-`` for stdout (what the option's absence means)."""
-    return None if text == STDOUT else local_output(text)
+    """``local_output_file``, and ``-`` for stdout (what the option's absence means)."""
+    return None if text == STDOUT else local_output_file(text)

@@ -7,14 +7,15 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import local_output
+from segcli.cli._locations import local_output_file
 from segcli.cli._output import info, library_errors, warn
 
 
 def report(
     results: Annotated[Path, typer.Argument(help="A run saved by segcli score --format jsonl (or -o X.jsonl).")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", parser=local_output, help="Where to write the HTML page (atomically).")
+        Path,
+        typer.Option("--output", "-o", parser=local_output_file, help="Where to write the HTML page (atomically)."),
     ],
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
     report_sort: Annotated[

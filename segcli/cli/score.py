@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from segcli.cli._locations import local_input, local_output, output_or_stdout
+from segcli.cli._locations import local_input, local_output_file, output_or_stdout
 from segcli.cli._output import (
     cap_workers,
     fail,
@@ -104,7 +104,7 @@ def score(
     report: Annotated[
         Path | None,
         typer.Option(
-            parser=local_output,
+            parser=local_output_file,
             help="Also write a self-contained HTML report here (plots, worst cases, failures).",
             rich_help_panel="Report",
         ),
@@ -176,7 +176,7 @@ def score(
     objects_out: Annotated[
         Path | None,
         typer.Option(
-            parser=local_output,
+            parser=local_output_file,
             help="A CSV with every GT and predicted object (matched/missed/false/split/merged).",
             rich_help_panel="Objects",
         ),

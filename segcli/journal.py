@@ -37,10 +37,13 @@ def _normal(obj):
 class Journal:
     """An open journal: ``done`` maps each pair already scored to its ``(values, meta)``."""
 
-    def __init__(self, path: Path, handle, done: dict[str, tuple[dict, dict]]) -> None:
+    def __init__(
+        self, path: Path, handle, done: dict[str, tuple[dict, dict]], stamps: dict[str, list] | None = None
+    ) -> None:
         self.path = path
         self._handle = handle
         self.done = done
+        self.stamps = stamps or {}  # each pair's input files as they were when it was scored
 
     @classmethod
     def open(cls, target: Path, header: dict, *, resume: bool, overwrite: bool) -> Journal:
@@ -52,6 +55,7 @@ class Journal:
         path = journal_path(target)
         header = {"segcli_journal": JOURNAL_VERSION} | _normal(header)
         done: dict[str, tuple[dict, dict]] = {}
+        stamps: dict[str, list] = {}
         keep = 0
         if path.exists():
             if not path.is_file():
@@ -62,7 +66,7 @@ class Journal:
                     "or --overwrite to start again"
                 )
             if resume:
-                keep, done = _read(path, header)
+                keep, done, stamps = _read(path, header)
         try:
             handle = open(path, "r+b" if keep else "wb")  # noqa: SIM115 (closed by close())
             if keep:
@@ -73,11 +77,13 @@ class Journal:
                 handle.flush()
         except OSError as exc:
             raise OutputError(describe_os_error(exc, path)) from None
-        return cls(path, handle, done)
+        return cls(path, handle, done, stamps)
 
-    def append(self, name: str, values: dict, meta: dict) -> None:
-        """Add one scored pair; it is on disk (in the OS's hands) when this returns."""
-        line = json.dumps({"name": name, "values": values, "meta": meta}, allow_nan=True) + "\n"
+    def append(self, name: str, values: dict, meta: dict, stamp: list | None = None) -> None:
+        """Add one scored pair (``stamp``: its input files' ``input_stamp``); it is on disk (in
+        the OS's hands) when this returns."""
+        record = {"name": name, "values": values, "meta": meta} | ({"stamp": stamp} if stamp is not None else {})
+        line = json.dumps(record, allow_nan=True) + "\n"
         try:
             self._handle.write(line.encode())
             self._handle.flush()
@@ -94,13 +100,35 @@ class Journal:
             os.unlink(self.path)
 
 
-def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]]]:
-    """Bytes of complete lines and the records they hold; a mismatching header is refused."""
+def input_stamp(paths) -> list:
+    """What a pair's input files are now, to tell on --resume whether they changed since the pair
+    was scored: ``[size, mtime_ns]`` of each local file, None for a URL, an absent or unreadable one.
+
+    >>> input_stamp([None])
+    [None]
+    """
+    from segcli.remote import local_path
+
+    stamp = []
+    for path in paths:
+        local = local_path(path) if path is not None else None
+        try:
+            found = os.stat(local) if local is not None else None
+        except OSError:
+            found = None
+        stamp.append(None if found is None else [found.st_size, found.st_mtime_ns])
+    return stamp
+
+
+def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]], dict[str, list]]:
+    """Bytes of complete lines, the records they hold and their input stamps; a mismatching
+    header is refused."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise OutputError(describe_os_error(exc, path)) from None
     done: dict[str, tuple[dict, dict]] = {}
+    stamps: dict[str, list] = {}
     keep = 0
     lines = data.split(b"\n")  # the records' own line ends: JSON escapes any other in a name
     for number, text in enumerate(lines):
@@ -121,10 +149,13 @@ def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]]]:
             )
         else:
             done[entry["name"]] = (entry["values"], entry.get("meta", {}))
+            stamps.pop(entry["name"], None)  # a pair scored again: its latest line holds
+            if isinstance(entry.get("stamp"), list):
+                stamps[entry["name"]] = entry["stamp"]
         keep += len(text) + 1
     if keep == 0:
         raise UsageError(f"{path}: empty or not a segcli journal; delete it or pass --overwrite")
-    return keep, done
+    return keep, done, stamps
 
 
 def _is_record(entry) -> bool:

@@ -553,13 +553,13 @@ def test_disk_full_while_journaling_keeps_what_was_saved(runner, tmp_path, monke
     original = segcli.journal.Journal.append
     calls = {"n": 0}
 
-    def full(self, name, values, meta):
+    def full(self, name, values, meta, stamp=None):
         calls["n"] += 1
         if calls["n"] == 2:
             raise segcli.journal.OutputError(
                 segcli.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
             )
-        return original(self, name, values, meta)
+        return original(self, name, values, meta, stamp)
 
     monkeypatch.setattr(segcli.journal.Journal, "append", full)
     target = tmp_path / "r.csv"
@@ -570,6 +570,41 @@ def test_disk_full_while_journaling_keeps_what_was_saved(runner, tmp_path, monke
     monkeypatch.setattr(segcli.journal.Journal, "append", original)
     resumed = _score(runner, tmp_path, "--metrics", "dice", "-o", str(target), "--resume")
     assert resumed.exit_code == 0 and [r["name"] for r in _rows(target.read_text())][:3] == ["a", "b", "c"]
+
+
+def test_resume_scores_again_a_pair_whose_files_changed(runner, tmp_path, monkeypatch):
+    """A pair scored before the interruption whose prediction was rewritten since is scored again
+    on --resume (said, with its name): the output is what a clean run on the files as they are
+    now gives, not the old value. Unchanged pairs are kept."""
+    import errno
+
+    import segcli.journal
+
+    for name in "abc":
+        _pair(tmp_path, name, _square(), _square())
+    original = segcli.journal.Journal.append
+
+    def full_at_third(self, name, values, meta, stamp=None):
+        if name == "c":
+            raise segcli.journal.OutputError(
+                segcli.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
+            )
+        return original(self, name, values, meta, stamp)
+
+    monkeypatch.setattr(segcli.journal.Journal, "append", full_at_third)
+    target = tmp_path / "r.csv"
+    assert _score(runner, tmp_path, "--metrics", "dice", "-o", str(target)).exit_code == 3
+    monkeypatch.setattr(segcli.journal.Journal, "append", original)
+    rewritten = tmp_path / "pred" / "a.npy"
+    np.save(rewritten, _square(box=(8, 14)))  # 36 of the GT's 144 pixels: dice 0.4; the same size
+    later = rewritten.stat().st_mtime_ns + 10**9  # a file system with a coarse clock still sees it changed
+    os.utime(rewritten, ns=(later, later))
+    resumed = _score(runner, tmp_path, "--metrics", "dice", "-o", str(target), "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming: 1 of 3 pair(s) already scored" in resumed.stderr
+    assert "1 pair(s) whose files changed since they were scored are scored again: a" in resumed.stderr
+    rows = {r["name"]: r["dice"] for r in _rows(target.read_text())}
+    assert rows["a"] == "0.4" and rows["b"] == "1" and rows["c"] == "1"
 
 
 # --- 5. Every option validated at the edge ------------------------------------------------------

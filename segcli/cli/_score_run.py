@@ -12,7 +12,7 @@ import typer
 
 from segcli.cli._output import info, progress, state, warn
 from segcli.display import printable_lines
-from segcli.journal import journal_path
+from segcli.journal import input_stamp, journal_path
 from segcli.outputs import TEXT_ERRORS
 
 
@@ -263,21 +263,33 @@ class ScoreRun:
                 return
             header = {"format": self.fmt, "columns": self.columns, "settings": self.record}
             journal = Journal.open(target, header, resume=resume, overwrite=overwrite)
-            names = {pair.name for pair in self.pairs}
-            done = {name: entry for name, entry in journal.done.items() if name in names}
+            by_name = {pair.name: pair for pair in self.pairs}
+            done = {name: entry for name, entry in journal.done.items() if name in by_name}
             if resume:
+                changed = [
+                    name
+                    for name in done
+                    if name in journal.stamps and journal.stamps[name] != input_stamp(_inputs(by_name[name]))
+                ]
+                for name in changed:
+                    del done[name]
                 info(f"resuming: {len(done)} of {len(self.pairs)} pair(s) already scored in {journal.path}")
-                if len(done) != len(journal.done):
+                if changed:
+                    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+                    info(f"{len(changed)} pair(s) whose files changed since they were scored are scored again: {shown}")
+                if len(done) + len(changed) != len(journal.done):
                     journal.close()
                     from segcli.errors import UsageError
 
                     raise UsageError(
-                        f"{journal.path}: {len(journal.done) - len(done)} of its pair(s) are not among these inputs; "
-                        "repeat the interrupted run's command with --resume, or pass --overwrite to start again"
+                        f"{journal.path}: {len(journal.done) - len(done) - len(changed)} of its pair(s) are not "
+                        "among these inputs; repeat the interrupted run's command with --resume, or pass --overwrite "
+                        "to start again"
                     )
             try:
                 for outcome in self.outcomes([p for p in self.pairs if p.name not in done]):
-                    journal.append(outcome.name, outcome.values, outcome.meta)
+                    stamp = input_stamp(_inputs(by_name[outcome.name]))
+                    journal.append(outcome.name, outcome.values, outcome.meta, stamp)
                     done[outcome.name] = (outcome.values, outcome.meta)
             except BaseException:
                 journal.close()
@@ -298,6 +310,11 @@ class ScoreRun:
                 self.finish(writer)
             journal.remove()
             self.scored = done
+
+
+def _inputs(pair) -> tuple:
+    """A pair's input files: prediction (None: scored as empty), GT, raters."""
+    return (pair.pred, pair.gt, *pair.raters)
 
 
 def distance_units(metas) -> dict:

@@ -371,18 +371,21 @@ def score_files(
 
 def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:
     """Per score column: mean, std (population), median, min, max and the count of non-finite
-    values over the records (failure records left out), as the CLI's summary.
+    values over the records (failure records left out), as the CLI's summary. A value may be a
+    Python or numpy number (a 0-dim array or tensor: the number it holds).
 
     Examples
     --------
     >>> summarize([{"name": "a", "dice": 0.5}, {"name": "b", "dice": 1.0}])["dice"]["mean"]
     0.75
     """
+    from segcli.backend import plain_number
     from segcli.report import META_COLUMNS
     from segcli.report import summarize as summarize_rows
 
-    rows = [r for r in records if "error" not in r]
     skip = {"name", "nonfinite", *META_COLUMNS, "empty_distance"}
+    # numpy scalars (np.float32 scores of one's own) count as the numbers they hold
+    rows = [{k: v if k in skip else plain_number(v) for k, v in r.items()} for r in records if "error" not in r]
     columns = list(
         dict.fromkeys(k for r in rows for k, v in r.items() if k not in skip and isinstance(v, (int, float)))
     )

@@ -8,6 +8,8 @@ one float64 value per image. torch is imported only when a ``TorchOps`` is made.
 from __future__ import annotations
 
 import math
+import numbers
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +102,50 @@ class NumpyOps(_PixelOps):
 
 
 def _float32_if_number(value):
-    return np.float32(value) if isinstance(value, (int, float)) else value
+    # numpy scalars and 0-dim arrays as Python numbers: a float64 one would make the batch float64
+    return np.float32(value) if isinstance(value, numbers.Real) or _is_number_array(value) else value
+
+
+def _is_number_array(value) -> bool:
+    return isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf"
+
+
+def plain_number(value):
+    """A real number as the Python ``int`` or ``float`` it holds: numpy scalars (``np.float32``,
+    ``np.int64``), 0-dim numpy arrays and 0-dim torch tensors of an integer or floating dtype.
+    Python ints and floats are returned as they are; anything else (a bool, a string, a
+    1-element array, a tensor whose value cannot be read) is returned unchanged, for the
+    caller's check to refuse naming its argument. torch is never imported here.
+
+    >>> plain_number(np.float32(0.5)), plain_number(np.int64(2)), plain_number(np.array(3.0))
+    (0.5, 2, 3.0)
+    >>> plain_number(np.True_), plain_number(True)
+    (np.True_, True)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if type(value) in (int, float):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if _is_number_array(value):
+        return value.item()
+    torch = sys.modules.get("torch")  # a tensor means torch is imported already
+    if torch is not None and isinstance(value, torch.Tensor):
+        if value.ndim != 0 or value.dtype == torch.bool or value.is_complex():
+            return value
+        try:
+            return value.item()  # int for an integer dtype, float for a floating one
+        except Exception:  # a meta tensor holds no value; refused by the caller's check
+            return value
+    return value
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is a Python int or float, not a bool (``plain_number`` first)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 NUMPY = NumpyOps()

@@ -13,7 +13,7 @@ from functools import cached_property
 
 import numpy as np
 
-from segcli.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
+from segcli.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap, is_number, plain_number
 from segcli.distance import InsideOutside, kervadec_sdf
 from segcli.errors import InvalidOption
 from segcli.inputs import BinaryPair, MulticlassPair
@@ -50,18 +50,46 @@ class ScoreOptions:
     empty_distance: str | float = "inf"
 
     def __post_init__(self) -> None:
+        # numpy scalars, 0-dim arrays and 0-dim tensors as the Python numbers they hold: the same
+        # scores as the number itself, and settings that JSON can write
+        for name in NUMBER_OPTIONS:
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                object.__setattr__(self, name, plain_number(value))
+        if isinstance(self.spacing, tuple):
+            object.__setattr__(self, "spacing", tuple(plain_number(v) for v in self.spacing))
         for name, value in (("smooth", self.smooth), ("dice_gamma", self.dice_gamma)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            if not (is_number(value) and math.isfinite(value) and value > 0):
                 raise InvalidOption(name, f"expected a finite number > 0, got {value!r}")
         policy = self.empty_distance
         if isinstance(policy, str):
             if policy not in EMPTY_DISTANCE_POLICIES:
                 raise InvalidOption("empty_distance", f"expected inf, worst, nan or a number >= 0, got {policy!r}")
-        elif not (isinstance(policy, (int, float)) and math.isfinite(policy) and policy >= 0):
+        elif not (is_number(policy) and math.isfinite(policy) and policy >= 0):
             raise InvalidOption("empty_distance", f"expected inf, worst, nan or a number >= 0, got {policy!r}")
 
 
 EMPTY_DISTANCE_POLICIES = ("inf", "worst", "nan")
+# The ScoreOptions fields that hold one number (empty_distance: or a policy name).
+NUMBER_OPTIONS = (
+    "nsd_tolerance",
+    "focal_alpha",
+    "focal_gamma",
+    "tversky_alpha",
+    "tversky_beta",
+    "focal_tversky_gamma",
+    "pos_weight",
+    "combo_alpha",
+    "smooth",
+    "dice_gamma",
+    "unet_w0",
+    "unet_sigma",
+    "boundary_weight",
+    "boundary_width",
+    "distmap_tau",
+    "boundary_iou_width",
+    "empty_distance",
+)
 
 
 def empty_distance_policy(text: str) -> str | float:
@@ -214,7 +242,8 @@ class BinaryBatch:
         """``exp(-distance / tau)`` of the GT (distmap_bce), 1 for an empty or full GT."""
         tau = self.options.distmap_tau
         if self.on_torch:
-            if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+            tau = plain_number(tau)
+            if not (is_number(tau) and math.isfinite(tau) and tau > 0):
                 raise ValueError(f"tau: expected a finite number > 0, got {tau}")
             distance, _ = self.device_gt_distance  # 0 on a degenerate GT: weight 1, as on the CPU
             return self._device_map((distance * np.float32(-1.0 / tau)).exp())

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from segcli.backend import is_number, plain_number
 from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError
 from segcli.inputs import BinaryPair, PredKind, binary_pair
@@ -56,6 +57,15 @@ class ScoreSettings:
     class_labels: tuple[tuple[int, ...], ...] | None = None
 
     def __post_init__(self) -> None:
+        # numpy scalars, 0-dim arrays and 0-dim tensors as the Python numbers they hold
+        for name in ("threshold", "max_memory", "iou_threshold", "num_classes", "ignore_index", "object_connectivity"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, plain_number(value))
+        for name in ("spacing_override", "thresholds", "class_weights"):
+            values = getattr(self, name)
+            if isinstance(values, tuple):
+                object.__setattr__(self, name, tuple(plain_number(v) for v in values))
         validate_settings(self)
 
 
@@ -63,8 +73,11 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _finite(name: str, value: float, *, low: float | None = None, strict: bool = False, high: float | None = None):
-    """Raise ``InvalidOption`` unless ``value`` is a finite number within the bounds."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)  # True is no 1.0
+    """Raise ``InvalidOption`` unless ``value`` is a finite number within the bounds (a numpy
+    scalar, a 0-dim array or tensor: the number it holds; True is no 1.0)."""
+    number = plain_number(value)
+    ok = is_number(number) and math.isfinite(number)
+    value = number if ok else value
     if ok and low is not None:
         ok = value > low if strict else value >= low
     if ok and high is not None:
@@ -176,23 +189,38 @@ def pair_spacing(
     pred_path: object,
     *,
     ignore_geometry: bool = False,
+    gt_unit: str | None = None,
+    pred_unit: str | None = None,
 ) -> tuple[tuple[float, ...], str]:
     """The spacing a pair is scored with and where it came from (``SPACING_SOURCES``).
 
     The option wins. Otherwise the files' spacings must agree (to a relative 1e-5) when both state
     one, else ``ShapeError`` (``ignore_geometry``: the GT's is used); a file that states none
-    takes the other's; neither: 1 per axis.
+    takes the other's; neither: 1 per axis. When both files state a length unit (``gt_unit``,
+    ``pred_unit``, as ``segcli.io`` names them) the spacings are compared in physical length
+    (1000 um agrees with 1 mm) and the pair is scored in the GT's spacing and unit; a unit stated
+    by one file only, or by none, leaves the numbers compared as they are.
     """
+    for name, unit in (("gt_unit", gt_unit), ("pred_unit", pred_unit)):
+        if unit is not None and not isinstance(unit, str):
+            raise TypeError(f"{name}: expected a unit name or None, got {unit!r}")
     if override is not None:
         return resolve_spacing(override, None, ndim, gt_path), "option"
     if gt_spacing is not None and pred_spacing is not None:
         gt_s = resolve_spacing(None, gt_spacing, ndim, gt_path)
         pred_s = resolve_spacing(None, pred_spacing, ndim, pred_path)
-        same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, pred_s, strict=True))
+        scale = _unit_scale(pred_unit, gt_unit)
+        converted = scale is not None and scale != 1.0  # both units stated, and different
+        physical = tuple(v * scale for v in pred_s) if converted else pred_s
+        same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, physical, strict=True))
         if not same and not ignore_geometry:
+            pred_text, gt_text = _spacing_text(pred_s), _spacing_text(gt_s)
+            if converted:
+                pred_text = f"{pred_text} {pred_unit} ({_spacing_text(physical)} {gt_unit})"
+                gt_text = f"{gt_text} {gt_unit}"
             raise ShapeError(
-                f"{pred_path}: spacing {','.join(f'{v:g}' for v in pred_s)} differs from {gt_path} spacing "
-                f"{','.join(f'{v:g}' for v in gt_s)}; pass --spacing to choose (or --ignore-geometry for the GT's)"
+                f"{pred_path}: spacing {pred_text} differs from {gt_path} spacing "
+                f"{gt_text}; pass --spacing to choose (or --ignore-geometry for the GT's)"
             )
         return gt_s, "gt"
     if gt_spacing is not None:
@@ -200,6 +228,18 @@ def pair_spacing(
     if pred_spacing is not None:
         return resolve_spacing(None, pred_spacing, ndim, pred_path), "pred"
     return (1.0,) * ndim, "default"
+
+
+def _unit_scale(unit: str | None, to_unit: str | None) -> float | None:
+    if unit is None or to_unit is None:  # the common case: no import
+        return None
+    from segcli.volumes import unit_scale
+
+    return unit_scale(unit, to_unit)
+
+
+def _spacing_text(spacing: tuple[float, ...]) -> str:
+    return ",".join(f"{v:g}" for v in spacing)
 
 
 def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settings: ScoreSettings):
@@ -325,6 +365,8 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
             gt_image.array.shape,
             gt_image.spacing,
             gt_image.affine,
+            pred_unit=pred_image.unit,
+            gt_unit=gt_image.unit,
         )
         if differences and not (settings.ignore_geometry and pred_image.array.shape == gt_image.array.shape):
             hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
@@ -337,6 +379,8 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
         pair.gt,
         pair.pred or "prediction",
         ignore_geometry=settings.ignore_geometry,
+        gt_unit=gt_image.unit,
+        pred_unit=pred_image.unit if pred_image is not None else None,
     )
     if not all(SPACING_RANGE[0] <= v <= SPACING_RANGE[1] for v in spacing):
         raise ShapeError(

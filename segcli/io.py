@@ -84,15 +84,9 @@ def read_image(path: str | Path | Url, *, spacing: bool = True) -> Image:
         return _read_url(as_input(path), spacing=spacing)
     path = Path(path)
     suffix = image_suffix(path)
-    affine = None
     try:
-        unit = None
-        if suffix in VOLUME_SUFFIXES:
-            volume = read_volume(path, suffix, spacing=spacing)
-            array, stated, affine = volume.array, volume.spacing, volume.affine
-            unit = spacing_unit(path) if stated is not None else None  # a header read, no pixels
-        else:
-            array, stated, unit = _decode(path, path, suffix, spacing=spacing)
+        with _naming_the_file(path):
+            array, stated, affine, unit = _read_local(path, suffix, spacing)
     except ReadError:
         raise
     except FileNotFoundError:
@@ -101,6 +95,30 @@ def read_image(path: str | Path | Url, *, spacing: bool = True) -> Image:
         raise ReadError(f"{path}: cannot read ({_short(exc)})") from exc
     array = _check_array(path, np.asarray(array))
     return Image(array=array, spacing=stated, path=path, affine=affine, unit=unit)
+
+
+@contextlib.contextmanager
+def _naming_the_file(path: Path):
+    """A decoder's own warning (Pillow's "Corrupt EXIF data", nibabel's) names no file: said again
+    with the file's name in front. segcli's warnings name it already."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        message = str(warning.message)
+        if not message.startswith(str(path)):
+            message = f"{path}: {message}"
+        warnings.warn(message, warning.category, stacklevel=3)
+
+
+def _read_local(path: Path, suffix: str, spacing: bool):
+    """Pixels, stated spacing, affine (volumes) and unit of a local file."""
+    if suffix in VOLUME_SUFFIXES:
+        volume = read_volume(path, suffix, spacing=spacing)
+        unit = spacing_unit(path) if volume.spacing is not None else None  # a header read, no pixels
+        return volume.array, volume.spacing, volume.affine, unit
+    array, stated, unit = _decode(path, path, suffix, spacing=spacing)
+    return array, stated, None, unit
 
 
 def _decode(path: Path | Url, source, suffix: str, *, spacing: bool):

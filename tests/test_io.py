@@ -138,3 +138,26 @@ def test_alpha_is_ignored_where_the_colour_holds_the_mask(tmp_path):
     Image.fromarray(np.dstack([zeros, zeros, zeros, opaque]), "RGBA").save(tmp_path / "empty.png")  # alpha constant
     for name, want in (("opaque.png", mask), ("cutout.png", mask), ("la.png", mask), ("empty.png", zeros)):
         np.testing.assert_array_equal(read_image(tmp_path / name).array, want)
+
+
+def test_a_decoders_own_warning_names_the_file(tmp_path, monkeypatch):
+    """Pillow's "Corrupt EXIF data" (or any decoder's warning) names no file: read_image says it
+    again with the file's name in front; segcli's own warnings, which name it, are left as they are."""
+    import segcli.io
+
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a.png")
+    real = segcli.io._decode
+
+    def warning_decoder(path, source, suffix, *, spacing):
+        warnings.warn("Corrupt EXIF data.  Expecting to read 12 bytes but only got 8. ", UserWarning, stacklevel=1)
+        warnings.warn(f"{path}: JPEG is lossy; mask values may be altered", LossyFormatWarning, stacklevel=1)
+        return real(path, source, suffix, spacing=spacing)
+
+    monkeypatch.setattr(segcli.io, "_decode", warning_decoder)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        read_image(tmp_path / "a.png")
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (UserWarning, f"{tmp_path / 'a.png'}: Corrupt EXIF data.  Expecting to read 12 bytes but only got 8. "),
+        (LossyFormatWarning, f"{tmp_path / 'a.png'}: JPEG is lossy; mask values may be altered"),
+    ]

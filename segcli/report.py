@@ -35,17 +35,35 @@ def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[
         if values.size == 0:
             summary[column] = {name: math.nan for name in STATISTICS[:-1]} | {"n_nonfinite": 0}
             continue
+        # equal values: 0, not the rounding residue of their mean (2.2e-16)
+        equal = np.isfinite(values[0]) and np.all(values == values[0])
         with np.errstate(invalid="ignore", over="ignore"):
             summary[column] = {
                 "mean": float(np.mean(values)),
-                # equal values: 0, not the rounding residue of their mean (2.2e-16)
-                "std": 0.0 if np.isfinite(values[0]) and np.all(values == values[0]) else float(np.std(values)),
+                "std": 0.0 if equal else _std(values),
                 "median": _median(values),
                 "min": float(np.min(values)),
                 "max": float(np.max(values)),
                 "n_nonfinite": int(np.count_nonzero(~np.isfinite(values))),
             }
     return summary
+
+
+def _std(values: np.ndarray) -> float:
+    """The population std of a non-empty float64 array: ``np.std``'s, bit for bit, wherever that is
+    finite. Only where it overflows though every value is finite (np.std squares the deviations:
+    values near 1e308, as ``--empty-distance 1e308`` gives) is it computed on the values divided
+    by the largest magnitude and scaled back (the std scales with its values).
+
+    >>> _std(np.array([1e308, -1e308]))  # np.std: inf
+    1e+308
+    """
+    with np.errstate(invalid="ignore", over="ignore"):
+        std = float(np.std(values))
+        if math.isfinite(std) or not np.isfinite(values).all():
+            return std
+        scale = float(np.max(np.abs(values)))
+        return scale * float(np.std(values / scale))
 
 
 def _median(values: np.ndarray) -> float:

@@ -8,7 +8,8 @@ wins / ties / losses), and the cases that changed most. Differences that are not
 inf - 3) are left out of the mean, the interval and the test, and counted. Values equal to a
 relative 1e-9 (what the 10 significant digits of CSV keep) are ties, with a difference of 0.
 A score named twice in ``scores`` is compared once (it would otherwise count twice in Holm's
-correction); an empty ``scores`` or a name not in both runs is a usage error.
+correction); an empty ``scores``, a name not in both runs, or runs without a score in common is a
+usage error.
 """
 
 from __future__ import annotations
@@ -104,14 +105,28 @@ def _read_json(path: Path, text: str) -> ScoreTable:
                 "compare its JSONL or CSV/TSV output instead"
             ) from None
         raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
-    table = ScoreTable(str(path), list(summary), settings=document.get("settings"))
-    _no_duplicates(path, [str(record["name"]) for record in images])
-    for record in images:
-        odd = record.get("nonfinite", {})
-        table.values[str(record["name"])] = {
-            c: float(odd[c]) if c in odd else (math.nan if record.get(c) is None else float(record[c]))
-            for c in table.columns
-        }
+    from segcli.html_report import _name, _nonfinite_of, _refuse, _score_value
+
+    # the shapes segcli writes, or one line naming what is not (never a crash)
+    if not isinstance(summary, dict):
+        _refuse(path, "the document", "summary", summary, "an object (per score: its statistics)")
+    if not isinstance(images, list):
+        _refuse(path, "the document", "images", images, "a list of records")
+    settings = document.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        _refuse(path, "the document", "settings", settings, "an object (the run's settings)")
+    table = ScoreTable(str(path), list(summary), settings=settings)
+    names = []
+    for index, record in enumerate(images):
+        where = f"images[{index}]"
+        if not isinstance(record, dict) or "name" not in record:
+            _refuse(path, "the document", where, record, "a record (an object with a name)")
+        names.append(_name(path, where, record))
+    _no_duplicates(path, names)
+    for index, (name, record) in enumerate(zip(names, images, strict=True)):
+        where = f"images[{index}]"
+        odd = _nonfinite_of(path, where, record.get("nonfinite", {}))
+        table.values[name] = {c: _score_value(path, where, c, record.get(c), odd.get(c)) for c in table.columns}
     return table
 
 
@@ -277,7 +292,8 @@ def settings_differences(a: dict | None, b: dict | None) -> list[str]:
 def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None) -> tuple[list[dict], dict]:
     """One row per score common to both runs (or the ``scores`` named, each once however often it
     is named), and what was paired: ``{"paired": [...], "only_a": [...], "only_b": [...]}``.
-    ``scores`` empty, or naming a score not in both runs: ``InvalidOption`` (a usage error)."""
+    ``scores`` empty, or naming a score not in both runs: ``InvalidOption`` (a usage error); runs
+    without a score in common: ``UsageError``."""
     from scipy import stats
 
     from segcli.intervals import mean_intervals
@@ -286,10 +302,8 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
     pairing = {"paired": paired, "only_a": sorted(a.values.keys() - b.values.keys()),
                "only_b": sorted(b.values.keys() - a.values.keys())}  # fmt: skip
     common = [c for c in a.columns if c in b.columns]
-    if not common:
-        raise InputError(
-            f"{a.path} and {b.path} have no score in common ({', '.join(a.columns)} / {', '.join(b.columns)})"
-        )
+    # Runs without a score in common: a usage error (exit 2), as a score named that is not in both.
+    disjoint = f"{a.path} and {b.path} have no score in common ({', '.join(a.columns)} / {', '.join(b.columns)})"
     if scores is not None:
         chosen = list(dict.fromkeys(scores))  # once each: a score named twice would count twice in Holm's
         if not chosen:
@@ -297,9 +311,13 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
         missing = [s for s in chosen if s not in common]
         if missing:
             raise InvalidOption(
-                "scores", f"score(s) not in both runs: {', '.join(missing)}; common: {', '.join(common)}"
+                "scores",
+                f"score(s) not in both runs: {', '.join(missing)}; "
+                + (f"common: {', '.join(common)}" if common else disjoint),
             )
         common = chosen
+    if not common:
+        raise UsageError(disjoint)
     rows = []
     for column in common:
         va = np.array([a.values[n].get(column, math.nan) for n in paired], dtype=np.float64)

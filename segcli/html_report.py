@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -38,13 +39,18 @@ class RunResults:
 
     @classmethod
     def from_jsonl(cls, path: Path) -> RunResults:
-        """Read what ``segcli score --format jsonl`` wrote (records, then the summary line)."""
+        """Read what ``segcli score --format jsonl`` wrote (records, then the summary line).
+
+        Anything else is refused, one ``InputError`` naming the file, the line and what is wrong
+        (never guessed at, never a crash): a line that is not a JSON object, a record after the
+        summary line, a score that is not a number or null (``"0.9"`` included), a summary, failed
+        list, failures or settings of another shape than segcli writes."""
         path = Path(path)
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(f"{path}: cannot read ({exc.__class__.__name__}: {exc})") from None
-        records, tail = [], None
+        records, tail, tail_line = [], None, 0
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -54,49 +60,63 @@ class RunResults:
                 raise InputError(f"{path}: line {number} is not JSON (expected segcli score's jsonl)") from None
             if not isinstance(entry, dict):
                 raise InputError(f"{path}: line {number} is not a record")
+            if tail is not None:
+                name = entry.get("name")
+                again = isinstance(name, str) and any(record.get("name") == name for _, record in records)
+                raise InputError(
+                    (f"{path}: case {name!r} appears twice, " if again else f"{path}: ")
+                    + f"line {number} comes after the summary line (line {tail_line}); segcli score writes "
+                    "the summary last (runs joined together?)"
+                )
             if "summary" in entry and "name" not in entry:
-                tail = entry
+                tail, tail_line = entry, number
             elif "name" in entry:
-                records.append(entry)
+                records.append((number, entry))
             else:
                 raise InputError(f"{path}: line {number} is neither a record nor the summary")
         if tail is None:
             raise InputError(f"{path}: no summary line (an unfinished run? write it with segcli score -o X.jsonl)")
+        _check_tail(path, f"line {tail_line}", tail)
         from segcli.report import META_COLUMNS
 
         if "best" in tail:  # --thresholds: long records (name, threshold, score, value)
-            return cls._from_long(records, tail)
+            return cls._from_long(path, records, tail)
         columns = list(tail["summary"])
         results = cls(columns=columns, settings=tail.get("settings", {}))
-        for record in records:
-            odd = record.get("nonfinite", {})
-            values = {}
-            for c in columns:
-                value = record.get(c)
-                values[c] = float(odd[c]) if c in odd else (math.nan if value is None else float(value))
-            results.names.append(str(record["name"]))
-            results.rows.append(values)
+        for number, record in records:
+            where = f"line {number}"
+            name = _name(path, where, record)
+            odd = _nonfinite_of(path, where, record.get("nonfinite", {}))
+            results.names.append(name)
+            results.rows.append({c: _score_value(path, where, c, record.get(c), odd.get(c)) for c in columns})
             results.metas.append({k: record[k] for k in (*META_COLUMNS, "pred_path", "gt_path") if k in record})
-        messages = {f["name"]: f["message"] for f in tail.get("failures", []) if isinstance(f, dict)}
-        results.failures = [(name, messages.get(name, "")) for name in tail.get("failed", [])]
+        results.failures = _failures(tail)
         return results
 
     @classmethod
-    def _from_long(cls, records: list[dict], tail: dict) -> RunResults:
+    def _from_long(cls, path: Path, records: list[tuple[int, dict]], tail: dict) -> RunResults:
         """Wide columns ``<score>@<threshold>`` from the long records of a --thresholds run."""
         columns = [f"{score}@{t}" for score, by_t in tail["summary"].items() for t in by_t]
         results = cls(columns=columns, settings=tail.get("settings", {}))
         rows: dict[str, dict[str, float]] = {}
-        for record in records:
-            value = record.get("value")
-            value = float(record["nonfinite"]) if "nonfinite" in record else (math.nan if value is None else value)
-            rows.setdefault(str(record["name"]), {})[f"{record['score']}@{record['threshold']:.10g}"] = float(value)
+        for number, record in records:
+            where = f"line {number}"
+            name = _name(path, where, record)
+            score, threshold = record.get("score"), record.get("threshold")
+            if not isinstance(score, str):
+                _refuse(path, where, "score", score, "a score's name")
+            if not _is_number(threshold) or not math.isfinite(_float_or_inf(threshold)):
+                _refuse(path, where, "threshold", threshold, "a finite number")
+            odd = record.get("nonfinite")
+            if odd not in (None, "inf", "-inf", "nan"):
+                _refuse(path, where, "nonfinite", odd, '"inf", "-inf" or "nan" (what the null value is)')
+            value = _score_value(path, where, "value", record.get("value"), odd)
+            rows.setdefault(name, {})[f"{score}@{threshold:.10g}"] = value
         for name, values in rows.items():
             results.names.append(name)
             results.rows.append(values)
             results.metas.append({})
-        messages = {f["name"]: f["message"] for f in tail.get("failures", []) if isinstance(f, dict)}
-        results.failures = [(name, messages.get(name, "")) for name in tail.get("failed", [])]
+        results.failures = _failures(tail)
         return results
 
     def at_threshold(self, threshold: float) -> RunResults:
@@ -107,6 +127,118 @@ class RunResults:
         rows = [{keep[c]: v for c, v in row.items() if c in keep} for row in self.rows]
         settings = self.settings | {"threshold": threshold}  # thumbnails cut at this threshold
         return RunResults(list(keep.values()), list(self.names), rows, list(self.metas), self.failures, settings)
+
+
+# --- reading a run back: what segcli score writes, and nothing else -----------------------------
+
+
+def _shown(value) -> str:
+    """A JSON value as it stood in the file, cut short for a one-line message."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse(path: Path, where: str, field: str, value, expected: str) -> NoReturn:
+    """One line naming the file, the line, the field and what segcli writes there."""
+    raise InputError(
+        f"{path}: {where}: {json.dumps(field, ensure_ascii=False)} is {_shown(value)} "
+        f"where segcli score writes {expected}"
+    )
+
+
+def _is_number(value) -> bool:
+    """A JSON number (``true`` / ``false`` are not, though Python counts them as ints)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _float_or_inf(value: int | float) -> float:
+    """A JSON number as a float; an integer too large for one (400 digits) as inf."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _name(path: Path, where: str, record: dict) -> str:
+    name = record["name"]
+    if not isinstance(name, str):
+        _refuse(path, where, "name", name, "a pair's name (a string)")
+    return name
+
+
+def _nonfinite_of(path: Path, where: str, odd) -> dict[str, str]:
+    """A record's ``nonfinite`` object: which of its null values are inf, -inf or nan."""
+    if not isinstance(odd, dict):
+        _refuse(path, where, "nonfinite", odd, "an object naming the scores that are inf, -inf or nan")
+    for column, word in odd.items():
+        if word not in ("inf", "-inf", "nan"):
+            _refuse(path, where, f"nonfinite.{column}", word, '"inf", "-inf" or "nan"')
+    return odd
+
+
+def _score_value(path: Path, where: str, column: str, value, odd: str | None) -> float:
+    """One score of a record as a float: a JSON number, or null (nan, or what ``nonfinite``
+    says: segcli writes inf, -inf and nan as null and names them there). A string, even a
+    numeric one, is refused, as is a number that ``nonfinite`` contradicts."""
+    if value is None:
+        return float(odd) if odd is not None else math.nan
+    if not _is_number(value):
+        _refuse(path, where, column, value, "a number or null")
+    if odd is not None:
+        _refuse(path, where, column, value, f"null (its nonfinite entry says {odd})")
+    try:
+        return float(value)
+    except OverflowError:  # an integer of 400 digits
+        _refuse(path, where, column, value, "a number a float can hold")
+
+
+def _check_tail(path: Path, where: str, tail: dict) -> None:
+    """The summary line: ``summary`` an object of objects (per score; with --thresholds, per score
+    and threshold), ``best`` (--thresholds) an object, ``failed`` a list of names, ``failures`` a
+    list of ``{"name", "message"}``, ``settings`` an object."""
+    summary = tail["summary"]
+    long = "best" in tail
+    if not isinstance(summary, dict):
+        _refuse(path, where, "summary", summary, "an object (per score: its statistics)")
+    for column, entry in summary.items():
+        if not isinstance(entry, dict):
+            what = "an object (per threshold: its statistics)" if long else "an object (its statistics)"
+            _refuse(path, where, f"summary.{column}", entry, what)
+        if long:
+            for threshold, stats in entry.items():
+                try:
+                    at = float(threshold)
+                except ValueError:
+                    at = math.nan
+                if not math.isfinite(at):
+                    _refuse(path, where, f"summary.{column}", threshold, "a threshold (a number)")
+                if not isinstance(stats, dict):
+                    _refuse(path, where, f"summary.{column}.{threshold}", stats, "an object (its statistics)")
+    if long and not isinstance(tail["best"], dict):
+        _refuse(path, where, "best", tail["best"], "an object (per score: the best threshold)")
+    failed = tail.get("failed", [])
+    if not isinstance(failed, list):
+        _refuse(path, where, "failed", failed, "a list of the failed pairs' names")
+    for index, name in enumerate(failed):
+        if not isinstance(name, str):
+            _refuse(path, where, f"failed[{index}]", name, "a failed pair's name (a string)")
+    failures = tail.get("failures", [])
+    if not isinstance(failures, list):
+        _refuse(path, where, "failures", failures, 'a list of {"name", "message"}')
+    for index, entry in enumerate(failures):
+        if not (
+            isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("message"), str)
+        ):
+            _refuse(path, where, f"failures[{index}]", entry, 'a {"name", "message"} of a failed pair')
+    settings = tail.get("settings", {})
+    if not isinstance(settings, dict):
+        _refuse(path, where, "settings", settings, "an object (the run's settings)")
+
+
+def _failures(tail: dict) -> list[tuple[str, str]]:
+    """(name, message) of each failed pair of a checked summary line."""
+    messages = {f["name"]: f["message"] for f in tail.get("failures", [])}
+    return [(name, messages.get(name, "")) for name in tail.get("failed", [])]
 
 
 def _registry():
@@ -159,13 +291,53 @@ def _png_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
+# Beyond this magnitude matplotlib's axis arithmetic (margins, box whiskers, tick steps) overflows
+# (values near 1e308: "arange: cannot compute length"); such values are said on the page, not drawn.
+PLOT_LIMIT = 1e300
+
+
 def _figure_uri(figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return _png_uri(buffer.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.close(figure)
-    return _png_uri(buffer.getvalue())
+    return plt
+
+
+def _plot_html(alt: str, draw, *args) -> str:
+    """The ``<img>`` of the plot ``draw(*args)`` returns as a data URI, or, where it cannot be drawn, a
+    note saying so: the page is written either way. matplotlib's and numpy's warnings while
+    drawing never reach stderr."""
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            uri = draw(*args)
+        except Exception as exc:  # the page is still useful without this plot
+            reason = html.escape(f"{type(exc).__name__}: {exc}"[:200])
+            return f"<p class='note'>{html.escape(alt)}: plot not drawn ({reason})</p>"
+    return f"<img class='plot' alt='{html.escape(alt)}' src='{uri}'>"
+
+
+def _too_large(finite: np.ndarray) -> int:
+    """How many of these finite values are beyond what a plot's axis can hold (``PLOT_LIMIT``)."""
+    return int(np.count_nonzero(np.abs(finite) > PLOT_LIMIT))
+
+
+def _not_drawn(what: str, values: np.ndarray) -> str:
+    n = _too_large(values)
+    return (
+        f"{what}: not plotted, {n} value(s) beyond ±{PLOT_LIMIT:g} (largest magnitude "
+        f"{float(np.max(np.abs(values))):.6g}); the summary and the table of every pair show them"
+    )
 
 
 def _nonfinite_label(values: np.ndarray) -> str:
@@ -180,63 +352,75 @@ def _nonfinite_label(values: np.ndarray) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def distribution_plot(columns: Sequence[str], results: RunResults, title: str) -> str:
+def distribution_plot(columns: Sequence[str], results: RunResults, title: str, notes: list[str] | None = None) -> str:
     """One panel per score: a box plot of the finite values with every case as a dot; the count of
-    inf / nan values in the panel's title (never dropped silently)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    inf / nan values in the panel's title (never dropped silently). A score with values too large
+    for an axis (beyond ``PLOT_LIMIT``) gets a panel saying so, and a line in ``notes``."""
+    plt = _pyplot()
     per_row = 4
     n_rows = math.ceil(len(columns) / per_row)
     figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 1.6 * n_rows), squeeze=False)
-    rng = np.random.default_rng(0)
-    for ax, column in zip(axes.flat, columns, strict=False):
-        values = np.array([row.get(column, math.nan) for row in results.rows], dtype=np.float64)
-        finite = values[np.isfinite(values)]
-        if finite.size:
-            ax.boxplot(finite, orientation="horizontal", widths=0.6, showfliers=False)
-            if finite.size <= 3000:
-                ax.scatter(finite, 1 + rng.uniform(-0.18, 0.18, finite.size), s=6, alpha=0.45, color="#3465a4")
-        ax.set_yticks([])
-        ax.set_title(column + _nonfinite_label(values), fontsize=9)
-        ax.tick_params(axis="x", labelsize=8)
-    for ax in list(axes.flat)[len(columns) :]:
-        ax.axis("off")
-    figure.suptitle(title, fontsize=11)
-    figure.tight_layout()
-    return _figure_uri(figure)
+    try:
+        rng = np.random.default_rng(0)
+        for ax, column in zip(axes.flat, columns, strict=False):
+            values = np.array([row.get(column, math.nan) for row in results.rows], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if _too_large(finite):
+                ax.text(0.5, 0.5, f"not drawn: values beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8)  # fmt: skip
+                ax.set_xticks([])
+                if notes is not None:
+                    notes.append(_not_drawn(column, finite))
+            elif finite.size:
+                ax.boxplot(finite, orientation="horizontal", widths=0.6, showfliers=False)
+                if finite.size <= 3000:
+                    ax.scatter(finite, 1 + rng.uniform(-0.18, 0.18, finite.size), s=6, alpha=0.45, color="#3465a4")
+            ax.set_yticks([])
+            ax.set_title(column + _nonfinite_label(values), fontsize=9)
+            ax.tick_params(axis="x", labelsize=8)
+        for ax in list(axes.flat)[len(columns) :]:
+            ax.axis("off")
+        figure.suptitle(title, fontsize=11)
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
 
 
-def per_class_plot(score: str, labels: Sequence[str], results: RunResults) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def per_class_plot(score: str, labels: Sequence[str], results: RunResults, notes: list[str] | None = None) -> str:
+    """A box per class; a class with values too large for an axis is left empty, named so, and
+    said in ``notes``."""
+    plt = _pyplot()
     figure, ax = plt.subplots(figsize=(min(12, 1.0 + 0.8 * len(labels)), 3.0))
-    data, names = [], []
-    for label in labels:
-        values = np.array([row.get(f"{score}_{label}", math.nan) for row in results.rows], dtype=np.float64)
-        data.append(values[np.isfinite(values)])
-        names.append(label + _nonfinite_label(values))
-    ax.boxplot([d if d.size else [math.nan] for d in data], tick_labels=names, showfliers=False)
-    ax.set_ylabel(score)
-    ax.tick_params(axis="x", labelsize=8, rotation=30)
-    figure.tight_layout()
-    return _figure_uri(figure)
+    try:
+        data, names = [], []
+        for label in labels:
+            values = np.array([row.get(f"{score}_{label}", math.nan) for row in results.rows], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if _too_large(finite):
+                if notes is not None:
+                    notes.append(_not_drawn(f"{score}_{label}", finite))
+                finite = finite[:0]
+                label = f"{label} (not drawn)"
+            data.append(finite)
+            names.append(label + _nonfinite_label(values))
+        ax.boxplot([d if d.size else [math.nan] for d in data], tick_labels=names, showfliers=False)
+        ax.set_ylabel(score)
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
 
 
-def threshold_plot(summary: dict[str, dict[str, float]], best: dict[str, tuple[float, float]]) -> str:
-    """Mean of each score against the threshold, one panel per score, the best threshold marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def threshold_plot(
+    summary: dict[str, dict[str, float]], best: dict[str, tuple[float, float]], notes: list[str] | None = None
+) -> str:
+    """Mean of each score against the threshold, one panel per score, the best threshold marked; a
+    score whose means are too large for an axis gets a panel saying so, and a line in ``notes``."""
     from segcli.report import split_threshold
 
+    plt = _pyplot()
     curves: dict[str, list[tuple[float, float]]] = {}
     for column, stats in summary.items():
         score, threshold = split_threshold(column)
@@ -244,17 +428,28 @@ def threshold_plot(summary: dict[str, dict[str, float]], best: dict[str, tuple[f
     per_row = 4
     n_rows = math.ceil(len(curves) / per_row)
     figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 2.0 * n_rows), squeeze=False)
-    for ax, (score, points) in zip(axes.flat, curves.items(), strict=False):
-        points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3)
-        if score in best:
-            ax.axvline(best[score][0], color="#c0392b", linestyle="--", linewidth=1)
-        ax.set_title(f"{score} (best {best[score][0]:g})" if score in best else score, fontsize=9)
-        ax.tick_params(labelsize=8)
-    for ax in list(axes.flat)[len(curves) :]:
-        ax.axis("off")
-    figure.tight_layout()
-    return _figure_uri(figure)
+    try:
+        for ax, (score, points) in zip(axes.flat, curves.items(), strict=False):
+            points.sort()
+            means = np.array([p[1] for p in points], dtype=np.float64)
+            if _too_large(means[np.isfinite(means)]):
+                ax.text(0.5, 0.5, f"not drawn: means beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8)  # fmt: skip
+                ax.set_yticks([])
+                if notes is not None:
+                    notes.append(_not_drawn(f"{score} (mean per threshold)", means[np.isfinite(means)]))
+            else:
+                ax.plot([p[0] for p in points], means, marker="o", markersize=3)
+            if score in best:
+                ax.axvline(best[score][0], color="#c0392b", linestyle="--", linewidth=1)
+            ax.set_title(f"{score} (best {best[score][0]:g})" if score in best else score, fontsize=9)
+            ax.tick_params(labelsize=8)
+        for ax in list(axes.flat)[len(curves) :]:
+            ax.axis("off")
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
 
 
 def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
@@ -268,10 +463,13 @@ def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
     if score not in best:
         raise UsageError(f"--report-sort {sort_by}: not a score of this run; choose from {', '.join(best)}")
     threshold = best[score][0]
+    notes: list[str] = []
+    plot = _plot_html("mean score against threshold", threshold_plot, summary, best, notes)
     section = (
         "<h2 id='thresholds'>Thresholds</h2>"
-        f"<img class='plot' alt='mean score against threshold' src='{threshold_plot(summary, best)}'>"
-        f"<p class='note'>The rest of this page shows the scores at threshold {threshold:g}, the best for "
+        + plot
+        + "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
+        + f"<p class='note'>The rest of this page shows the scores at threshold {threshold:g}, the best for "
         f"{html.escape(score)}. Best threshold per score: "
         + ", ".join(f"{html.escape(s)} {t:g}" for s, (t, _) in best.items())
         + "</p>"
@@ -375,8 +573,10 @@ def render_report(
         families.setdefault(family(column), []).append(column)
     if n_pairs:
         for name, columns in families.items():
-            uri = distribution_plot(columns, results, f"{name} scores")
-            parts.append(f"<h3>{html.escape(name)}</h3><img class='plot' alt='{html.escape(name)} scores' src='{uri}'>")
+            notes = []
+            plot = _plot_html(f"{name} scores", distribution_plot, columns, results, f"{name} scores", notes)
+            parts.append(f"<h3>{html.escape(name)}</h3>{plot}")
+            parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
     # Per class
     labelled = [c for c in results.columns if split_column(c)[1] is not None]
     if labelled:
@@ -386,8 +586,9 @@ def render_report(
         parts += ["<h2 id='classes'>Per class (means)</h2>", _table(["class", *scores], rows)]
         plot_score = split_column(sort_by)[0] if split_column(sort_by)[0] in scores else scores[0]
         if n_pairs:
-            uri = per_class_plot(plot_score, labels, results)
-            parts.append(f"<img class='plot' alt='{html.escape(plot_score)} per class' src='{uri}'>")
+            notes = []
+            parts.append(_plot_html(f"{plot_score} per class", per_class_plot, plot_score, labels, results, notes))
+            parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
     # Worst cases
     order = "ascending" if higher_is_better(sort_by) else "descending"
     parts += [

@@ -461,8 +461,13 @@ def _tiff_tags_unit(tif) -> str | None:
     return _RESOLUTION_UNITS.get(int(tag.value)) if tag is not None else None
 
 
-_UNIT_NAMES = {"micron": "um", "µm": "um", "\\u00b5m": "um", "um": "um", "mm": "mm", "cm": "cm", "m": "m",
-               "meter": "m", "inch": "inch", "nm": "nm"}  # fmt: skip
+_UNIT_NAMES = {"micron": "um", "microns": "um", "micrometer": "um", "micrometers": "um", "micrometre": "um",
+               "micrometres": "um", "µm": "um", "\u03bcm": "um", "\\u00b5m": "um", "um": "um",
+               "mm": "mm", "millimeter": "mm", "millimeters": "mm", "millimetre": "mm", "millimetres": "mm",
+               "cm": "cm", "centimeter": "cm", "centimeters": "cm", "centimetre": "cm", "centimetres": "cm",
+               "m": "m", "meter": "m", "meters": "m", "metre": "m", "metres": "m", "inch": "inch",
+               "inches": "inch", "in": "inch", "nm": "nm", "nanometer": "nm", "nanometers": "nm",
+               "nanometre": "nm", "nanometres": "nm"}  # fmt: skip
 
 
 def spacing_unit(path: Path) -> str | None:

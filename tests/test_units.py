@@ -62,3 +62,24 @@ def test_mixed_units_are_said(tmp_path):
     result = _run(tmp_path, "--format", "json")
     assert json.loads(result.stdout)["settings"]["units"] == {"distance": "mixed", "pairs": {"cm": 1, "px": 1}}
     assert "different units (cm: 1, px: 1)" in result.stderr
+
+
+def test_unit_names_written_out_are_read(tmp_path):
+    """ImageJ's and NRRD's units as people write them ('microns', 'micrometer', 'inches',
+    'millimetres') are the units segcli names (um, inch, mm), not an unknown unit."""
+    import segcli.io
+
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "gt").mkdir()
+    mask = _mask()[3]
+    written = {"microns": "um", "Micrometer": "um", "micrometres": "um", "inches": "inch", "millimetres": "mm"}
+    for number, (unit, _) in enumerate(written.items()):
+        for folder in ("pred", "gt"):
+            tifffile.imwrite(
+                tmp_path / folder / f"c{number}.tif", mask, imagej=True, resolution=(2.0, 2.0), metadata={"unit": unit}
+            )
+    for number, (unit, name) in enumerate(written.items()):
+        assert segcli.io.spacing_unit(tmp_path / "gt" / f"c{number}.tif") == name, unit
+    result = _run(tmp_path, "--format", "jsonl")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1])["settings"]["units"]["pairs"] == {"inch": 1, "mm": 1, "um": 3}

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from segcli.cli.main import app
 from segcli.compare import ScoreTable, compare, holm, read_results, settings_differences
-from segcli.errors import InputError, InvalidOption
+from segcli.errors import InputError, InvalidOption, UsageError
 
 
 def test_settings_differences_nested_one_sided_and_left_out():
@@ -47,7 +47,7 @@ def test_scores_chosen_by_name_and_their_messages():
     with pytest.raises(InvalidOption, match=r"^scores: score\(s\) not in both runs: hd95, nsd; common: dice, iou$"):
         compare(a, b, scores=["dice", "hd95", "nsd"])
     c = _table("c.csv", ["nsd", "assd"], {"x": {"nsd": 1.0, "assd": 2.0}})
-    with pytest.raises(InputError, match=r"^a.csv and c.csv have no score in common \(dice, hd95, iou / nsd, assd\)$"):
+    with pytest.raises(UsageError, match=r"^a.csv and c.csv have no score in common \(dice, hd95, iou / nsd, assd\)$"):
         compare(a, c)
 
 

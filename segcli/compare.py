@@ -79,7 +79,7 @@ def read_results(path: Path) -> ScoreTable:
     suffix = path.suffix.lower()
     stripped = text.lstrip()
     if suffix == ".jsonl" or (suffix not in (".json", ".csv", ".tsv") and stripped.startswith('{"name"')):
-        from segcli.html_report import RunResults
+        from segcli.run_results import RunResults
 
         run = RunResults.from_jsonl(path)
         table = ScoreTable(str(path), run.columns, settings=run.settings)
@@ -105,7 +105,7 @@ def _read_json(path: Path, text: str) -> ScoreTable:
                 "compare its JSONL or CSV/TSV output instead"
             ) from None
         raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
-    from segcli.html_report import _name, _nonfinite_of, _refuse, _score_value
+    from segcli.run_results import _name, _nonfinite_of, _refuse, _score_value
 
     # the shapes segcli writes, or one line naming what is not (never a crash)
     if not isinstance(summary, dict):
@@ -196,7 +196,7 @@ def _read_long(path: Path, rows: list[tuple[int, list[str]]]) -> ScoreTable:
     rows (``summary:<statistic>`` for every threshold and score, one layout of
     ``summary_layouts()``), then at most one ``best`` row per score. The columns are
     ``<score>@<threshold>`` (threshold to 10 significant digits), score by score, as the JSONL of
-    the same run reads (``segcli.html_report.RunResults``). A ``best`` or ``summary:`` row without
+    the same run reads (``segcli.run_results.RunResults``). A ``best`` or ``summary:`` row without
     that closing block is refused, as in the wide table."""
     parsed = []  # (line, name, score, column, value)
     for number, row in rows:

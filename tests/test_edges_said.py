@@ -180,7 +180,8 @@ def test_resume_of_a_complete_output_in_another_format_is_refused(tmp_path, name
 
 def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
     from segcli.errors import UsageError
-    from segcli.html_report import RunResults, worst_cases
+    from segcli.html_report import worst_cases
+    from segcli.run_results import RunResults
 
     columns = ["dice", "combined", "rater2.hd95", "majority.dice", "obj_count_gt"]
     rows = [

@@ -101,7 +101,7 @@ class ScoreRun:
 
     def results(self):
         """The run's records in pair order, for the HTML report."""
-        from segcli.html_report import RunResults
+        from segcli.run_results import RunResults
 
         units = distance_units(meta for _, meta in self.scored.values())
         results = RunResults(columns=list(self.columns), settings=self.record | {"units": units})

@@ -29,8 +29,8 @@ def report(
     A missing RESULTS, or a directory, is a usage error (exit 2), found before any work."""
     with library_errors():
         from segcli.errors import UsageError
-        from segcli.html_report import RunResults
         from segcli.outputs import OutputLock, check_output_file
+        from segcli.run_results import RunResults
 
         if Path(results).is_dir():
             raise UsageError(f"{results}: is a directory; RESULTS is a run saved by segcli score -o X.jsonl")

@@ -530,7 +530,7 @@ def score(
                             f"--report: {run.complete} is complete and a {run.fmt} output cannot rebuild the "
                             "report; write runs as jsonl, or score again with --overwrite"
                         )
-                    from segcli.html_report import RunResults
+                    from segcli.run_results import RunResults
 
                     results = RunResults.from_jsonl(run.complete)
                 write_report(results, report_target, sort_by=sort_by, images=images, inputs=(pred, gt))

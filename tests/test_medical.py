@@ -382,8 +382,20 @@ def test_labels_from_dataset_json_name_and_choose_the_classes_regions_included(r
         _nifti(tmp_path / name / "pred" / "a.nii.gz", p.astype(np.uint8))
         _nifti(tmp_path / name / "gt" / "a.nii.gz", g.astype(np.uint8))
         binary = _records(
-            runner.invoke(app, ["score", str(tmp_path / name / "pred"), str(tmp_path / name / "gt"), "--format",
-                                "json", "--workers", "1", "--metrics", "dice,hd95"])  # fmt: skip
+            runner.invoke(
+                app,
+                [
+                    "score",
+                    str(tmp_path / name / "pred"),
+                    str(tmp_path / name / "gt"),
+                    "--format",
+                    "json",
+                    "--workers",
+                    "1",
+                    "--metrics",
+                    "dice,hd95",
+                ],
+            )  # fmt: skip
         )[0]
         assert record[f"hd95_{name}"] == pytest.approx(binary["hd95"], rel=1e-12)
     assert record["dice"] == pytest.approx(np.mean([record[f"dice_{n}"] for n in ("liver", "tumor", "core")]))

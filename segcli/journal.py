@@ -126,7 +126,7 @@ def _read(path: Path, header: dict) -> tuple[int, dict[str, tuple[dict, dict]], 
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise OutputError(describe_os_error(exc, path)) from None
+        raise OutputError(describe_os_error(exc, path, doing="read")) from None
     done: dict[str, tuple[dict, dict]] = {}
     stamps: dict[str, list] = {}
     keep = 0

@@ -177,8 +177,9 @@ class OutputLock:
             self._held = False
 
 
-def describe_os_error(exc: OSError, path: Path | str | None = None) -> str:
-    """One line for an ``OSError`` met while writing: the file and the cause in words."""
+def describe_os_error(exc: OSError, path: Path | str | None = None, *, doing: str = "write") -> str:
+    """One line for an ``OSError`` met while writing (or ``doing`` something else to the file):
+    the file and the cause in words."""
     where = path if path is not None else (exc.filename or "output")
     reason = {
         errno.ENOSPC: "no space left on device",
@@ -191,4 +192,4 @@ def describe_os_error(exc: OSError, path: Path | str | None = None) -> str:
     }.get(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc))
     if exc.errno is None and "requested and" in str(exc):  # numpy's short write: a full device
         reason = f"{exc}: the device is probably full"
-    return f"{where}: cannot write ({reason})"
+    return f"{where}: cannot {doing} ({reason})"

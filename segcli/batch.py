@@ -242,7 +242,6 @@ class BinaryBatch:
         """``exp(-distance / tau)`` of the GT (distmap_bce), 1 for an empty or full GT."""
         tau = self.options.distmap_tau
         if self.on_torch:
-            tau = plain_number(tau)
             if not (is_number(tau) and math.isfinite(tau) and tau > 0):
                 raise ValueError(f"tau: expected a finite number > 0, got {tau}")
             distance, _ = self.device_gt_distance  # 0 on a degenerate GT: weight 1, as on the CPU

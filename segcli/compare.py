@@ -105,28 +105,28 @@ def _read_json(path: Path, text: str) -> ScoreTable:
                 "compare its JSONL or CSV/TSV output instead"
             ) from None
         raise InputError(f"{path}: not the JSON of segcli score (images, summary, settings)") from None
-    from segcli.run_results import _name, _nonfinite_of, _refuse, _score_value
+    from segcli.run_results import nonfinite_of, record_name, refuse, score_value
 
     # the shapes segcli writes, or one line naming what is not (never a crash)
     if not isinstance(summary, dict):
-        _refuse(path, "the document", "summary", summary, "an object (per score: its statistics)")
+        refuse(path, "the document", "summary", summary, "an object (per score: its statistics)")
     if not isinstance(images, list):
-        _refuse(path, "the document", "images", images, "a list of records")
+        refuse(path, "the document", "images", images, "a list of records")
     settings = document.get("settings")
     if settings is not None and not isinstance(settings, dict):
-        _refuse(path, "the document", "settings", settings, "an object (the run's settings)")
+        refuse(path, "the document", "settings", settings, "an object (the run's settings)")
     table = ScoreTable(str(path), list(summary), settings=settings)
     names = []
     for index, record in enumerate(images):
         where = f"images[{index}]"
         if not isinstance(record, dict) or "name" not in record:
-            _refuse(path, "the document", where, record, "a record (an object with a name)")
-        names.append(_name(path, where, record))
+            refuse(path, "the document", where, record, "a record (an object with a name)")
+        names.append(record_name(path, where, record))
     _no_duplicates(path, names)
     for index, (name, record) in enumerate(zip(names, images, strict=True)):
         where = f"images[{index}]"
-        odd = _nonfinite_of(path, where, record.get("nonfinite", {}))
-        table.values[name] = {c: _score_value(path, where, c, record.get(c), odd.get(c)) for c in table.columns}
+        odd = nonfinite_of(path, where, record.get("nonfinite", {}))
+        table.values[name] = {c: score_value(path, where, c, record.get(c), odd.get(c)) for c in table.columns}
     return table
 
 

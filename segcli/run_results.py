@@ -74,10 +74,10 @@ class RunResults:
         results = cls(columns=columns, settings=tail.get("settings", {}))
         for number, record in records:
             where = f"line {number}"
-            name = _name(path, where, record)
-            odd = _nonfinite_of(path, where, record.get("nonfinite", {}))
+            name = record_name(path, where, record)
+            odd = nonfinite_of(path, where, record.get("nonfinite", {}))
             results.names.append(name)
-            results.rows.append({c: _score_value(path, where, c, record.get(c), odd.get(c)) for c in columns})
+            results.rows.append({c: score_value(path, where, c, record.get(c), odd.get(c)) for c in columns})
             results.metas.append({k: record[k] for k in (*META_COLUMNS, "pred_path", "gt_path") if k in record})
         results.failures = _failures(tail)
         return results
@@ -90,16 +90,16 @@ class RunResults:
         rows: dict[str, dict[str, float]] = {}
         for number, record in records:
             where = f"line {number}"
-            name = _name(path, where, record)
+            name = record_name(path, where, record)
             score, threshold = record.get("score"), record.get("threshold")
             if not isinstance(score, str):
-                _refuse(path, where, "score", score, "a score's name")
+                refuse(path, where, "score", score, "a score's name")
             if not _is_number(threshold) or not math.isfinite(_float_or_inf(threshold)):
-                _refuse(path, where, "threshold", threshold, "a finite number")
+                refuse(path, where, "threshold", threshold, "a finite number")
             odd = record.get("nonfinite")
             if odd not in (None, "inf", "-inf", "nan"):
-                _refuse(path, where, "nonfinite", odd, '"inf", "-inf" or "nan" (what the null value is)')
-            value = _score_value(path, where, "value", record.get("value"), odd)
+                refuse(path, where, "nonfinite", odd, '"inf", "-inf" or "nan" (what the null value is)')
+            value = score_value(path, where, "value", record.get("value"), odd)
             rows.setdefault(name, {})[f"{score}@{threshold:.10g}"] = value
         for name, values in rows.items():
             results.names.append(name)
@@ -127,7 +127,7 @@ def _shown(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _refuse(path: Path, where: str, field: str, value, expected: str) -> NoReturn:
+def refuse(path: Path, where: str, field: str, value, expected: str) -> NoReturn:
     """One line naming the file, the line, the field and what segcli writes there."""
     raise InputError(
         f"{path}: {where}: {json.dumps(field, ensure_ascii=False)} is {_shown(value)} "
@@ -148,37 +148,37 @@ def _float_or_inf(value: int | float) -> float:
         return math.inf
 
 
-def _name(path: Path, where: str, record: dict) -> str:
+def record_name(path: Path, where: str, record: dict) -> str:
     name = record["name"]
     if not isinstance(name, str):
-        _refuse(path, where, "name", name, "a pair's name (a string)")
+        refuse(path, where, "name", name, "a pair's name (a string)")
     return name
 
 
-def _nonfinite_of(path: Path, where: str, odd) -> dict[str, str]:
+def nonfinite_of(path: Path, where: str, odd) -> dict[str, str]:
     """A record's ``nonfinite`` object: which of its null values are inf, -inf or nan."""
     if not isinstance(odd, dict):
-        _refuse(path, where, "nonfinite", odd, "an object naming the scores that are inf, -inf or nan")
+        refuse(path, where, "nonfinite", odd, "an object naming the scores that are inf, -inf or nan")
     for column, word in odd.items():
         if word not in ("inf", "-inf", "nan"):
-            _refuse(path, where, f"nonfinite.{column}", word, '"inf", "-inf" or "nan"')
+            refuse(path, where, f"nonfinite.{column}", word, '"inf", "-inf" or "nan"')
     return odd
 
 
-def _score_value(path: Path, where: str, column: str, value, odd: str | None) -> float:
+def score_value(path: Path, where: str, column: str, value, odd: str | None) -> float:
     """One score of a record as a float: a JSON number, or null (nan, or what ``nonfinite``
     says: segcli writes inf, -inf and nan as null and names them there). A string, even a
     numeric one, is refused, as is a number that ``nonfinite`` contradicts."""
     if value is None:
         return float(odd) if odd is not None else math.nan
     if not _is_number(value):
-        _refuse(path, where, column, value, "a number or null")
+        refuse(path, where, column, value, "a number or null")
     if odd is not None:
-        _refuse(path, where, column, value, f"null (its nonfinite entry says {odd})")
+        refuse(path, where, column, value, f"null (its nonfinite entry says {odd})")
     try:
         return float(value)
     except OverflowError:  # an integer of 400 digits
-        _refuse(path, where, column, value, "a number a float can hold")
+        refuse(path, where, column, value, "a number a float can hold")
 
 
 def _check_tail(path: Path, where: str, tail: dict) -> None:
@@ -188,11 +188,11 @@ def _check_tail(path: Path, where: str, tail: dict) -> None:
     summary = tail["summary"]
     long = "best" in tail
     if not isinstance(summary, dict):
-        _refuse(path, where, "summary", summary, "an object (per score: its statistics)")
+        refuse(path, where, "summary", summary, "an object (per score: its statistics)")
     for column, entry in summary.items():
         if not isinstance(entry, dict):
             what = "an object (per threshold: its statistics)" if long else "an object (its statistics)"
-            _refuse(path, where, f"summary.{column}", entry, what)
+            refuse(path, where, f"summary.{column}", entry, what)
         if long:
             for threshold, stats in entry.items():
                 try:
@@ -200,28 +200,28 @@ def _check_tail(path: Path, where: str, tail: dict) -> None:
                 except ValueError:
                     at = math.nan
                 if not math.isfinite(at):
-                    _refuse(path, where, f"summary.{column}", threshold, "a threshold (a number)")
+                    refuse(path, where, f"summary.{column}", threshold, "a threshold (a number)")
                 if not isinstance(stats, dict):
-                    _refuse(path, where, f"summary.{column}.{threshold}", stats, "an object (its statistics)")
+                    refuse(path, where, f"summary.{column}.{threshold}", stats, "an object (its statistics)")
     if long and not isinstance(tail["best"], dict):
-        _refuse(path, where, "best", tail["best"], "an object (per score: the best threshold)")
+        refuse(path, where, "best", tail["best"], "an object (per score: the best threshold)")
     failed = tail.get("failed", [])
     if not isinstance(failed, list):
-        _refuse(path, where, "failed", failed, "a list of the failed pairs' names")
+        refuse(path, where, "failed", failed, "a list of the failed pairs' names")
     for index, name in enumerate(failed):
         if not isinstance(name, str):
-            _refuse(path, where, f"failed[{index}]", name, "a failed pair's name (a string)")
+            refuse(path, where, f"failed[{index}]", name, "a failed pair's name (a string)")
     failures = tail.get("failures", [])
     if not isinstance(failures, list):
-        _refuse(path, where, "failures", failures, 'a list of {"name", "message"}')
+        refuse(path, where, "failures", failures, 'a list of {"name", "message"}')
     for index, entry in enumerate(failures):
         if not (
             isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("message"), str)
         ):
-            _refuse(path, where, f"failures[{index}]", entry, 'a {"name", "message"} of a failed pair')
+            refuse(path, where, f"failures[{index}]", entry, 'a {"name", "message"} of a failed pair')
     settings = tail.get("settings", {})
     if not isinstance(settings, dict):
-        _refuse(path, where, "settings", settings, "an object (the run's settings)")
+        refuse(path, where, "settings", settings, "an object (the run's settings)")
 
 
 def _failures(tail: dict) -> list[tuple[str, str]]:

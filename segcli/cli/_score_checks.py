@@ -70,11 +70,12 @@ def refuse_an_input(output: Path, pred, gt, *, pred_suffix: str, gt_suffix: str)
     """An existing --output that is one of PRED's or GT's files is refused as an input (before
     the "exists; pass --overwrite" that would be wrong advice for it); if the inputs cannot be
     paired, nothing is said here (pairing says it later)."""
+    from segcli.errors import SegcliError
     from segcli.pairing import pair_files
 
     try:
         pairs = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing="skip").pairs
-    except Exception:  # pragma: no cover (pairing's own errors are said where it runs)
+    except SegcliError:  # said where pairing runs
         return
     never_over_inputs(pairs, {"--output": Path(output)})
 

@@ -204,15 +204,9 @@ def test_per_class_and_threshold_plots_of_huge_values_are_notes(tmp_path):
         for i, v in enumerate([1.0, 1e308, 2.0])
     ]
     tail = {"summary": {c: {} for c in ("dice", "dice_liver", "hd95", "hd95_liver", "hd95_spleen")}, "failed": []}
-    page = tmp_path / "classes.html"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        run = _write(tmp_path / "classes.jsonl", [*records, tail])
-        result = CliRunner().invoke(app, ["report", run, "-o", str(page), "--report-sort", "hd95"])
-    assert result.exit_code == 0, result.output
-    assert [str(w.message) for w in caught] == []
-    assert "<p class='note'>hd95_liver: not plotted, 1 value(s) beyond ±1e+300" in page.read_text()
-    assert "alt='hd95 per class'" in page.read_text()
+    text = _quiet_report(tmp_path, "classes", [*records, tail])
+    assert "<p class='note'>hd95_liver: not plotted, 1 value(s) beyond ±1e+300" in text
+    assert "alt='hd95 per class'" in text
 
     long = [
         {"name": f"c{i}", "threshold": t, "score": "hd95", "value": 1e308 if (i, t) == (0, 0.5) else 1.0}
@@ -220,14 +214,20 @@ def test_per_class_and_threshold_plots_of_huge_values_are_notes(tmp_path):
         for t in (0.3, 0.5)
     ]
     tail = {"summary": {"hd95": {"0.3": {}, "0.5": {}}}, "best": {}, "failed": []}
-    page = tmp_path / "thresholds.html"
+    text = _quiet_report(tmp_path, "thresholds", [*long, tail])
+    assert "<p class='note'>hd95 (mean per threshold): not plotted, 1 value(s) beyond ±1e+300" in text
+
+
+def _quiet_report(tmp_path, name: str, lines: list[dict]) -> str:
+    """The page of a run written from ``lines``, made without a single warning."""
+    page = tmp_path / f"{name}.html"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run = _write(tmp_path / "t.jsonl", [*long, tail])
+        run = _write(tmp_path / f"{name}.jsonl", lines)
         result = CliRunner().invoke(app, ["report", run, "-o", str(page), "--report-sort", "hd95"])
     assert result.exit_code == 0, result.output
     assert [str(w.message) for w in caught] == []
-    assert "<p class='note'>hd95 (mean per threshold): not plotted, 1 value(s) beyond ±1e+300" in page.read_text()
+    return page.read_text()
 
 
 def test_a_plot_that_cannot_be_drawn_is_a_note():

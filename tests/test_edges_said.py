@@ -400,6 +400,13 @@ def test_multiclass_probabilities_that_do_not_sum_to_one_are_said():
         multiclass_pair(garbage, ignored, num_classes=3, pred_path="g.npy")
         multiclass_pair(within, gt, num_classes=3, pred_path="w.npy")
         multiclass_pair(np.full((1, 6, 8), 0.3), np.zeros((6, 8), np.int64), num_classes=1, pred_path="one.npy")
+    two = np.array([[[0.7]], [[0.7]]])  # two classes, one pixel, summing to 1.4: said, in full
+    with pytest.warns(UserWarning) as said:
+        multiclass_pair(two, np.zeros((1, 1), np.int64), num_classes=2, pred_path="t.npy")
+    assert [str(w.message) for w in said] == [
+        "t.npy: class probabilities sum to [1.4, 1.4] over the channels, not 1; scored as given (the hard "
+        "prediction is their argmax); pass --pred-kind logits if they are logits"
+    ]
     for pixel_sum in (1.0012, 1.0 - 0.0012):  # just beyond it, on either side
         beyond = np.zeros((3, 6, 8), np.float64)
         beyond[0] = 1.0

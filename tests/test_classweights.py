@@ -96,6 +96,10 @@ def test_255_left_out_by_default_is_said_and_recorded(tmp_path):
     Image.fromarray(square * 255).save(mixed / "a.png")
     Image.fromarray(square * 255).save(mixed / "b.png")
     Image.fromarray(square).save(mixed / "c.png")
+    dot = np.zeros((10, 10), np.uint8)
+    dot[0, 0] = 255  # one pixel of 255: a 0/255 mask too
+    Image.fromarray(dot).save(mixed / "d.png")
+    Image.fromarray(np.zeros((10, 10), np.uint8)).save(mixed / "e.png")  # empty: no 255 to lose
     labels = square.copy()
     labels[6, :] = 255  # a 10-pixel border of 255
     Image.fromarray(labels).save(voc / "a.png")
@@ -103,17 +107,17 @@ def test_255_left_out_by_default_is_said_and_recorded(tmp_path):
     done = runner.invoke(app, ["classweights", str(mixed), "--format", "json"])
     assert done.exit_code == 0, done.output
     assert (
-        "segcli: warning: 32 pixel(s) of value 255 left out as the default ignore index; 2 of 3 masks hold only "
+        "segcli: warning: 33 pixel(s) of value 255 left out as the default ignore index; 3 of 5 masks hold only "
         "0 and 255 (255 their foreground?)" in done.stderr
     )
     document = json.loads(done.stdout)
-    assert document["ignored_pixels"] == 32 and document["counts"] == [3 * 84, 16]
+    assert document["ignored_pixels"] == 33 and document["counts"] == [3 * 84 + 99 + 100, 16]
     told = runner.invoke(app, ["classweights", str(voc), "--format", "json"])
     assert told.exit_code == 0, told.output
     assert "segcli: 10 pixel(s) of value 255 left out as the default ignore index; pass --ignore-index" in told.stderr
     assert "warning" not in told.stderr and json.loads(told.stdout)["ignored_pixels"] == 10
     explicit = runner.invoke(app, ["classweights", str(mixed), "--format", "json", "--ignore-index", "255"])
-    assert "left out" not in explicit.stderr and json.loads(explicit.stdout)["ignored_pixels"] == 32
+    assert "left out" not in explicit.stderr and json.loads(explicit.stdout)["ignored_pixels"] == 33
     (mixed / "c.png").unlink()  # only 0/255 masks left: 255 is class 1, nothing left out
     binary = runner.invoke(app, ["classweights", str(mixed), "--format", "json"])
     assert json.loads(binary.stdout)["ignored_pixels"] == 0 and "left out" not in binary.stderr

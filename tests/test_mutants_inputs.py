@@ -190,6 +190,15 @@ def test_negative_ground_truth_values_are_refused_naming_the_file(gt, low):
     assert target.tolist() == [False, False, False, False, True]
 
 
+def test_the_negative_value_message_in_full():
+    with pytest.raises(ValueRangeError) as refused:
+        binary_ground_truth(np.array([0, -1], np.int8), "g.nii")
+    assert str(refused.value) == (
+        "g.nii: ground truth holds negative values (-1); a binary mask is 0 and positive values "
+        "(an int8 copy of a 0/255 mask holds -1: save masks unsigned)"
+    )
+
+
 def test_a_negative_integer_prediction_is_refused_but_float_negatives_are_logits():
     gt = np.array([[0, 1], [1, 0]], np.uint8)
     with pytest.raises(ValueRangeError, match=r"^p\.npy: an integer prediction holds negative values \(-1\)"):

@@ -124,8 +124,6 @@ def plain_number(value):
     """
     if isinstance(value, (bool, np.bool_)):
         return value
-    if type(value) in (int, float):
-        return value
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):

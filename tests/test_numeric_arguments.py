@@ -88,6 +88,10 @@ def test_a_zero_dim_torch_tensor_is_its_number():
         segcli.score(prob, gt, "dice", threshold=torch.tensor(0.5, device="meta"))  # no value to read
     with pytest.raises(ValueError, match=r"^threshold: expected a finite number"):
         segcli.score(prob, gt, "dice", threshold=torch.tensor(True))
+    from segcli.backend import plain_number
+
+    for refused in (torch.tensor(True), torch.tensor(1 + 2j), torch.tensor([0.5])):  # come back as they are
+        assert plain_number(refused) is refused
 
 
 @pytest.mark.parametrize("value", [True, False, np.True_, np.array(True)])

@@ -50,7 +50,7 @@ def main() -> None:
             (maps / path.name).symlink_to(path)
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
             with Client(cluster) as client:
-                client.run(lambda: __import__("segcli.pipeline"))  # warm workers
+                client.run(lambda: __import__("segcli.run.pipeline"))  # warm workers
             on_cluster = ["--scheduler", cluster.scheduler_address]
             rows = [
                 ("local pool, 2 workers", run_timed(segcli(*common, "--workers", "2"), repeat=args.repeat)),

@@ -15,10 +15,11 @@ import time
 import numpy as np
 
 from benchmarks.synth import blob_mask, noisy_prediction
-from segcli.backend import NUMPY, TorchOps
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.registry import BY_NAME
+from segcli.engine.backend import NUMPY, TorchOps
+from segcli.inputs.interpret import BinaryPair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 
 
 def main() -> None:

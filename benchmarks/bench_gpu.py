@@ -29,7 +29,7 @@ from PIL import Image
 from benchmarks._common import run_timed, segcli
 from benchmarks.bench_score import make_pairs, read_only
 from benchmarks.synth import blob_mask, noisy_prediction
-from segcli.registry import BY_NAME
+from segcli.scores.table import BY_NAME
 
 REGION = "dice,iou,precision,recall,specificity,mcc"
 SOFT_LOSSES = "bce,dice_loss,focal_loss,tversky_loss"
@@ -93,10 +93,11 @@ def in_process_rates(device: str, pairs: int, size: int, batch: int) -> None:
     """Megapixels/s of the device scores on in-memory batches, each group on its own."""
     import torch
 
-    from segcli.backend import TorchOps
-    from segcli.batch import BinaryBatch, ScoreOptions
-    from segcli.inputs import BinaryPair
-    from segcli.registry import compute_scores
+    from segcli.engine.backend import TorchOps
+    from segcli.inputs.interpret import BinaryPair
+    from segcli.scores.batch import BinaryBatch
+    from segcli.scores.table import compute_scores
+    from segcli.settings import ScoreOptions
 
     rng = np.random.default_rng(0)
     data = []

@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_intervals --cases 10000
 
-The interval `segcli score --ci 0.95` adds to the summary, computed by segcli.intervals (scipy's
+The interval `segcli score --ci 0.95` adds to the summary, computed by segcli.results.intervals (scipy's
 bootstrap, batched) on one column of N synthetic Dice values. Prints seconds and the interval.
 """
 
@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from segcli.intervals import mean_intervals
+from segcli.results.intervals import mean_intervals
 
 
 def main() -> None:

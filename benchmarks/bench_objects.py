@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from segcli.objects import object_scores
+from segcli.scores.objects import object_scores
 
 
 def balls(rng: np.random.Generator, shape: tuple[int, ...], n: int, radius: float) -> np.ndarray:

@@ -31,13 +31,13 @@ from PIL import Image
 
 from benchmarks._common import ROOT, print_table, python, run_timed, segcli
 from benchmarks.synth import blob_mask, noisy_prediction
-from segcli.registry import BY_NAME
+from segcli.scores.table import BY_NAME
 
 READ_ONLY = """
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from segcli.io import read_image
+from segcli.inputs.images import read_image
 files = sorted(Path(sys.argv[1]).rglob('*.png'))
 workers = int(sys.argv[2])
 transform = len(sys.argv) > 3
@@ -46,7 +46,7 @@ def read(p):
     if transform and p.parent.name == 'gt':
         # the exact distance of every pixel to the other side of the GT: what distmap_bce and
         # boundary_loss cannot do without
-        from segcli.distance import InsideOutside
+        from segcli.engine.distance import InsideOutside
         InsideOutside(array > 0).distance
     return array.shape
 if workers == 1:
@@ -89,10 +89,10 @@ WORKLOADS = (("every score", None), ("every score but unet_wce", WITHOUT_UNET), 
 PER_SCORE = """
 import sys, time, json
 from pathlib import Path
-from segcli.batch import BinaryBatch
-from segcli.pairing import Pair
-from segcli.scoring import ScoreSettings, _prepare_binary
-from segcli.registry import BY_NAME, compute_scores
+from segcli.scores.batch import BinaryBatch
+from segcli.inputs.pairing import Pair
+from segcli.run.pair import ScoreSettings, _prepare_binary
+from segcli.scores.table import BY_NAME, compute_scores
 root = Path(sys.argv[1]); n = int(sys.argv[2])
 names = sorted(p.name for p in (root / 'gt').iterdir())[:n]
 settings = ScoreSettings(metrics=tuple(BY_NAME))

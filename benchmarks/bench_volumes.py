@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 ZOOMS = (0.7, 0.7, 1.5)  # file axes x, y, z
 
-READ = "from segcli.io import read_image; read_image({pred!r}); read_image({gt!r})"
+READ = "from segcli.inputs.images import read_image; read_image({pred!r}); read_image({gt!r})"
 
 MONAI = """
 import torch
@@ -144,10 +144,22 @@ def main() -> None:
               f"uint8 .nii.gz, {sizes:.1f} MiB together; made in {time.perf_counter() - start:.0f} s")  # fmt: skip
         paths = {"pred": str(pred), "gt": str(gt), "csv": str(Path(tmp) / "seg_metrics.csv")}
         commands = {
-            "read (segcli.io.read_image, both files)": ([sys.executable, "-c", READ.format(**paths)], args.repeat),
+            "read (segcli read_image, both files)": ([sys.executable, "-c", READ.format(**paths)], args.repeat),
             "segcli score --metrics region,surface": (
-                [sys.executable, "-m", "segcli", "score", str(pred), str(gt), "--metrics", "region,surface",
-                 "--workers", "1", "--format", "csv"],
+                [
+                    sys.executable,
+                    "-m",
+                    "segcli",
+                    "score",
+                    str(pred),
+                    str(gt),
+                    "--metrics",
+                    "region,surface",
+                    "--workers",
+                    "1",
+                    "--format",
+                    "csv",
+                ],
                 args.repeat,
             ),  # fmt: skip
         }

@@ -74,10 +74,10 @@ def _settings(metrics, num_classes, options: dict):
     """ScoreSettings from the API's keyword options; unknown names are a TypeError naming them."""
     from dataclasses import replace
 
-    from segcli import registry
-    from segcli.batch import ScoreOptions
     from segcli.errors import InvalidOption, UsageError
-    from segcli.scoring import ScoreSettings, parse_thresholds
+    from segcli.run.pair import parse_thresholds
+    from segcli.scores import table as registry
+    from segcli.settings import ScoreOptions, ScoreSettings
 
     unknown = sorted(set(options) - set(SCORE_OPTIONS) - set(READ_OPTIONS))
     if unknown:
@@ -91,7 +91,7 @@ def _settings(metrics, num_classes, options: dict):
     try:
         ignore_index, class_labels = read["ignore_index"], None
         if read["labels"] is not None:
-            from segcli import multiclass
+            from segcli.run import per_class as multiclass
 
             names = None if read["class_names"] is None else ",".join(read["class_names"])
             class_labels, num_classes, ignore = multiclass.labels_for_settings(
@@ -185,7 +185,7 @@ def _empty_distance(value):
     else is left to the options' own check, which names the argument."""
     if isinstance(value, str):
         try:
-            from segcli.batch import empty_distance_policy
+            from segcli.settings import empty_distance_policy
 
             return empty_distance_policy(value)
         except ValueError:
@@ -268,8 +268,8 @@ def score(pred, target, metrics: str | Sequence[str] = "all", *, spacing=None, n
 
 def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple[dict[str, float], dict]:
     from segcli.errors import InputError
-    from segcli.io import Image
-    from segcli.scoring import score_images
+    from segcli.inputs.images import Image
+    from segcli.run.pair import score_images
 
     pred_array = as_array(pred, "pred")
     target_array = as_array(target, "target")
@@ -340,10 +340,10 @@ def score_files(
     from dataclasses import replace
 
     from segcli.errors import UsageError
-    from segcli.outcomes import Failure
-    from segcli.pairing import pair_files
-    from segcli.pipeline import score_pairs
-    from segcli.report import META_COLUMNS
+    from segcli.inputs.pairing import pair_files
+    from segcli.results.formats import META_COLUMNS
+    from segcli.run.outcomes import Failure
+    from segcli.run.pipeline import score_pairs
 
     settings = _settings(metrics, num_classes, options)
     if spacing is not None:
@@ -353,7 +353,7 @@ def score_files(
         settings = replace(settings, spacing_override=values)
     if workers is not None and (not _is_int(workers) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
-    from segcli.remote import Url
+    from segcli.inputs.remote import Url
 
     for name, value in (("pred", pred), ("gt", gt)):
         if not isinstance(value, (str, Path, Url)):
@@ -379,9 +379,9 @@ def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:
     >>> summarize([{"name": "a", "dice": 0.5}, {"name": "b", "dice": 1.0}])["dice"]["mean"]
     0.75
     """
-    from segcli.backend import plain_number
-    from segcli.report import META_COLUMNS
-    from segcli.report import summarize as summarize_rows
+    from segcli.results.formats import META_COLUMNS
+    from segcli.results.formats import summarize as summarize_rows
+    from segcli.settings import plain_number
 
     skip = {"name", "nonfinite", *META_COLUMNS, "empty_distance"}
     # numpy scalars (np.float32 scores of one's own) count as the numbers they hold
@@ -421,7 +421,7 @@ def weight_map(mask, kind: str = "unet", *, w0: float = 10.0, sigma: float = 5.0
     >>> bool(weights[3, 6] > weights[11, 11] >= 1.0)  # the gap between cells weighs most
     True
     """
-    from segcli.maps import map_for_image
+    from segcli.engine.maps import map_for_image
 
     array = as_array(mask, "mask")
     if array.ndim not in (2, 3):
@@ -506,7 +506,7 @@ def _label_counts(labels: np.ndarray, ignore_index: int | None) -> np.ndarray:
 
 def _score_options_defaults() -> dict[str, object]:
     """The default of every score option, from the one place it lives (ScoreOptions)."""
-    from segcli.batch import ScoreOptions
+    from segcli.settings import ScoreOptions
 
     defaults = {f.name: f.default for f in fields(ScoreOptions)}
     return {name: defaults[field] for name, field in SCORE_OPTIONS.items()}

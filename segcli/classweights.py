@@ -19,14 +19,14 @@ from typing import Literal
 import numpy as np
 
 from segcli.errors import InputError, SegcliError, ValueRangeError
-from segcli.io import read_image
-from segcli.pool import WORKER_DIED, map_isolated
-from segcli.remote import Url
+from segcli.inputs.images import read_image
+from segcli.inputs.remote import Url
+from segcli.run.pool import WORKER_DIED, map_isolated
+from segcli.settings import MAX_CLASSES
 
 SCHEMES = ("inverse", "balanced", "median", "enet", "effective")
 
 # The most classes counted: K inferred from the data never exceeds it, nor may num_classes.
-MAX_CLASSES = 65536
 
 
 class LabelRangeError(ValueRangeError):
@@ -184,7 +184,7 @@ def count_classes(
     paths = [p if isinstance(p, Url) else Path(p) for p in paths]
     task = partial(_count_task, num_classes=num_classes, ignore_index=ignore_index)
     if client is not None:
-        from segcli.cluster import map_on_cluster
+        from segcli.run.cluster import map_on_cluster
 
         results = map_on_cluster(client, task, paths, on_lost=_lost_on_cluster)
     else:

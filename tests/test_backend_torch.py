@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from segcli.backend import TorchOps
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.pairing import Pair
-from segcli.pipeline import score_pairs
-from segcli.registry import BY_NAME
-from segcli.scoring import ScoreSettings
+from segcli.engine.backend import TorchOps
+from segcli.inputs.interpret import BinaryPair
+from segcli.inputs.pairing import Pair
+from segcli.run.pipeline import score_pairs
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions, ScoreSettings
 from tests.conftest import smooth_mask
 
 

@@ -24,13 +24,13 @@ import torch
 import torch.nn.functional as F
 from sklearn import metrics as skm
 
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.io import Image
-from segcli.multiclass import score_multiclass_pair
-from segcli.registry import BY_NAME
-from segcli.report import ReportWriter, summarize
-from segcli.scoring import ScoreSettings
+from segcli.inputs.images import Image
+from segcli.inputs.interpret import BinaryPair
+from segcli.results.formats import ReportWriter, summarize
+from segcli.run.per_class import score_multiclass_pair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions, ScoreSettings
 from tests.conftest import smooth_mask
 
 REGION = ("dice", "iou", "precision", "recall", "specificity", "accuracy", "mcc", "volume_similarity")
@@ -400,7 +400,7 @@ def _lovasz_hinge_reference(logits: torch.Tensor, labels: torch.Tensor) -> float
 def test_torch_lovasz_hinge_sort_matches_the_reference(kind):
     """Guards the torch backend's Lovász hinge (its own descending sort and gradient), on
     distinct errors and on errors with many ties, against the reference code."""
-    from segcli.backend import TorchOps
+    from segcli.engine.backend import TorchOps
 
     prob, target = _prob_case(seed=11, shape=(17, 19))
     if kind == "tied":
@@ -444,8 +444,8 @@ def test_device_path_failure_while_a_batch_is_pending_keeps_records_in_order(tmp
     equals the CPU path's."""
     from PIL import Image as PILImage
 
-    from segcli.pairing import Pair
-    from segcli.pipeline import score_pairs
+    from segcli.inputs.pairing import Pair
+    from segcli.run.pipeline import score_pairs
 
     rng = np.random.default_rng(2)
     (tmp_path / "p").mkdir()

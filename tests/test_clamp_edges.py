@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.registry import BY_NAME
+from segcli.inputs.interpret import BinaryPair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 
 EDGE = np.array([[1 - 2.0**-23, 1 - 2.0**-24, 1.0]], np.float32)  # below 1 - 1e-7, above it, at 1
 
@@ -26,7 +27,7 @@ def test_numpy_bce_at_the_float32_edge():
 
 def test_torch_bce_at_the_float32_edge():
     pytest.importorskip("torch")
-    from segcli.backend import TorchOps
+    from segcli.engine.backend import TorchOps
 
     target = np.ones(EDGE.shape, bool)
     pair = BinaryPair(prob=EDGE, hard=EDGE >= 0.5, target=target, kind="prob")

@@ -182,8 +182,8 @@ def test_sample_data_all_scores(runner):
     result = runner.invoke(app, ["score", str(SAMPLE / "pred"), str(SAMPLE / "gt"), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    from segcli.registry import BY_NAME
-    from segcli.report import META_COLUMNS
+    from segcli.results.formats import META_COLUMNS
+    from segcli.scores.table import BY_NAME
 
     assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, *META_COLUMNS}
     assert {i["name"] for i in doc["images"]} == {"case01", "case02", "case03", "volume01"}
@@ -238,7 +238,7 @@ def test_multiclass_cli(runner, tmp_path):
 
 
 def test_metrics_lists_every_score(runner):
-    from segcli.registry import SCORES
+    from segcli.scores.table import SCORES
 
     result = runner.invoke(app, ["metrics"])
     assert result.exit_code == 0
@@ -262,7 +262,7 @@ def test_classweights_cli_formats(runner, tmp_path):
     assert too_small.exit_code == 1 and "b.png: label 2" in too_small.stderr
     # the JSON feeds score --class-weights
     (tmp_path / "w.json").write_text(result.stdout)
-    from segcli.multiclass import load_class_weights
+    from segcli.run.per_class import load_class_weights
 
     assert load_class_weights(str(tmp_path / "w.json"), "balanced", 3) == pytest.approx(doc["weights"]["balanced"])
 
@@ -320,7 +320,7 @@ def test_max_memory_reports_the_pair_and_scores_the_rest(runner, tmp_path):
         app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--max-memory", "0.01", "--workers", "1"]
     )
     assert result.exit_code == 1
-    from segcli.registry import BY_NAME
+    from segcli.scores.table import BY_NAME
 
     assert f"large.png: scoring {len(BY_NAME)} score(s) on shape (600, 600) needs about" in result.stderr
     assert [r["name"] for r in _csv(result.stdout)][0] == "small"

@@ -59,10 +59,10 @@ def test_cluster_output_equals_local_byte_for_byte(cluster, pairs, tmp_path):
 
 
 def test_a_killed_worker_costs_no_pair(cluster, pairs):
-    from segcli.outcomes import Record
-    from segcli.pairing import pair_files
-    from segcli.pipeline import score_pairs
-    from segcli.scoring import ScoreSettings
+    from segcli.inputs.pairing import pair_files
+    from segcli.run.outcomes import Record
+    from segcli.run.pipeline import score_pairs
+    from segcli.settings import ScoreSettings
 
     _, client = cluster
     found = pair_files(pairs / "pred", pairs / "gt").pairs
@@ -174,7 +174,7 @@ def test_classweights_on_the_cluster_equal_local(cluster, dataset):
 
 
 def test_a_killed_worker_costs_no_map_and_leaves_no_partial_file(cluster, pairs, tmp_path):
-    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+    from segcli.weightmaps import MapJob, MapSettings, run_map_jobs
 
     _, client = cluster
     client.wait_for_workers(2)
@@ -192,7 +192,7 @@ def test_a_killed_worker_costs_no_map_and_leaves_no_partial_file(cluster, pairs,
 
 
 def test_what_a_killed_writer_left_is_removed_and_nothing_else(pairs, tmp_path):
-    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
+    from segcli.weightmaps import MapJob, MapSettings, run_map_jobs
 
     jobs = MapJob.for_inputs(pairs / "gt" / "c01.png", tmp_path)
     stale = [tmp_path / ".c01.tif.ab12cd_9.partial", tmp_path / ".c01.png.zz99yy00.partial"]

@@ -112,8 +112,8 @@ def test_a_malformed_address_is_refused_at_once(folders, address):
 
 
 def test_address_forms():
-    from segcli.cluster import check_address
     from segcli.errors import UsageError
+    from segcli.run.cluster import check_address
 
     for good in ("tcp://127.0.0.1:8786", " 127.0.0.1:8786 ", "tcp://[::1]:8786", "tls://h:1", "inproc://x/1/2"):
         assert check_address(good) == good.strip()

@@ -14,7 +14,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.compare import holm
+from segcli.results.compare import holm
 
 
 def _write_csv(path, rows, columns=("dice", "hd95")):
@@ -153,7 +153,7 @@ def _odd_runs(tmp_path):
 @pytest.mark.parametrize("fmt", ["csv", "tsv"])
 def test_every_case_name_score_writes_reads_back(tmp_path, fmt):
     """13 cases with odd names, scored to CSV/TSV and compared with themselves: 13 paired, 13 ties."""
-    from segcli.compare import read_results
+    from segcli.results.compare import read_results
 
     _odd_runs(tmp_path)
     out = tmp_path / f"x.{fmt}"
@@ -171,7 +171,7 @@ def test_every_case_name_score_writes_reads_back(tmp_path, fmt):
 def test_a_quoted_carriage_return_is_part_of_the_name(tmp_path):
     """A name holding a CR, quoted (as segcli's writer quotes it), keeps its CR: the file is read
     with its line ends as they are, not translated to newlines."""
-    from segcli.compare import read_results
+    from segcli.results.compare import read_results
 
     path = tmp_path / "run.csv"
     path.write_bytes(b'name,dice\r\n"a\rb",0.5\r\n"c\r\nd",0.25\r\nplain,1\r\n')
@@ -183,7 +183,7 @@ def test_a_quoted_carriage_return_is_part_of_the_name(tmp_path):
 def test_a_case_named_like_a_summary_row_is_a_case(tmp_path, options):
     """Cases "summary:mean", "summary:max" and "x" against each summary layout score writes (6, 8,
     7 or 9 rows): 3 cases read, none dropped, the summary rows left out."""
-    from segcli.compare import read_results
+    from segcli.results.compare import read_results
 
     for side in ("pred", "gt"):
         (tmp_path / side).mkdir()

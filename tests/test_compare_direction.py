@@ -14,10 +14,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.compare import ScoreTable, compare, direction
+from segcli.results.compare import ScoreTable, compare, direction
 
 # Written by hand from `segcli metrics` (the "better" column), the object scores' definitions
-# (segcli/objects.py) and the column names score writes with --rater, --combine, --objects,
+# (segcli/scores/objects.py) and the column names score writes with --rater, --combine, --objects,
 # --thresholds and --num-classes (with and without --class-names).
 EXPECTED = {
     "dice": "higher",
@@ -91,8 +91,8 @@ def test_direction_of_every_kind_of_column(column, expected):
 
 def test_every_registered_and_object_score_has_a_direction():
     """No score segcli can write falls to "unknown" (a new score would need its direction here)."""
-    from segcli.objects import SCORE_NAMES
-    from segcli.registry import BY_NAME, MULTICLASS_BY_NAME
+    from segcli.scores.objects import SCORE_NAMES
+    from segcli.scores.table import BY_NAME, MULTICLASS_BY_NAME
 
     for name in (*BY_NAME, *MULTICLASS_BY_NAME, *SCORE_NAMES, "combined"):
         assert direction(name) in ("higher", "lower", "none"), name

@@ -17,8 +17,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.compare import ScoreTable, compare, read_results
 from segcli.errors import InputError, InvalidOption, UsageError
+from segcli.results.compare import ScoreTable, compare, read_results
 
 # Four cases, B better than A on every one: Wilcoxon's exact two-sided p of four differences of
 # one sign is 2 * (1/2)**4 = 0.125; Holm's correction of a single test leaves it 0.125.
@@ -263,7 +263,7 @@ def test_read_the_json_of_a_thresholds_run_is_refused(tmp_path):
 
 
 def test_class_weights_beyond_float32_are_refused_by_the_library():
-    from segcli.maps import check_class_weights
+    from segcli.engine.maps import check_class_weights
 
     with pytest.raises(ValueError, match=r"class_weights: \[1.0, 1e\+39\] is beyond the float32 maps' range"):
         check_class_weights((1.0, 1e39))

@@ -11,7 +11,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
-from segcli.cpus import _cgroup_quota, available_cpus, plan_cpus, set_threads, threads
+from segcli.engine.cpus import _cgroup_quota, available_cpus, plan_cpus, set_threads, threads
 from segcli.scores.surface import surface_distances
 
 

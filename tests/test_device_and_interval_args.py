@@ -9,10 +9,10 @@ import types
 import numpy as np
 import pytest
 
-from segcli import device as device_module
-from segcli.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device, resolve_device
 from segcli.errors import UsageError
-from segcli.intervals import mean_intervals
+from segcli.results.intervals import mean_intervals
+from segcli.run import device as device_module
+from segcli.run.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device, resolve_device
 
 
 def _fake_torch(monkeypatch, available: bool, count: int):

@@ -1,4 +1,4 @@
-"""The torch distance transform (segcli.device_distance) against scipy and the ``edt`` package, and
+"""The torch distance transform (segcli.engine.torch_distance) against scipy and the ``edt`` package, and
 its morphology and surface distances against the CPU path, on CPU tensors; the CUDA test runs
 the same comparison on a GPU and skips cleanly without one."""
 
@@ -10,8 +10,12 @@ import pytest
 import torch
 from scipy import ndimage
 
-from segcli import device_distance
-from segcli.device_distance import (
+from segcli.engine import torch_distance as device_distance
+from segcli.engine.distance import InsideOutside
+from segcli.engine.maps import boundary_band as cpu_boundary_band
+from segcli.engine.stats import border as cpu_border
+from segcli.engine.stats import dilate_cross as cpu_dilate_cross
+from segcli.engine.torch_distance import (
     border,
     boundary_band,
     boundary_iou,
@@ -22,11 +26,7 @@ from segcli.device_distance import (
     squared_distance_to,
     surface_distances,
 )
-from segcli.distance import InsideOutside
-from segcli.maps import boundary_band as cpu_boundary_band
 from segcli.scores import surface as cpu_surface
-from segcli.stats import border as cpu_border
-from segcli.stats import dilate_cross as cpu_dilate_cross
 from tests.conftest import smooth_mask
 
 SPACINGS = (1.0, 0.5, 2.5, 0.3, 1.7)

@@ -11,15 +11,15 @@ import pytest
 import torch
 from PIL import Image
 
-from segcli import device_run
-from segcli.backend import TorchOps
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.outcomes import Failure
-from segcli.pairing import Pair
-from segcli.pipeline import score_pairs
-from segcli.registry import BY_NAME, compute_scores
-from segcli.scoring import ScoreSettings
+from segcli.engine.backend import TorchOps
+from segcli.inputs.interpret import BinaryPair
+from segcli.inputs.pairing import Pair
+from segcli.run import device_batches as device_run
+from segcli.run.outcomes import Failure
+from segcli.run.pipeline import score_pairs
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME, compute_scores
+from segcli.settings import ScoreOptions, ScoreSettings
 from tests.conftest import smooth_mask
 
 SURFACE = [name for name, score in BY_NAME.items() if score.group == "surface"]
@@ -209,8 +209,8 @@ def test_cli_auto_records_the_device_it_chose_and_resume_keeps_it(tmp_path, rng,
 
     from typer.testing import CliRunner
 
-    from segcli import device as device_module
     from segcli.cli.main import app
+    from segcli.run import device as device_module
 
     monkeypatch.setattr(device_module, "NVIDIA_DEVICE_FILES", (tmp_path / "nvidia0",))
     _write_pairs(tmp_path, rng, [(20, 30)] * 2)

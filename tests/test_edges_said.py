@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segcli.inputs import binary_pair
+from segcli.inputs.interpret import binary_pair
 
 GT = np.zeros((8, 8), np.uint8)
 GT[2:6, 2:6] = 255
@@ -113,7 +113,7 @@ def test_report_does_not_repeat_what_the_run_said_about_reading_its_pairs(tmp_pa
 )
 def test_a_damaged_journal_is_one_line_not_an_internal_error_nor_records_dropped(tmp_path, damage):
     from segcli.errors import UsageError
-    from segcli.journal import Journal
+    from segcli.results.journal import Journal
 
     target = tmp_path / "r.csv"
     header = {"format": "csv", "columns": ["dice"], "settings": {"metrics": ["dice"]}}
@@ -128,7 +128,7 @@ def test_a_damaged_journal_is_one_line_not_an_internal_error_nor_records_dropped
 
 
 def test_a_name_with_a_line_separator_survives_the_journal(tmp_path):
-    from segcli.journal import Journal
+    from segcli.results.journal import Journal
 
     target = tmp_path / "r.csv"
     header = {"format": "csv", "columns": ["dice"], "settings": {}}
@@ -180,8 +180,8 @@ def test_resume_of_a_complete_output_in_another_format_is_refused(tmp_path, name
 
 def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
     from segcli.errors import UsageError
-    from segcli.html_report import worst_cases
-    from segcli.run_results import RunResults
+    from segcli.results.html import worst_cases
+    from segcli.results.read_back import RunResults
 
     columns = ["dice", "combined", "rater2.hd95", "majority.dice", "obj_count_gt"]
     rows = [
@@ -198,7 +198,7 @@ def test_the_report_ranks_worst_cases_the_way_compare_counts_wins():
 
 
 def test_too_few_bootstrap_resamples_give_a_reason_not_scipy_warnings():
-    from segcli.intervals import mean_intervals
+    from segcli.results.intervals import mean_intervals
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -213,7 +213,7 @@ def test_too_few_bootstrap_resamples_give_a_reason_not_scipy_warnings():
     ("text", "policy"), [("NaN", "nan"), ("Inf", "inf"), (" worst ", "worst"), ("1e400", "inf"), ("7.5", 7.5)]
 )
 def test_empty_distance_policies_in_any_case_and_infinite_numbers(text, policy):
-    from segcli.batch import empty_distance_policy
+    from segcli.settings import empty_distance_policy
 
     assert empty_distance_policy(text) == policy
 
@@ -304,7 +304,7 @@ def test_resume_of_a_complete_output_made_from_other_prediction_files_is_refused
 
 
 def test_std_of_equal_values_is_zero_not_a_rounding_residue():
-    from segcli.report import summarize
+    from segcli.results.formats import summarize
 
     value = 0.8666666666666667  # np.std of seven of these is 2.2e-16
     assert summarize(["dice"], [{"dice": value}] * 7)["dice"]["std"] == 0.0
@@ -334,7 +334,7 @@ def test_more_usage_errors_before_any_work(tmp_path, args, said):
 
 
 def test_unet_options_at_the_float32_edge():
-    from segcli.maps import FLOAT32_MAX, check_unet_options
+    from segcli.engine.maps import FLOAT32_MAX, check_unet_options
 
     # the largest float32 plus a class weight of 1 is still that float32 (finite): accepted
     assert check_unet_options(w0=FLOAT32_MAX, sigma=1.0)[0] == FLOAT32_MAX
@@ -343,16 +343,16 @@ def test_unet_options_at_the_float32_edge():
 
 
 def test_compare_reads_a_quoted_carriage_return_in_a_name(tmp_path):
-    from segcli.compare import read_results
+    from segcli.results.compare import read_results
 
     (tmp_path / "r.csv").write_bytes(b'name,dice\n"a\rb",0.5\nc,0.25\n')
     assert read_results(tmp_path / "r.csv").values == {"a\rb": {"dice": 0.5}, "c": {"dice": 0.25}}
 
 
 def test_mutation_gaps_of_this_session_by_hand():
-    from segcli.batch import empty_distance_policy
-    from segcli.directions import direction
-    from segcli.report import SafeCsvWriter
+    from segcli.results.directions import direction
+    from segcli.results.formats import SafeCsvWriter
+    from segcli.settings import empty_distance_policy
 
     assert empty_distance_policy("+nan") == "nan"  # a NaN number, not a policy name, is the nan policy
     # the longest score name that starts a per-class column decides: dice_loss (lower), not dice
@@ -374,7 +374,7 @@ def test_multiclass_probabilities_that_do_not_sum_to_one_are_said():
     """Per-class sigmoid outputs (or unnormalised scores) saved as channels are scored as given,
     and said: the range of their sums names them. A softmax saved as float16 (sums within 1e-3 of
     1) and garbage at ignored pixels are not."""
-    from segcli.inputs import multiclass_pair
+    from segcli.inputs.interpret import multiclass_pair
 
     gt = np.zeros((6, 8), np.int64)
     gt[1:4, 1:4] = 1

@@ -190,7 +190,7 @@ def test_json_tells_inf_from_nan(runner, tmp_path):
 
 
 def test_unexpected_exception_fails_only_its_pair(runner, tmp_path, monkeypatch):
-    import segcli.scoring as scoring
+    import segcli.run.pair as scoring
 
     for name in "abc":
         _pair(tmp_path, name, _square(), _square())
@@ -214,10 +214,10 @@ def test_unexpected_exception_fails_only_its_pair(runner, tmp_path, monkeypatch)
 def test_dead_worker_fails_its_pair_and_the_run_goes_on(tmp_path, monkeypatch):
     """A worker killed outright (the OOM killer's SIGKILL) fails the pair it held; the others are
     scored on a new worker, in order."""
-    import segcli.pipeline as pipeline
-    import segcli.scoring as scoring
-    from segcli.outcomes import Failure
-    from segcli.pairing import pair_files
+    import segcli.run.pair as scoring
+    import segcli.run.pipeline as pipeline
+    from segcli.inputs.pairing import pair_files
+    from segcli.run.outcomes import Failure
 
     for i in range(8):
         _pair(tmp_path, f"p{i}", _square(), _square())
@@ -240,14 +240,14 @@ def test_dead_worker_fails_its_pair_and_the_run_goes_on(tmp_path, monkeypatch):
 
 
 def test_internal_error_outside_pairs_is_one_line_exit_4(runner, tmp_path, monkeypatch):
-    import segcli.pairing
+    import segcli.inputs.pairing
 
     _pair(tmp_path, "a", _square(), _square())
 
     def broken(*args, **kwargs):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(segcli.pairing, "pair_files", broken)
+    monkeypatch.setattr(segcli.inputs.pairing, "pair_files", broken)
     result = _score(runner, tmp_path, "--metrics", "dice")
     assert result.exit_code == 4
     assert result.stderr.strip().count("\n") == 0 and "internal error (RuntimeError: unexpected)" in result.stderr
@@ -371,7 +371,7 @@ def test_resume_with_changed_settings_is_refused(many_pairs, tmp_path):
 
 
 def test_journal_cut_line_is_dropped_before_appending(tmp_path):
-    from segcli.journal import Journal
+    from segcli.results.journal import Journal
 
     target = tmp_path / "r.csv"
     header = {"format": "csv", "columns": ["dice"], "settings": {"metrics": ["dice"]}}
@@ -415,7 +415,7 @@ def test_output_to_a_device_is_written_not_replaced(runner, tmp_path):
     ],
 )
 def test_output_conflicts_found_before_any_work(runner, tmp_path, monkeypatch, make, message):
-    import segcli.pipeline as pipeline
+    import segcli.run.pipeline as pipeline
 
     _pair(tmp_path, "a", _square(), _square())
     target = tmp_path / "out.csv"
@@ -434,7 +434,7 @@ def test_output_conflicts_found_before_any_work(runner, tmp_path, monkeypatch, m
 
 
 def test_second_run_on_the_same_output_refuses_stale_lock_taken_over(runner, tmp_path):
-    from segcli.outputs import lock_path
+    from segcli.results.outputs import lock_path
 
     _pair(tmp_path, "a", _square(), _square())
     target = tmp_path / "out.csv"
@@ -509,11 +509,13 @@ def test_full_disk_and_closed_stdout_are_one_line_exit_3(tmp_path):
 
 
 def test_unwritable_parent_refused_before_work(runner, tmp_path, monkeypatch):
-    import segcli.outputs
+    import segcli.results.outputs
 
     _pair(tmp_path, "a", _square(), _square())
     real = os.access  # root passes every permission check: deny this one directory
-    monkeypatch.setattr(segcli.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real(path, mode))
+    monkeypatch.setattr(
+        segcli.results.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real(path, mode)
+    )
     result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(tmp_path / "out" / "r.csv"))
     assert result.exit_code == 2 and "permission denied" in result.stderr
 
@@ -523,19 +525,19 @@ def test_a_read_only_file_system_is_called_that(runner, tmp_path, monkeypatch):
     denied (the file system, not the directory's mode, is what to fix)."""
     import collections
 
-    import segcli.outputs
+    import segcli.results.outputs
 
     _pair(tmp_path, "a", _square(), _square())
     real_access, real_statvfs = os.access, os.statvfs
     monkeypatch.setattr(
-        segcli.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode)
+        segcli.results.outputs.os, "access", lambda path, mode: Path(path) != tmp_path and real_access(path, mode)
     )
     mounted = collections.namedtuple("mounted", "f_flag")
 
     def statvfs(path):
         return mounted(os.ST_RDONLY) if Path(path) == tmp_path else real_statvfs(path)
 
-    monkeypatch.setattr(segcli.outputs.os, "statvfs", statvfs)
+    monkeypatch.setattr(segcli.results.outputs.os, "statvfs", statvfs)
     result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(tmp_path / "out" / "r.csv"))
     assert result.exit_code == 2
     assert f"--output {tmp_path / 'out' / 'r.csv'}: read-only file system in {tmp_path}" in result.stderr
@@ -546,28 +548,28 @@ def test_a_read_only_file_system_is_called_that(runner, tmp_path, monkeypatch):
 def test_disk_full_while_journaling_keeps_what_was_saved(runner, tmp_path, monkeypatch):
     import errno
 
-    import segcli.journal
+    import segcli.results.journal
 
     for name in "abc":
         _pair(tmp_path, name, _square(), _square())
-    original = segcli.journal.Journal.append
+    original = segcli.results.journal.Journal.append
     calls = {"n": 0}
 
     def full(self, name, values, meta, stamp=None):
         calls["n"] += 1
         if calls["n"] == 2:
-            raise segcli.journal.OutputError(
-                segcli.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
+            raise segcli.results.journal.OutputError(
+                segcli.results.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
             )
         return original(self, name, values, meta, stamp)
 
-    monkeypatch.setattr(segcli.journal.Journal, "append", full)
+    monkeypatch.setattr(segcli.results.journal.Journal, "append", full)
     target = tmp_path / "r.csv"
     result = _score(runner, tmp_path, "--metrics", "dice", "-o", str(target))
     assert result.exit_code == 3
     assert "r.csv.partial: cannot write (no space left on device)" in result.stderr
     assert "1 of 3 pair(s) saved" in result.stderr and not target.exists()
-    monkeypatch.setattr(segcli.journal.Journal, "append", original)
+    monkeypatch.setattr(segcli.results.journal.Journal, "append", original)
     resumed = _score(runner, tmp_path, "--metrics", "dice", "-o", str(target), "--resume")
     assert resumed.exit_code == 0 and [r["name"] for r in _rows(target.read_text())][:3] == ["a", "b", "c"]
 
@@ -578,23 +580,23 @@ def test_resume_scores_again_a_pair_whose_files_changed(runner, tmp_path, monkey
     now gives, not the old value. Unchanged pairs are kept."""
     import errno
 
-    import segcli.journal
+    import segcli.results.journal
 
     for name in "abc":
         _pair(tmp_path, name, _square(), _square())
-    original = segcli.journal.Journal.append
+    original = segcli.results.journal.Journal.append
 
     def full_at_third(self, name, values, meta, stamp=None):
         if name == "c":
-            raise segcli.journal.OutputError(
-                segcli.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
+            raise segcli.results.journal.OutputError(
+                segcli.results.journal.describe_os_error(OSError(errno.ENOSPC, "No space"), self.path)
             )
         return original(self, name, values, meta, stamp)
 
-    monkeypatch.setattr(segcli.journal.Journal, "append", full_at_third)
+    monkeypatch.setattr(segcli.results.journal.Journal, "append", full_at_third)
     target = tmp_path / "r.csv"
     assert _score(runner, tmp_path, "--metrics", "dice", "-o", str(target)).exit_code == 3
-    monkeypatch.setattr(segcli.journal.Journal, "append", original)
+    monkeypatch.setattr(segcli.results.journal.Journal, "append", original)
     rewritten = tmp_path / "pred" / "a.npy"
     np.save(rewritten, _square(box=(8, 14)))  # 36 of the GT's 144 pixels: dice 0.4; the same size
     later = rewritten.stat().st_mtime_ns + 10**9  # a file system with a coarse clock still sees it changed
@@ -713,7 +715,7 @@ def test_resume_of_a_complete_jsonl_still_writes_the_full_report(runner, tmp_pat
 
 
 def test_resume_with_other_inputs_keeps_the_partial(runner, tmp_path):
-    from segcli.journal import Journal
+    from segcli.results.journal import Journal
 
     for name in "ab":
         _pair(tmp_path, name, _square(), _square())

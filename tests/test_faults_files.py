@@ -20,12 +20,12 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from segcli import classweights as cw
-from segcli import map_writer
+from segcli import weightmaps as map_writer
 from segcli.cli.main import app
+from segcli.engine.maps import distance_weight_map, map_for_image, unet_weight_map
 from segcli.errors import ReadError
-from segcli.io import read_image
-from segcli.maps import distance_weight_map, map_for_image, unet_weight_map
-from segcli.outputs import OutputLock
+from segcli.inputs.images import read_image
+from segcli.results.outputs import OutputLock
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -263,16 +263,16 @@ def test_weightmap_workers_above_files_or_cores_capped_and_said(runner, tmp_path
 
 
 def test_weightmap_labels_far_beyond_the_image_size_are_not_tables_of_that_size(runner, tmp_path, monkeypatch):
-    import segcli.distance
+    import segcli.engine.distance
 
-    real_sdf, calls = segcli.distance.kervadec_sdf, []
+    real_sdf, calls = segcli.engine.distance.kervadec_sdf, []
 
     def counted_sdf(*args, **kwargs):  # a guard that fails would loop over 4e9 classes
         calls.append(1)
         assert len(calls) < 100, "one sdf channel per label up to 4e9"
         return real_sdf(*args, **kwargs)
 
-    monkeypatch.setattr(segcli.distance, "kervadec_sdf", counted_sdf)
+    monkeypatch.setattr(segcli.engine.distance, "kervadec_sdf", counted_sdf)
     labels = np.zeros((24, 24), np.uint32)
     labels[2:8, 2:8] = 4_000_000_000
     labels[10:16, 2:8] = 7

@@ -28,7 +28,7 @@ def make_dataset(root: Path) -> Path:
     import nibabel as nib
     from scipy import ndimage
 
-    from segcli.io import write_tiff
+    from segcli.results.files import write_tiff
 
     rng = np.random.default_rng(17)
     for sub in ("pred", "gt", "pred/deep", "gt/deep", "masks", "labels", "gt/.hidden"):
@@ -158,7 +158,7 @@ def test_a_url_output_is_one_line(dataset, tmp_path):
 
 def test_a_detached_header_at_a_url_is_named(tmp_path):
     from segcli.errors import ReadError
-    from segcli.io import read_image
+    from segcli.inputs.images import read_image
 
     (tmp_path / "v.nhdr").write_text("NRRD0004\n")
     with pytest.raises(ReadError, match=r"^file://.*v\.nhdr: a detached header \(\.nhdr\)"):
@@ -201,7 +201,7 @@ def test_plain_paths_do_not_import_fsspec(dataset):
 
 
 def test_url_arguments_are_checked():
-    from segcli.remote import Url, as_input, is_url, local_path
+    from segcli.inputs.remote import Url, as_input, is_url, local_path
 
     assert is_url("s3://b/k") and not is_url("/data/s3:/b") and not is_url(Path("x"))
     assert isinstance(as_input("gs://b/k"), Url) and as_input("a/b") == Path("a/b")
@@ -231,7 +231,7 @@ def test_score_files_takes_urls(dataset):
 
 def test_remote_functions_check_their_arguments(tmp_path):
     from segcli.errors import ReadError
-    from segcli.remote import Url, list_files, local_copy, read_bytes
+    from segcli.inputs.remote import Url, list_files, local_copy, read_bytes
 
     with pytest.raises(TypeError, match="url: expected a Url, got str"):
         read_bytes("memory://b/x.png")
@@ -243,7 +243,7 @@ def test_remote_functions_check_their_arguments(tmp_path):
 
 
 def test_a_url_folder_never_takes_a_sibling_sharing_its_prefix():
-    from segcli.pairing import find_images
+    from segcli.inputs.pairing import find_images
 
     memory = fsspec.filesystem("memory")
     root = f"segcli-{uuid.uuid4().hex[:8]}"
@@ -259,7 +259,7 @@ def test_a_url_folder_never_takes_a_sibling_sharing_its_prefix():
 
 def test_an_empty_location_is_refused_not_the_current_directory():
     from segcli.errors import UsageError
-    from segcli.remote import Url, as_input
+    from segcli.inputs.remote import Url, as_input
 
     for empty in ("", "file://", "memory://"):
         with pytest.raises(UsageError, match=f"^empty path {empty!r}: an empty input is refused"):

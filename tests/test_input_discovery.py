@@ -22,10 +22,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import segcli
-from segcli import pairing
 from segcli.cli.main import app
 from segcli.errors import UsageError
-from segcli.pairing import find_images, pair_files
+from segcli.inputs import pairing
+from segcli.inputs.pairing import find_images, pair_files
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.intervals import mean_intervals
+from segcli.results.intervals import mean_intervals
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,9 @@ import tifffile
 from PIL import Image
 
 from segcli.errors import OutputExistsError, ReadError
-from segcli.io import LossyFormatWarning, atomic_path, read_image, write_tiff
-from segcli.pairing import find_images, pair_files
+from segcli.inputs.images import LossyFormatWarning, read_image
+from segcli.inputs.pairing import find_images, pair_files
+from segcli.results.files import atomic_path, write_tiff
 
 
 def test_formats_round_trip(tmp_path):
@@ -102,7 +103,7 @@ def test_inputs_are_not_modified(tmp_path):
 def test_allocator_setting_is_taken_on_glibc():
     import platform
 
-    from segcli.allocator import keep_freed_memory
+    from segcli.run.allocator import keep_freed_memory
 
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("mallopt is glibc's")
@@ -143,17 +144,17 @@ def test_alpha_is_ignored_where_the_colour_holds_the_mask(tmp_path):
 def test_a_decoders_own_warning_names_the_file(tmp_path, monkeypatch):
     """Pillow's "Corrupt EXIF data" (or any decoder's warning) names no file: read_image says it
     again with the file's name in front; segcli's own warnings, which name it, are left as they are."""
-    import segcli.io
+    import segcli.inputs.images
 
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "a.png")
-    real = segcli.io._decode
+    real = segcli.inputs.images._decode
 
     def warning_decoder(path, source, suffix, *, spacing):
         warnings.warn("Corrupt EXIF data.  Expecting to read 12 bytes but only got 8. ", UserWarning, stacklevel=1)
         warnings.warn(f"{path}: JPEG is lossy; mask values may be altered", LossyFormatWarning, stacklevel=1)
         return real(path, source, suffix, spacing=spacing)
 
-    monkeypatch.setattr(segcli.io, "_decode", warning_decoder)
+    monkeypatch.setattr(segcli.inputs.images, "_decode", warning_decoder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         read_image(tmp_path / "a.png")

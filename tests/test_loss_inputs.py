@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from segcli.backend import TwoLevelMap
-from segcli.scores import losses
-from segcli.scores.losses import LossInputs
-from segcli.stats import confusion_counts
+from segcli.engine.backend import TwoLevelMap
+from segcli.engine.stats import confusion_counts
+from segcli.scores import binary_losses as losses
+from segcli.scores.binary_losses import LossInputs
 
 PLAIN = (
     "bce",

@@ -10,8 +10,8 @@ import pytest
 from scipy import ndimage
 
 from benchmarks.synth import cell_instances
-from segcli.distance import DegenerateMaskWarning, kervadec_sdf
-from segcli.maps import (
+from segcli.engine.distance import DegenerateMaskWarning, kervadec_sdf
+from segcli.engine.maps import (
     MergedCellsWarning,
     balanced_class_weights,
     boundary_weight_map,

@@ -16,7 +16,7 @@ import tifffile
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.io import read_image
+from segcli.inputs.images import read_image
 from tests.conftest import smooth_mask
 
 SURFACE = ("hd", "hd95", "hd95_pooled", "assd", "masd", "nsd")
@@ -334,8 +334,8 @@ def test_not_gzip_at_all_is_one_line_naming_it(runner, tmp_path, volumes):
 
 
 def test_metaimage_without_simpleitk_names_the_extra(tmp_path, volumes, monkeypatch):
-    from segcli import volumes as volume_io
     from segcli.errors import ReadError
+    from segcli.inputs import volumes as volume_io
 
     _write_mha(tmp_path / "a.mha", volumes[0][1], _affine())
     monkeypatch.setattr(volume_io, "_sitk", lambda: None)

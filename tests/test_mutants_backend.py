@@ -1,4 +1,4 @@
-"""segcli/backend.py pinned where mutation testing found it loose: each array operation of the
+"""segcli/engine/backend.py pinned where mutation testing found it loose: each array operation of the
 numpy backend and of the torch backend (torch on the CPU, and on torch's ``meta`` device to see
 that arrays land on the backend's device) against numpy written out in the test: the float64 sums,
 means, cumulative sums and dot products that a float32 accumulation would get wrong (2**24 + 1 is
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from segcli.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
+from segcli.engine.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
 
 BIG = 2.0**24  # float32 holds 2**24 but not 2**24 + 1: a float32 accumulation drops the ones after it
 

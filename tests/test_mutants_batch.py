@@ -1,4 +1,4 @@
-"""segcli/batch.py pinned where mutation testing found it loose: the messages of the options a
+"""segcli/scores/batch.py pinned where mutation testing found it loose: the messages of the options a
 batch refuses (as the API and the CLI report them), the image diagonal that
 ``--empty-distance worst`` stands in for a missing structure (worked by hand, with and without
 spacing), boundary_iou's width on the torch path (against the numpy path), and a multi-class
@@ -11,11 +11,12 @@ import math
 import numpy as np
 import pytest
 
-from segcli.backend import TorchOps
-from segcli.batch import BinaryBatch, MulticlassBatch, ScoreOptions, image_diagonal
+from segcli.engine.backend import TorchOps
 from segcli.errors import InvalidOption
-from segcli.inputs import BinaryPair, MulticlassPair
-from segcli.registry import compute_scores, lookup
+from segcli.inputs.interpret import BinaryPair, MulticlassPair
+from segcli.scores.batch import BinaryBatch, MulticlassBatch, image_diagonal
+from segcli.scores.table import compute_scores, lookup
+from segcli.settings import ScoreOptions
 
 
 @pytest.mark.parametrize("name", ["smooth", "dice_gamma"])

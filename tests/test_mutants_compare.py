@@ -1,4 +1,4 @@
-"""segcli/compare.py pinned where mutation testing found it loose: the settings that differ
+"""segcli/results/compare.py pinned where mutation testing found it loose: the settings that differ
 between two runs (nested, present in one run only, device and memory budget left out), the
 scores chosen by name and the messages when they are not in both runs, and a case that lacks
 a score in one run; reading CSV, TSV, JSON and JSONL runs. Values worked by hand; the Wilcoxon
@@ -16,8 +16,8 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.compare import ScoreTable, compare, holm, read_results, settings_differences
 from segcli.errors import InputError, InvalidOption, UsageError
+from segcli.results.compare import ScoreTable, compare, holm, read_results, settings_differences
 
 
 def test_settings_differences_nested_one_sided_and_left_out():

@@ -1,5 +1,5 @@
-"""The device modules pinned where mutation testing found them loose (segcli/device_distance.py,
-segcli/device.py, segcli/cpus.py). References: scipy.ndimage.distance_transform_edt and
+"""The device modules pinned where mutation testing found them loose (segcli/engine/torch_distance.py,
+segcli/run/device.py, segcli/engine/cpus.py). References: scipy.ndimage.distance_transform_edt and
 hand-worked cases; the device rule and the CPU plan against the rules their modules state."""
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pytest
 import torch
 from scipy import ndimage
 
-from segcli import cpus, device_distance
-from segcli import device as device_module
-from segcli.cpus import _cgroup_quota, available_cpus, plan_cpus
-from segcli.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device
-from segcli.device_distance import edt
+from segcli.engine import cpus
+from segcli.engine import torch_distance as device_distance
+from segcli.engine.cpus import _cgroup_quota, available_cpus, plan_cpus
+from segcli.engine.torch_distance import edt
+from segcli.run import device as device_module
+from segcli.run.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device
 
 
 def test_edt_takes_tensors_numpy_cannot_read():
@@ -51,7 +52,7 @@ def test_the_halving_search_on_cuda_equals_scipy(monkeypatch, direct_offsets):
         np.testing.assert_allclose(got, ndimage.distance_transform_edt(mask, sampling=spacing), rtol=1e-12)
 
 
-# segcli/device.py: the --device auto rule and the headers it reads.
+# segcli/run/device.py: the --device auto rule and the headers it reads.
 
 
 def _fake_torch(monkeypatch, available: bool, count: int):
@@ -69,7 +70,7 @@ def _gpu_machine(monkeypatch, tmp_path, *, files: bool = True):
 
 
 def test_a_preset_holding_a_distance_loss_is_distance_work(monkeypatch):
-    from segcli import registry
+    from segcli.scores import table as registry
 
     monkeypatch.setitem(registry.PRESETS, "loss_test_distance", ((0.5, "bce"), (0.5, "boundary_loss")))
     assert needs_distances(["dice", "loss_test_distance"])
@@ -161,7 +162,7 @@ def test_image_shape_of_nrrd(tmp_path, suffix):
     assert image_shape(path) == (5, 6, 7)
 
 
-# segcli/cpus.py: the cgroup quota as the kernel files state it, and the plan at its edges.
+# segcli/engine/cpus.py: the cgroup quota as the kernel files state it, and the plan at its edges.
 
 
 def _write(folder, **files):
@@ -240,7 +241,7 @@ def test_plan_threads_at_the_edges(monkeypatch):
 def test_boundary_iou_of_one_pixel_boundaries():
     """Hand-worked: a lone pixel is its own boundary region (union 1): IoU 1 with itself, 0 with
     an empty mask; two empty masks: 1."""
-    from segcli.device_distance import boundary_iou
+    from segcli.engine.torch_distance import boundary_iou
 
     one = torch.zeros(1, 5, 5, dtype=torch.bool)
     one[0, 2, 2] = True
@@ -253,7 +254,7 @@ def test_boundary_iou_of_one_pixel_boundaries():
 def test_boundary_iou_default_width_is_2():
     """Hand-worked, 7x7 full vs. full with a hole at the centre: width 2 leaves the full mask's
     3x3 centre out of its region (40 pixels) and takes all 48 of the other: IoU 40/48."""
-    from segcli.device_distance import boundary_iou
+    from segcli.engine.torch_distance import boundary_iou
 
     full = torch.ones(1, 7, 7, dtype=torch.bool)
     holed = full.clone()

@@ -1,5 +1,5 @@
 """Distance maps and morphology pinned where mutation testing found them loose
-(segcli/distance.py, segcli/stats.py, segcli/scores/surface.py): the signed distance with
+(segcli/engine/distance.py, segcli/engine/stats.py, segcli/scores/surface.py): the signed distance with
 anisotropic spacing and a shared ``InsideOutside``, the one-iteration defaults of the packed-bit
 morphology and boundary_iou's two-pixel region. References are
 scipy.ndimage's transforms and morphology."""
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from segcli.distance import InsideOutside, signed_distance
-from segcli.stats import BitMask, dilate_cross, erode_square
+from segcli.engine.distance import InsideOutside, signed_distance
+from segcli.engine.stats import BitMask, dilate_cross, erode_square
 from tests.conftest import smooth_mask
 
 
@@ -74,7 +74,7 @@ def test_nsd_default_tolerance_is_one_and_a_distance_on_the_limit_is_within():
 
 def test_bounding_box_default_pad_and_per_axis_pad():
     """The tight box by default; a pad per axis grows it on both sides, clipped to the image."""
-    from segcli.stats import bounding_box
+    from segcli.engine.stats import bounding_box
 
     mask = np.zeros((6, 7), bool)
     mask[2:4, 3] = True
@@ -88,7 +88,7 @@ def test_bounding_box_default_pad_and_per_axis_pad():
 @pytest.mark.parametrize("spacing", [None, (0.7, 1.9)])
 def test_edt_matches_scipy_in_float32_on_both_paths(shape, spacing):
     """``edt`` is float32 (the maps weightmap writes) and exact, whichever transform runs."""
-    from segcli.distance import edt
+    from segcli.engine.distance import edt
 
     mask = smooth_mask(np.random.default_rng(5), shape)
     got = edt(mask, spacing)
@@ -101,8 +101,8 @@ def test_kervadec_sdf_is_float32_and_warns_on_a_degenerate_mask(shape):
     """Degenerate masks: zeros of the shape, float32 like every other map, and a
     DegenerateMaskWarning with its message, pointing at the caller, not at segcli (mutmut's call
     layer stands between the two, so the caller's file itself is not asserted)."""
-    import segcli.distance as module
-    from segcli.distance import DegenerateMaskWarning, kervadec_sdf
+    import segcli.engine.distance as module
+    from segcli.engine.distance import DegenerateMaskWarning, kervadec_sdf
 
     mask = smooth_mask(np.random.default_rng(6), shape)
     assert kervadec_sdf(mask).dtype == np.float32

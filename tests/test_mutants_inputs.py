@@ -1,4 +1,4 @@
-"""segcli/inputs.py pinned where mutation testing found it loose: which reading ``auto`` chooses
+"""segcli/inputs/interpret.py pinned where mutation testing found it loose: which reading ``auto`` chooses
 for a prediction (mask, prob, logits, labels) at the edges of the tolerance band, so that a
 probability map with one value of 1.0001 stays probabilities and one of -0.001 is not logits;
 the clipping of those values and its warning; the logits note only when ``auto`` chose logits;
@@ -17,7 +17,7 @@ import pytest
 from scipy import special
 
 from segcli.errors import ShapeError, ValueRangeError
-from segcli.inputs import (
+from segcli.inputs.interpret import (
     LOGITS_NOTE,
     as_probabilities,
     binary_ground_truth,

@@ -1,6 +1,6 @@
 """The modules that keep users' data safe, pinned where mutation testing found them loose.
 
-segcli/journal.py (the resume journal, ``FILE.partial``): a resumed journal keeps its complete
+segcli/results/journal.py (the resume journal, ``FILE.partial``): a resumed journal keeps its complete
 lines byte for byte, drops a line cut short and appends after them (the file equals the one an
 uninterrupted run writes); each record's values and meta read back, a record without meta reads
 as ``{}``; a non-finite or non-JSON setting in the header round-trips; an existing journal is
@@ -9,7 +9,7 @@ version or directory journal is one usage error saying which; the settings check
 ``NOT_COMPARED`` and names exactly the keys (top level and settings) that differ; a full disk
 while appending names the journal, and closing or removing it afterwards never raises.
 
-segcli/outputs.py: ``check_output_dir``'s messages (``--out`` by default, the parent's problem,
+segcli/results/outputs.py: ``check_output_dir``'s messages (``--out`` by default, the parent's problem,
 a directory that cannot be written: "permission denied" or "read-only file system" from the
 mount flag); the output lock (its file's content and mode, a lock beside an output in a folder not
 made yet, a live holder refused by pid and host, a lock of another host never taken over, a stale
@@ -17,7 +17,7 @@ one taken over with ``stale`` = its pid, a racing run that keeps recreating it, 
 a lock that cannot be created, a FIFO never locked); ``_process_alive`` (probes, sends no signal);
 ``describe_os_error``'s causes in words and the file it names.
 
-segcli/pairing.py: keys without extension and suffix, suffix only at the end, hidden files and
+segcli/inputs/pairing.py: keys without extension and suffix, suffix only at the end, hidden files and
 non-images ignored, the error listing every unmatched file, --missing skip and empty.
 
 Root passes every permission check, so an unwritable directory is a stand-in ``os.access`` (as in
@@ -41,8 +41,9 @@ from pathlib import Path
 import pytest
 
 from segcli.errors import OutputError, OutputExistsError, PairingError, UsageError
-from segcli.journal import Journal, journal_path
-from segcli.outputs import (
+from segcli.inputs.pairing import Pair, find_images, pair_files
+from segcli.results.journal import Journal, journal_path
+from segcli.results.outputs import (
     OutputLock,
     _process_alive,
     _why_not_writable,
@@ -51,7 +52,6 @@ from segcli.outputs import (
     describe_os_error,
     lock_path,
 )
-from segcli.pairing import Pair, find_images, pair_files
 
 # ------------------------------------------------------------------------------------- journal
 
@@ -760,7 +760,7 @@ class _Unexaminable:
 
 @pytest.mark.parametrize(("name", "fails"), [("a.png", "is_file"), ("sub", "is_dir"), ("sub", "stat")])
 def test_an_entry_that_cannot_be_examined_is_named(tmp_path, monkeypatch, name, fails):
-    from segcli import pairing
+    from segcli.inputs import pairing
 
     (tmp_path / "sub").mkdir()
     (tmp_path / "a.png").write_bytes(PNG.read_bytes())
@@ -775,7 +775,7 @@ def test_an_entry_that_cannot_be_examined_is_named(tmp_path, monkeypatch, name, 
 
 
 def test_a_root_that_cannot_be_examined_is_named(tmp_path):
-    from segcli import pairing
+    from segcli.inputs import pairing
 
     with pytest.raises(UsageError) as refused:  # gone between the checks and the walk
         list(pairing._walk_local(tmp_path / "gone"))

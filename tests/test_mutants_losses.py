@@ -1,4 +1,4 @@
-"""Binary losses pinned where mutation testing found them loose (segcli/scores/losses.py): the
+"""Binary losses pinned where mutation testing found them loose (segcli/scores/binary_losses.py): the
 weights of wbce, balanced_bce and nearest_cell_bce when a class is missing or fills the image,
 non-default parameters (focal alpha/gamma, Tversky alpha/beta, squared Dice gamma, combo alpha),
 the torch path of the Lovász hinge on tiny inputs and weighted Lovász sums. References are torch,
@@ -13,12 +13,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from segcli.backend import TorchOps
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.registry import BY_NAME
-from segcli.scores.losses import LossInputs, combo_loss, lovasz_jaccard
-from segcli.stats import confusion_counts
+from segcli.engine.backend import TorchOps
+from segcli.engine.stats import confusion_counts
+from segcli.inputs.interpret import BinaryPair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.binary_losses import LossInputs, combo_loss, lovasz_jaccard
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
 
 REL = 1e-5

@@ -1,4 +1,4 @@
-"""segcli/maps.py pinned where mutation testing found it loose. The U-Net map through
+"""segcli/engine/maps.py pinned where mutation testing found it loose. The U-Net map through
 ``map_for_image`` (defaults, spacing, connectivity, balanced and given class weights, sparse
 labels) against the per-instance reference of tests/test_maps.py built on scipy's EDT; connected
 components against scikit-image; the nearest two distances where they are documented exact
@@ -19,10 +19,10 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-import segcli.maps
+import segcli.engine.maps
 from benchmarks.synth import cell_instances
-from segcli.distance import DegenerateMaskWarning, kervadec_sdf
-from segcli.maps import (
+from segcli.engine.distance import DegenerateMaskWarning, kervadec_sdf
+from segcli.engine.maps import (
     COLOUR_BAR_WIDTH,
     MergedCellsWarning,
     balanced_class_weights,
@@ -167,7 +167,7 @@ def test_binary_masks_are_split_by_the_connectivity_asked_for():
     assert str(warning.message) == (
         "binary mask split into connected components: touching cells merge into one instance"
     )
-    assert warning.filename != segcli.maps.__file__  # points at the caller, not into segcli
+    assert warning.filename != segcli.engine.maps.__file__  # points at the caller, not into segcli
 
 
 def test_unet_defaults_spacing_and_class_weights_through_map_for_image(rng):
@@ -301,9 +301,9 @@ def test_sdf_size_limit_and_its_message(monkeypatch):
     # exactly at the limit is allowed, one byte less is not: 3 channels of 10 x 10 float32 = 1200 bytes
     small = np.zeros((10, 10), np.uint8)
     small[1:4, 1:4], small[5:8, 5:8] = 1, 3
-    monkeypatch.setattr(segcli.maps, "MAX_SDF_BYTES", 1200)
+    monkeypatch.setattr(segcli.engine.maps, "MAX_SDF_BYTES", 1200)
     assert map_for_image(small, "sdf").shape == (3, 10, 10)
-    monkeypatch.setattr(segcli.maps, "MAX_SDF_BYTES", 1199)
+    monkeypatch.setattr(segcli.engine.maps, "MAX_SDF_BYTES", 1199)
     with pytest.raises(ValueError, match=r"^array: label map with highest label 3 would need 3 sdf channels"):
         map_for_image(small, "sdf")
 

@@ -1,4 +1,4 @@
-"""segcli/multiclass.py pinned where mutation testing found it loose: --labels (an nnU-Net
+"""segcli/run/per_class.py pinned where mutation testing found it loose: --labels (an nnU-Net
 dataset.json) and --class-weights parsing with the messages users read, the per-class object
 scores' connectivity and IoU threshold, and losses with --labels that hold no region."""
 
@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 import segcli
 from segcli.cli.main import app
 from segcli.errors import UsageError
-from segcli.multiclass import columns, labels_for_settings, load_class_weights, load_labels
-from segcli.scoring import ScoreSettings
+from segcli.run.per_class import columns, labels_for_settings, load_class_weights, load_labels
+from segcli.settings import ScoreSettings
 
 
 def _labels(tmp_path, table):

@@ -1,4 +1,4 @@
-"""segcli/objects.py pinned where mutation testing found it loose: the matching below IoU 1/2 on
+"""segcli/scores/objects.py pinned where mutation testing found it loose: the matching below IoU 1/2 on
 two maps where a wrong weight of the IoU, or a cell of the assignment that is no pair, changes the
 matches (against StarDist's ``matching``); maps with so many objects that the pairs are counted by
 a sort instead of a histogram (against StarDist); uint64 maps and sparse huge ids (relabelled in
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from segcli.objects import (
+from segcli.scores.objects import (
     BinaryInstancesWarning,
     label_objects,
     object_scores,

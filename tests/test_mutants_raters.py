@@ -1,4 +1,4 @@
-"""segcli/raters.py pinned where mutation testing found it loose. The CLI scores raters in worker
+"""segcli/run/raters.py pinned where mutation testing found it loose. The CLI scores raters in worker
 processes, so tests/test_raters.py never reached ``rater_scores`` in the test process; here it is
 called directly: every ``rater<k>.``, ``majority.``, ``staple.`` and ``interrater.`` column, in
 the order of ``rater_columns``, against scikit-learn's F1, Jaccard, precision and log loss and
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from segcli.batch import ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.raters import majority_vote, rater_columns, rater_scores, staple_available
+from segcli.inputs.interpret import BinaryPair
+from segcli.run.raters import majority_vote, rater_columns, rater_scores, staple_available
+from segcli.settings import ScoreOptions
 
 METRICS = ["dice", "iou", "precision", "bce"]
 
@@ -92,7 +92,7 @@ def test_two_raters_without_staple():
 
 def test_staple_foreground_includes_probability_one_half():
     pytest.importorskip("SimpleITK")
-    from segcli.raters import staple
+    from segcli.run.raters import staple
 
     # Two raters agreeing on the first pixel and nowhere on the middle two: swapping the raters
     # (with their pixels) and swapping foreground with background both map the case to itself, so

@@ -1,4 +1,4 @@
-"""segcli/registry.py pinned where mutation testing found it loose.
+"""segcli/scores/table.py pinned where mutation testing found it loose.
 
 The rows built when segcli is imported (the four loss presets, binary and multi-class, the
 ``combined`` rows, each row's binary form and its once-per-batch cache) are built again here at
@@ -24,11 +24,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from segcli import registry
-from segcli.batch import BinaryBatch, MulticlassBatch, ScoreOptions
 from segcli.errors import InvalidOption, UsageError
-from segcli.inputs import BinaryPair, MulticlassPair
-from segcli.registry import (
+from segcli.inputs.interpret import BinaryPair, MulticlassPair
+from segcli.scores import table as registry
+from segcli.scores.batch import BinaryBatch, MulticlassBatch
+from segcli.scores.table import (
     _SINGLE_CLASS,
     EMPTY_DISTANCE_LOG,
     GROUPS,
@@ -45,6 +45,7 @@ from segcli.registry import (
     parse_combination,
     select,
 )
+from segcli.settings import ScoreOptions
 from tests.test_seed_losses import _probs, _ref_bce, _ref_boundary_bce, _ref_dice_loss, _ref_focal, _ref_tversky
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -1,4 +1,4 @@
-"""What `score` writes, pinned where mutation testing found it loose (segcli/report.py): the
+"""What `score` writes, pinned where mutation testing found it loose (segcli/results/formats.py): the
 --thresholds long format in every output format (rows, summary rows, the best threshold), the
 terminal tables (one row per image, or transposed when the scores do not fit; their titles, right-
 aligned numbers, and the width of a file or a terminal), the interval rows and their default
@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from segcli.report import ReportWriter, ThresholdWriter, best_thresholds, split_threshold
+from segcli.results.formats import ReportWriter, ThresholdWriter, best_thresholds, split_threshold
 
 HIGHER = {"dice": True, "hd": False}
 COLUMNS = ["dice@0.3", "hd@0.3", "dice@0.5", "hd@0.5"]
@@ -255,7 +255,7 @@ def test_table_summary_with_intervals(monkeypatch):
     assert other.finish()["dice"]["ci_low"] != summary["dice"]["ci_low"]
 
 
-# The second mutation run (segcli/report.py alone, its fast tests): the record formats' details.
+# The second mutation run (segcli/results/formats.py alone, its fast tests): the record formats' details.
 
 
 def _titles(text):
@@ -268,7 +268,7 @@ def test_summary_statistics_are_quiet_on_inf_and_overflow():
     values' own business (inf, nan), not a RuntimeWarning on the user's terminal."""
     import warnings
 
-    from segcli.report import summarize
+    from segcli.results.formats import summarize
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -278,7 +278,7 @@ def test_summary_statistics_are_quiet_on_inf_and_overflow():
 
 
 def test_format_spacing_of_no_spacing_is_empty():
-    from segcli.report import format_spacing
+    from segcli.results.formats import format_spacing
 
     assert format_spacing(None) == ""
     assert format_spacing(()) == ""
@@ -362,7 +362,7 @@ def test_empty_distance_policies_with_records_that_had_none(policy):
 
 
 def test_intervals_default_to_the_documented_resamples_and_seed():
-    from segcli.intervals import N_RESAMPLES, SEED
+    from segcli.results.intervals import N_RESAMPLES, SEED
 
     # 12 distinct values: a bootstrap from another seed gives other bounds
     values = [
@@ -478,7 +478,7 @@ def test_summary_median_equals_numpys(seed):
     (NaN), two huge values whose sum overflows (inf, as numpy's mean of the middle two)."""
     import numpy as np
 
-    from segcli.report import summarize
+    from segcli.results.formats import summarize
 
     rng = np.random.default_rng(seed)
     cases = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 300) for n in range(1, 40)]
@@ -502,7 +502,7 @@ def test_summary_does_not_import_masked_arrays():
     import sys
 
     code = (
-        "import sys; from segcli.report import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
+        "import sys; from segcli.results.formats import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
         " print('numpy.ma' in sys.modules)"
     )
     assert (

@@ -1,4 +1,4 @@
-"""segcli/stats.py pinned where mutation testing found it loose: the safe division's 0/0 rule
+"""segcli/engine/stats.py pinned where mutation testing found it loose: the safe division's 0/0 rule
 and its float64 result, confusion counts per image with and without ignore pixels (numpy and
 torch backends), the identical-pair flag, the packed-bit masks used as a class (packing widths
 that are not a multiple of 8 or 64, chained operations whose padding bits must stay clear, a
@@ -13,8 +13,8 @@ import pytest
 from scipy import ndimage
 from sklearn.metrics import confusion_matrix
 
-from segcli.backend import NUMPY, TorchOps
-from segcli.stats import BitMask, ConfusionCounts, bounding_box, confusion_counts, dilate_cross, safe_divide
+from segcli.engine.backend import NUMPY, TorchOps
+from segcli.engine.stats import BitMask, ConfusionCounts, bounding_box, confusion_counts, dilate_cross, safe_divide
 
 
 def test_safe_divide_ratio_and_the_zero_over_zero_rule():

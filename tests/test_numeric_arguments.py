@@ -15,10 +15,9 @@ import pytest
 import segcli
 import segcli.losses
 import segcli.metrics
-from segcli.backend import NUMPY
-from segcli.batch import ScoreOptions
+from segcli.engine.backend import NUMPY
 from segcli.errors import InvalidOption
-from segcli.scoring import ScoreSettings
+from segcli.settings import ScoreOptions, ScoreSettings
 
 
 def _pair():
@@ -88,7 +87,7 @@ def test_a_zero_dim_torch_tensor_is_its_number():
         segcli.score(prob, gt, "dice", threshold=torch.tensor(0.5, device="meta"))  # no value to read
     with pytest.raises(ValueError, match=r"^threshold: expected a finite number"):
         segcli.score(prob, gt, "dice", threshold=torch.tensor(True))
-    from segcli.backend import plain_number
+    from segcli.settings import plain_number
 
     for refused in (torch.tensor(True), torch.tensor(1 + 2j), torch.tensor([0.5])):  # come back as they are
         assert plain_number(refused) is refused
@@ -125,7 +124,7 @@ def test_settings_hold_python_numbers():
 
 
 def test_plain_number():
-    from segcli.backend import plain_number
+    from segcli.settings import plain_number
 
     assert plain_number(np.float32(0.5)) == 0.5 and type(plain_number(np.float32(0.5))) is float
     assert type(plain_number(np.int64(2))) is int and type(plain_number(np.array(2, np.uint8))) is int

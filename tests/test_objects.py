@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
-from segcli.objects import (
+from segcli.scores.objects import (
     AP_THRESHOLDS,
     SCORE_NAMES,
     BinaryInstancesWarning,

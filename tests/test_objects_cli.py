@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.objects import SCORE_NAMES, label_objects, object_scores
+from segcli.scores.objects import SCORE_NAMES, label_objects, object_scores
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from segcli.maps import COLOUR_BAR_WIDTH, PREVIEW_MIN_HEIGHT, preview_rgb
+from segcli.engine.maps import COLOUR_BAR_WIDTH, PREVIEW_MIN_HEIGHT, preview_rgb
 
 
 def test_colour_bar_runs_from_the_maximum_down_to_the_minimum():

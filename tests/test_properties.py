@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.errors import ReadError
-from segcli.inputs import BinaryPair
-from segcli.io import read_image
-from segcli.registry import BY_NAME
+from segcli.inputs.images import read_image
+from segcli.inputs.interpret import BinaryPair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 
 shapes_2d = st.tuples(st.integers(1, 12), st.integers(1, 12))
 shapes_3d = st.tuples(st.integers(1, 5), st.integers(1, 8), st.integers(1, 8))

@@ -63,7 +63,7 @@ def test_every_column_against_references(cases):
 
 
 def test_even_split_is_background_and_missing_rater_file_is_named(cases):
-    from segcli.raters import majority_vote
+    from segcli.run.raters import majority_vote
 
     a, b = np.array([1, 1, 0], bool), np.array([1, 0, 0], bool)
     assert majority_vote([a, b]).tolist() == [True, False, False]

@@ -214,8 +214,8 @@ def test_multiclass_report_has_a_per_class_table(tmp_path):
 
 
 def test_a_thousand_pairs_stay_under_5_mb():
-    from segcli.html_report import render_report
-    from segcli.run_results import RunResults
+    from segcli.results.html import render_report
+    from segcli.results.read_back import RunResults
 
     rng = np.random.default_rng(0)
     columns = ["dice", "iou", "hd95", "assd", "nsd", "bce"]

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from segcli.batch import BinaryBatch, ScoreOptions
-from segcli.inputs import BinaryPair
-from segcli.registry import BY_NAME
+from segcli.inputs.interpret import BinaryPair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
 
 REL = 1e-4

@@ -12,12 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.synth import label_map
-from segcli.batch import ScoreOptions
 from segcli.errors import ShapeError, ValueRangeError
-from segcli.io import Image
-from segcli.multiclass import columns, score_multiclass_pair
-from segcli.registry import MULTICLASS_BY_NAME
-from segcli.scoring import ScoreSettings
+from segcli.inputs.images import Image
+from segcli.run.per_class import columns, score_multiclass_pair
+from segcli.scores.table import MULTICLASS_BY_NAME
+from segcli.settings import ScoreOptions, ScoreSettings
 
 K = 4
 
@@ -137,7 +136,7 @@ def test_lovasz_softmax_of_a_label_map_with_tied_errors(rng):
 
 @pytest.mark.parametrize("levels", [3, 1000])
 def test_lovasz_jaccard_matches_the_reference_sort(rng, levels):
-    from segcli.scores.losses import lovasz_jaccard
+    from segcli.scores.binary_losses import lovasz_jaccard
 
     errors = (rng.integers(0, levels, 500) / (levels - 1)).astype(np.float32)
     positive = rng.random(500) < 0.3

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
+from segcli.engine.stats import ConfusionCounts, confusion_counts
 from segcli.scores import region
-from segcli.stats import ConfusionCounts, confusion_counts
 from tests.conftest import smooth_mask
 
 

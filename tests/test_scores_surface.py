@@ -169,7 +169,7 @@ def test_each_distance_method_matches_scipy(rng, monkeypatch, spacing, method):
     """Every exact method, forced, against scipy's full distance transform (float64)."""
     from scipy import ndimage
 
-    import segcli.distance as distance
+    import segcli.engine.distance as distance
 
     target, queries = _method_case(rng, spacing)
     for name, value in FORCED_METHODS[method].items():
@@ -184,7 +184,7 @@ def test_each_distance_method_matches_scipy(rng, monkeypatch, spacing, method):
 def test_the_method_chosen_changes_no_bit(monkeypatch, spacing):
     """Which method answers depends on a cost model (and on whether scipy.spatial is imported
     yet): the distances must not, or a run's output would depend on its history."""
-    import segcli.distance as distance
+    import segcli.engine.distance as distance
 
     answers = {}
     for method, settings in FORCED_METHODS.items():
@@ -210,7 +210,7 @@ TIED_OFFSETS = {
 def test_pixels_at_the_same_exact_distance_give_the_same_bits_by_every_method(monkeypatch, spacing):
     """Beyond the search radius, each method may find a different one of several target pixels at
     the same exact distance: the length reported must not depend on which."""
-    import segcli.distance as distance
+    import segcli.engine.distance as distance
 
     shape = (120,) * len(spacing)
     query = (50,) * len(spacing)

@@ -18,13 +18,13 @@ from scipy import ndimage
 from typer.testing import CliRunner
 
 from benchmarks.synth import label_map
-from segcli.batch import BinaryBatch, ScoreOptions
 from segcli.errors import InvalidOption
-from segcli.inputs import BinaryPair
-from segcli.io import Image as SegImage
-from segcli.multiclass import columns, score_multiclass_pair
-from segcli.registry import BY_NAME, MULTICLASS_BY_NAME, PRESETS, SCORES, lookup, parse_combination
-from segcli.scoring import ScoreSettings
+from segcli.inputs.images import Image as SegImage
+from segcli.inputs.interpret import BinaryPair
+from segcli.run.per_class import columns, score_multiclass_pair
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME, MULTICLASS_BY_NAME, PRESETS, SCORES, lookup, parse_combination
+from segcli.settings import ScoreOptions, ScoreSettings
 from tests.conftest import smooth_mask
 
 REL = 1e-5

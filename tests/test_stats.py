@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from segcli.stats import border, dilate_cross, erode_cross, erode_square
+from segcli.engine.stats import border, dilate_cross, erode_cross, erode_square
 
 SHAPES = [(7,), (130,), (1, 1), (1, 5), (2, 7), (5, 63), (6, 64), (7, 65), (9, 130), (1, 3, 3), (3, 4, 70), (4, 2, 129)]
 

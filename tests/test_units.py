@@ -67,7 +67,7 @@ def test_mixed_units_are_said(tmp_path):
 def test_unit_names_written_out_are_read(tmp_path):
     """ImageJ's and NRRD's units as people write them ('microns', 'micrometer', 'inches',
     'millimetres') are the units segcli names (um, inch, mm), not an unknown unit."""
-    import segcli.io
+    import segcli.inputs.images
 
     (tmp_path / "pred").mkdir()
     (tmp_path / "gt").mkdir()
@@ -79,7 +79,7 @@ def test_unit_names_written_out_are_read(tmp_path):
                 tmp_path / folder / f"c{number}.tif", mask, imagej=True, resolution=(2.0, 2.0), metadata={"unit": unit}
             )
     for number, (unit, name) in enumerate(written.items()):
-        assert segcli.io.spacing_unit(tmp_path / "gt" / f"c{number}.tif") == name, unit
+        assert segcli.inputs.images.spacing_unit(tmp_path / "gt" / f"c{number}.tif") == name, unit
     result = _run(tmp_path, "--format", "jsonl")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.splitlines()[-1])["settings"]["units"]["pairs"] == {"inch": 1, "mm": 1, "um": 3}

@@ -12,9 +12,9 @@ from scipy import ndimage
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.distance import DegenerateMaskWarning
-from segcli.map_writer import MapJob, MapSettings, run_map_jobs
-from segcli.maps import map_for_image
+from segcli.engine.distance import DegenerateMaskWarning
+from segcli.engine.maps import map_for_image
+from segcli.weightmaps import MapJob, MapSettings, run_map_jobs
 
 pytest.importorskip("torch")
 

@@ -1,4 +1,4 @@
-"""Command-line locations: inputs may be fsspec URLs (``segcli.remote``), outputs are local paths."""
+"""Command-line locations: inputs may be fsspec URLs (``segcli.inputs.remote``), outputs are local paths."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def local_output(text: str) -> Path:
     written (atomically, by rename) on a local or shared file system only. An empty path (which
     would mean the current directory) and ``-`` (stdout, which this option cannot write) are
     refused too; ``./-`` names a file called ``-``."""
-    from segcli.remote import is_url
+    from segcli.inputs.remote import is_url
 
     if not text:
         raise typer.BadParameter("an empty path; name a file or directory")

@@ -90,7 +90,7 @@ def library_errors() -> Iterator[None]:
     except OSError as exc:
         if state["debug"]:
             traceback.print_exc()
-        from segcli.outputs import describe_os_error
+        from segcli.results.outputs import describe_os_error
 
         where = exc.filename or ("stdout" if exc.errno in (9, 28, 5) else None)
         fail(describe_os_error(exc, where), EXIT_OUTPUT)

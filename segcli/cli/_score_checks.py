@@ -12,14 +12,14 @@ from pathlib import Path
 import typer
 
 from segcli.cli._output import info, warn
-from segcli.journal import journal_path
-from segcli.outputs import is_stream_target
+from segcli.results.journal import journal_path
+from segcli.results.outputs import is_stream_target
 
 
 def split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
     """The --metrics spec without object scores, and the object scores chosen: the group
     ``objects`` or their names; with --objects and no object score named, all of them."""
-    from segcli.objects import SCORE_NAMES
+    from segcli.scores.objects import SCORE_NAMES
 
     items = [item.strip() for item in metrics.split(",") if item.strip()]
     chosen = [n for n in SCORE_NAMES if "objects" in items or n in items]
@@ -36,7 +36,7 @@ def never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
     the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON), and any path
     inside the ``inside`` directories (--images; compare's PRED and GT), existing or not."""
     from segcli.errors import UsageError
-    from segcli.remote import local_path
+    from segcli.inputs.remote import local_path
 
     inputs = [path for pair in pairs for path in (pair.pred, pair.gt, *pair.raters)] + list(extra)
     # An input exists, so only an existing target can be one; the same file is the same
@@ -71,7 +71,7 @@ def refuse_an_input(output: Path, pred, gt, *, pred_suffix: str, gt_suffix: str)
     the "exists; pass --overwrite" that would be wrong advice for it); if the inputs cannot be
     paired, nothing is said here (pairing says it later)."""
     from segcli.errors import SegcliError
-    from segcli.pairing import pair_files
+    from segcli.inputs.pairing import pair_files
 
     try:
         pairs = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing="skip").pairs
@@ -88,7 +88,7 @@ def file_option(value: str | None) -> Path | None:
 def check_objects_out(objects_out: Path | None, output: Path | None, overwrite: bool) -> Path | None:
     if objects_out is None:
         return None
-    from segcli.outputs import check_output_file
+    from segcli.results.outputs import check_output_file
 
     target = check_output_file(objects_out, overwrite=overwrite, option="--objects-out")
     if output is not None and Path(output).resolve() == target.resolve():
@@ -101,7 +101,7 @@ def with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix:
     from dataclasses import replace as replace_pair
 
     from segcli.errors import PairingError
-    from segcli.pairing import find_images
+    from segcli.inputs.pairing import find_images
 
     if num_classes is not None or thresholds is not None:
         raise typer.BadParameter("applies to binary scoring without --thresholds", param_hint="--rater")
@@ -116,7 +116,7 @@ def with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix:
 
 
 def staple_or_note() -> bool:
-    from segcli.raters import STAPLE_NOTE, staple_available
+    from segcli.run.raters import STAPLE_NOTE, staple_available
 
     if staple_available():
         return True
@@ -128,8 +128,8 @@ def thresholds_option(text: str | None, threshold: float | None, chosen: list[st
     """--thresholds: only scores that depend on the hard mask; never with --threshold."""
     if text is None:
         return None
-    from segcli.registry import BY_NAME
-    from segcli.scoring import parse_thresholds
+    from segcli.run.pair import parse_thresholds
+    from segcli.scores.table import BY_NAME
 
     if threshold is not None:
         raise typer.BadParameter("give --threshold or --thresholds, not both", param_hint="--thresholds")
@@ -144,7 +144,7 @@ def thresholds_option(text: str | None, threshold: float | None, chosen: list[st
 
 
 def empty_distance_option(text: str) -> str | float:
-    from segcli.batch import empty_distance_policy
+    from segcli.settings import empty_distance_policy
 
     try:
         return empty_distance_policy(text)
@@ -168,7 +168,7 @@ MULTICLASS_ONLY = ("class_names", "class_weights", "include_background")
 
 def warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
     """Settings that are legal but probably not what was meant: said, never silently applied."""
-    from segcli.batch import ScoreOptions
+    from segcli.settings import ScoreOptions
 
     defaults = ScoreOptions()
     if settings.num_classes is None:
@@ -189,7 +189,7 @@ def warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
             f"0..{settings.num_classes - 1}: "
             "its ground-truth pixels are ignored, so the class is never scored against ground truth"
         )
-    from segcli.remote import local_path
+    from segcli.inputs.remote import local_path
 
     with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: a symbolic link loop (pathlib)
         local_pred, local_gt = local_path(pred), local_path(gt)
@@ -202,11 +202,11 @@ def check_output(output: Path | None, overwrite: bool, resume: bool) -> Path | N
     """The output's problems, found before any work (exists, a directory, a file as parent)."""
     if output is None:
         return None
-    from segcli.outputs import check_output_file
+    from segcli.results.outputs import check_output_file
 
     target = check_output_file(output, overwrite=overwrite or resume, resume=resume)
     if not is_stream_target(target) and journal_path(target).exists():
-        from segcli.outputs import OutputLock
+        from segcli.results.outputs import OutputLock
 
         with OutputLock(target):  # a live run writing it: refused here, naming that run
             pass
@@ -226,7 +226,7 @@ def check_report(report, output, overwrite, sort_by, chosen, num_classes, images
     """The report's target and options, checked before any work."""
     if report is None:
         return None
-    from segcli.outputs import check_output_file
+    from segcli.results.outputs import check_output_file
 
     target = check_output_file(report, overwrite=overwrite, option="--report")
     if output is not None and Path(output).resolve() == target.resolve():
@@ -240,7 +240,7 @@ def check_report(report, output, overwrite, sort_by, chosen, num_classes, images
 
 def memory_budget(max_memory: float | None, workers: int | None) -> float | None:
     """Bytes one pair may use: the run's budget shared by the pairs in flight."""
-    from segcli.pipeline import default_workers, total_memory
+    from segcli.run.pipeline import default_workers, total_memory
 
     if max_memory is not None and max_memory <= 0:
         raise typer.BadParameter(f"expected > 0, got {max_memory}", param_hint="--max-memory")

@@ -12,8 +12,8 @@ import typer
 
 from segcli.cli._output import info, progress, state, warn
 from segcli.display import printable_lines
-from segcli.journal import input_stamp, journal_path
-from segcli.outputs import TEXT_ERRORS
+from segcli.results.journal import input_stamp, journal_path
+from segcli.results.outputs import TEXT_ERRORS
 
 
 def written_format(target: Path) -> str:
@@ -56,9 +56,9 @@ OBJECT_COLUMNS = ("image", "side", "id", "area", "centroid", "matched_id", "iou"
 
 def write_objects_out(run, target: Path) -> None:
     """Every object of every scored pair, in pair order, written atomically."""
-    from segcli.io import atomic_path
-    from segcli.outputs import OutputLock
-    from segcli.report import SafeCsvWriter
+    from segcli.results.files import atomic_path
+    from segcli.results.formats import SafeCsvWriter
+    from segcli.results.outputs import OutputLock
 
     with (
         OutputLock(target),
@@ -91,7 +91,7 @@ class ScoreRun:
     workers: int
     device: str
     fail_fast: bool
-    threads: int = 1  # each worker's threads for its own transforms (segcli.cpus)
+    threads: int = 1  # each worker's threads for its own transforms (segcli.engine.cpus)
     interval: tuple[float, int, int] | None = None  # --ci, --bootstrap, --seed
     client: object = None  # a dask.distributed Client (--scheduler)
     failures: list[str] = field(default_factory=list)
@@ -101,7 +101,7 @@ class ScoreRun:
 
     def results(self):
         """The run's records in pair order, for the HTML report."""
-        from segcli.run_results import RunResults
+        from segcli.results.read_back import RunResults
 
         units = distance_units(meta for _, meta in self.scored.values())
         results = RunResults(columns=list(self.columns), settings=self.record | {"units": units})
@@ -116,8 +116,8 @@ class ScoreRun:
 
     def outcomes(self, pairs) -> Iterator:
         """Scored records of ``pairs`` in order; failures and warnings said on stderr as they come."""
-        from segcli.outcomes import Failure
-        from segcli.pipeline import score_pairs
+        from segcli.run.outcomes import Failure
+        from segcli.run.pipeline import score_pairs
 
         seen: set[str] = set()
         with progress(len(pairs), "scoring") as advance:
@@ -146,12 +146,12 @@ class ScoreRun:
                     yield outcome
 
     def writer(self, stream):
-        from segcli.report import META_COLUMNS, ReportWriter
+        from segcli.results.formats import META_COLUMNS, ReportWriter
 
         confidence, n_resamples, seed = self.interval or (None, None, None)
         if self.settings.thresholds is not None:
-            from segcli.registry import BY_NAME
-            from segcli.report import ThresholdWriter
+            from segcli.results.formats import ThresholdWriter
+            from segcli.scores.table import BY_NAME
 
             direction = {name: BY_NAME[name].higher_is_better for name in self.settings.metrics}
             return ThresholdWriter(stream, self.fmt, self.columns, higher_is_better=direction, settings=self.record)
@@ -196,7 +196,7 @@ class ScoreRun:
                 self._write_stream(stream)
         except OSError as exc:  # a full or closed device: named, not "stdout"
             from segcli.errors import OutputError
-            from segcli.outputs import describe_os_error
+            from segcli.results.outputs import describe_os_error
 
             raise OutputError(describe_os_error(exc, target)) from None
 
@@ -210,9 +210,9 @@ class ScoreRun:
     def _check_complete(self, target: Path) -> None:
         """--resume of a finished output: it must hold this run's results (its scores, its pairs and,
         where the file records them, its settings), else it is refused, never passed off as done."""
-        from segcli.compare import read_results
         from segcli.errors import InputError, UsageError
-        from segcli.journal import NOT_COMPARED, _normal
+        from segcli.results.compare import read_results
+        from segcli.results.journal import NOT_COMPARED, _normal
 
         try:
             table = read_results(target)
@@ -249,9 +249,9 @@ class ScoreRun:
 
     def to_file(self, target: Path, *, resume: bool, overwrite: bool) -> None:
         """Journal each record as it comes (``FILE.partial``); write FILE atomically at the end."""
-        from segcli.io import atomic_path
-        from segcli.journal import Journal
-        from segcli.outputs import OutputLock
+        from segcli.results.files import atomic_path
+        from segcli.results.journal import Journal
+        from segcli.results.outputs import OutputLock
 
         with OutputLock(target) as lock:
             if lock.stale is not None:

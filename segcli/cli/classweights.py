@@ -72,15 +72,15 @@ def classweights(
     """
     from segcli import classweights as cw
     from segcli.errors import InputError, OutputError, UsageError
-    from segcli.outputs import OutputLock, check_output_file, describe_os_error
-    from segcli.pairing import find_images
-    from segcli.pipeline import default_workers
-    from segcli.remote import as_input
+    from segcli.inputs.pairing import find_images
+    from segcli.inputs.remote import as_input
+    from segcli.results.outputs import OutputLock, check_output_file, describe_os_error
+    from segcli.run.pipeline import default_workers
 
     with library_errors():
         dataset = as_input(dataset, name="DATASET")  # a path, or an fsspec URL
         if scheduler:
-            from segcli.cluster import check_address
+            from segcli.run.cluster import check_address
 
             check_address(scheduler)  # a malformed address: refused before any work
         schemes = list(cw.SCHEMES) if scheme.strip() == "all" else [s.strip() for s in scheme.split(",") if s.strip()]
@@ -105,7 +105,7 @@ def classweights(
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
-            from segcli.cluster import connect
+            from segcli.run.cluster import connect
 
             if workers is not None:
                 warn("--workers applies to local runs; the cluster's workers count the files")
@@ -186,7 +186,7 @@ def classweights(
             if output is None:
                 sys.stdout.write(text)
             else:
-                from segcli.io import write_text
+                from segcli.results.files import write_text
 
                 try:
                     write_text(output, text, overwrite=overwrite)

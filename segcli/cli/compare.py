@@ -56,8 +56,8 @@ def compare(
     missing A or B is a usage error (exit 2), found before any work."""
     with library_errors():
         from segcli.cli._output import option_errors
-        from segcli.compare import compare as compare_runs
-        from segcli.compare import read_results, settings_differences
+        from segcli.results.compare import compare as compare_runs
+        from segcli.results.compare import read_results, settings_differences
 
         if workers is not None and workers < 1:
             raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
@@ -65,13 +65,13 @@ def compare(
         if gt is None:
             _runs_exist(a, b)
         else:
-            from segcli import registry
+            from segcli.scores import table as registry
 
             registry.select(",".join(scores or ()) or "dice,iou,hd95,assd")  # unknown names: exit 2, before pairing
         target = None
         pairings = _pair_both(a, b, gt) if gt is not None else None
         if output is not None:
-            from segcli.outputs import check_output_file
+            from segcli.results.outputs import check_output_file
 
             _never_over_inputs(output, a, b, gt, pairings)  # first: --overwrite would not help
             target = check_output_file(output, overwrite=overwrite)
@@ -110,8 +110,8 @@ def compare(
             sys.stdout.write(text)
             sys.stdout.flush()
         else:
-            from segcli.io import write_text
-            from segcli.outputs import OutputLock
+            from segcli.results.files import write_text
+            from segcli.results.outputs import OutputLock
 
             with OutputLock(target):
                 write_text(target, text, overwrite=True)
@@ -151,7 +151,7 @@ def _format_from(output: Path | None) -> str:
 
 def _pair_both(a: Path, b: Path, gt: Path) -> list:
     """(root, pairing) of A and of B with GT: the files each run would read."""
-    from segcli.pairing import pair_files
+    from segcli.inputs.pairing import pair_files
 
     return [(root, pair_files(root, gt, missing="skip")) for root in (a, b)]
 
@@ -168,12 +168,12 @@ def _never_over_inputs(target: Path, a: Path, b: Path, gt: Path | None, pairings
 
 def _score_both(pairings: list, metrics: str, workers: int | None):
     """Score A and B against GT in this process's pool (default settings otherwise)."""
-    from segcli import registry
     from segcli.cli._output import progress
-    from segcli.compare import ScoreTable
-    from segcli.outcomes import Failure
-    from segcli.pipeline import score_pairs
-    from segcli.scoring import ScoreSettings
+    from segcli.results.compare import ScoreTable
+    from segcli.run.outcomes import Failure
+    from segcli.run.pipeline import score_pairs
+    from segcli.scores import table as registry
+    from segcli.settings import ScoreSettings
 
     chosen = tuple(s.name for s in registry.select(metrics))
     settings = ScoreSettings(metrics=chosen)
@@ -212,7 +212,7 @@ def render(rows: list[dict], meta: dict, fmt: str) -> str:
     """The comparison in one of score's output formats."""
     import io
 
-    from segcli.compare import COMPARE_COLUMNS
+    from segcli.results.compare import COMPARE_COLUMNS
 
     buffer = io.StringIO()
     if fmt in ("csv", "tsv"):

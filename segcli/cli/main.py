@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from segcli import __version__
-from segcli.allocator import keep_freed_memory
 from segcli.cli import classweights, compare, metrics, report, score, weightmap
 from segcli.cli._output import (
     EXIT_BROKEN_PIPE,
@@ -20,7 +19,8 @@ from segcli.cli._output import (
     silence_stdout,
     state,
 )
-from segcli.outputs import TEXT_ERRORS, describe_os_error
+from segcli.results.outputs import TEXT_ERRORS, describe_os_error
+from segcli.run.allocator import keep_freed_memory
 
 app = typer.Typer(
     name="segcli",

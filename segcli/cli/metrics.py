@@ -8,7 +8,7 @@ def metrics() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from segcli.registry import COMBINED_ROWS, SCORES
+    from segcli.scores.table import COMBINED_ROWS, SCORES
 
     table = Table(title="segcli scores (binary; region and surface scores also per class with --num-classes)")
     for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better", "GPU"):

@@ -29,8 +29,8 @@ def report(
     A missing RESULTS, or a directory, is a usage error (exit 2), found before any work."""
     with library_errors():
         from segcli.errors import UsageError
-        from segcli.outputs import OutputLock, check_output_file
-        from segcli.run_results import RunResults
+        from segcli.results.outputs import OutputLock, check_output_file
+        from segcli.results.read_back import RunResults
 
         if Path(results).is_dir():
             raise UsageError(f"{results}: is a directory; RESULTS is a run saved by segcli score -o X.jsonl")
@@ -54,8 +54,8 @@ def write_report(run, target: Path, *, sort_by: str, images: Path | None, inputs
     import sys
 
     from segcli import __version__
-    from segcli.html_report import render_report
-    from segcli.io import write_text
+    from segcli.results.files import write_text
+    from segcli.results.html import render_report
 
     provenance = {
         "segcli version": __version__,

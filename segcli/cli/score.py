@@ -42,8 +42,8 @@ from segcli.cli._score_checks import (
 )
 from segcli.cli._score_run import ScoreRun, write_objects_out
 from segcli.errors import OutputExistsError
-from segcli.journal import journal_path
-from segcli.outputs import is_stream_target
+from segcli.results.journal import journal_path
+from segcli.results.outputs import is_stream_target
 
 
 class OutputFormat(str, Enum):
@@ -309,19 +309,19 @@ def score(
     ] = None,
 ) -> None:
     """Score predictions against ground truth: one record per pair, then a summary."""
-    from segcli.batch import ScoreOptions
-    from segcli.scoring import ScoreSettings
+    from segcli.settings import ScoreOptions, ScoreSettings
 
     with library_errors(), option_errors(OPTION_FLAGS):
-        from segcli import multiclass, registry
-        from segcli.device import resolve_device
-        from segcli.pairing import pair_files
-        from segcli.remote import as_input
+        from segcli.inputs.pairing import pair_files
+        from segcli.inputs.remote import as_input
+        from segcli.run import per_class as multiclass
+        from segcli.run.device import resolve_device
+        from segcli.scores import table as registry
 
         pred, gt = as_input(pred, name="PRED"), as_input(gt, name="GT")  # a path, or an fsspec URL
         rater = [as_input(root, name="--rater") for root in rater] if rater else rater
         if scheduler:
-            from segcli.cluster import check_address
+            from segcli.run.cluster import check_address
 
             check_address(scheduler)  # a malformed address: refused before any work
         if workers is not None and workers < 1:
@@ -424,7 +424,7 @@ def score(
         if rater:
             pairing = with_raters(pairing, rater, num_classes, threshold_values, gt_suffix)
             settings = replace(settings, staple=staple_or_note())
-            from segcli.raters import rater_columns
+            from segcli.run.raters import rater_columns
 
             columns_extra = rater_columns(settings.metrics, len(rater) + 1, staple=settings.staple)
         else:
@@ -458,7 +458,7 @@ def score(
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
-            from segcli.cluster import connect, threads_per_worker
+            from segcli.run.cluster import connect, threads_per_worker
 
             client = stack.enter_context(connect(scheduler))
             info(f"scoring on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
@@ -467,12 +467,12 @@ def score(
                 resolved_device = "cpu"
             workers = threads_per_worker(client)  # pairs one worker's memory is shared by
         else:
-            from segcli.cpus import plan_cpus
-            from segcli.pipeline import default_workers
+            from segcli.engine.cpus import plan_cpus
+            from segcli.run.pipeline import default_workers
 
             workers = cap_workers(workers, len(pairing.pairs), default_workers(), "pair")
-            if device == "auto":  # the rule of segcli.device; never imports torch without a GPU
-                from segcli.device import auto_device
+            if device == "auto":  # the rule of segcli.run.device; never imports torch without a GPU
+                from segcli.run.device import auto_device
 
                 resolved_device = auto_device(
                     settings.metrics,
@@ -485,7 +485,7 @@ def score(
         settings = replace(settings, max_memory=memory_budget(max_memory, workers))
         columns = multiclass.columns(settings) if num_classes is not None else list(settings.metrics) + columns_extra
         if settings.thresholds is not None:
-            from segcli.scoring import threshold_suffix
+            from segcli.run.pair import threshold_suffix
 
             columns = [f"{m}{threshold_suffix(t)}" for t in settings.thresholds for m in settings.metrics]
         record = settings_record(settings, resolved_device)
@@ -508,7 +508,7 @@ def score(
         )
         with stack:
             if report_target is not None:
-                from segcli.outputs import OutputLock
+                from segcli.results.outputs import OutputLock
 
                 stack.enter_context(OutputLock(report_target))
             if target is None or is_stream_target(target):
@@ -530,7 +530,7 @@ def score(
                             f"--report: {run.complete} is complete and a {run.fmt} output cannot rebuild the "
                             "report; write runs as jsonl, or score again with --overwrite"
                         )
-                    from segcli.run_results import RunResults
+                    from segcli.results.read_back import RunResults
 
                     results = RunResults.from_jsonl(run.complete)
                 write_report(results, report_target, sort_by=sort_by, images=images, inputs=(pred, gt))

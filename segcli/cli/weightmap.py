@@ -79,18 +79,18 @@ def weightmap(
 
     ``--out`` may not be MASKS or inside it; it is checked before any work and locked for the run.
     """
+    from segcli.engine.maps import check_unet_options
     from segcli.errors import OutputError, UsageError
-    from segcli.map_writer import MapJob, MapSettings, run_map_jobs
-    from segcli.maps import check_unet_options
-    from segcli.outputs import OutputLock, check_output_dir
-    from segcli.pipeline import default_workers
-    from segcli.remote import as_input
+    from segcli.inputs.remote import as_input
+    from segcli.results.outputs import OutputLock, check_output_dir
+    from segcli.run.pipeline import default_workers
+    from segcli.weightmaps import MapJob, MapSettings, run_map_jobs
 
     spacing_values = parse_floats(spacing, "--spacing")  # a usage error of its own (click's)
     with library_errors():
         masks = as_input(masks, name="MASKS")  # a path, or an fsspec URL
         if scheduler:
-            from segcli.cluster import check_address
+            from segcli.run.cluster import check_address
 
             check_address(scheduler)  # a malformed address: refused before any work
         if connectivity not in (1, 2):
@@ -107,7 +107,7 @@ def weightmap(
         if overwrite and skip_existing:
             raise UsageError("--overwrite and --skip-existing contradict each other")
         _refuse_out_in_masks(masks, out)
-        from segcli.device import resolve_device
+        from segcli.run.device import resolve_device
 
         torch_device = resolve_device(device)  # auto: the CPU; cuda asked for but absent: a usage error
         if torch_device != "cpu" and kind is MapKindChoice.unet:
@@ -137,14 +137,14 @@ def weightmap(
         stack = contextlib.ExitStack()
         client = None
         if scheduler:
-            from segcli.cluster import connect
+            from segcli.run.cluster import connect
 
             if workers is not None:
                 warn("--workers applies to local runs; the cluster's workers compute the maps")
             if settings.device is not None:
                 warn("--device applies to local runs; the cluster's workers compute the maps on their CPUs")
                 settings = replace(settings, device=None)
-            client = stack.enter_context(connect(scheduler, modules=("segcli.map_writer",)))
+            client = stack.enter_context(connect(scheduler, modules=("segcli.weightmaps",)))
             info(f"writing maps on the Dask cluster at {scheduler} ({len(client.nthreads())} worker(s))")
             workers = 1
         else:
@@ -185,7 +185,7 @@ def _refuse_out_in_masks(masks, out: Path) -> None:
     """Outputs must never be read back as inputs: --out may not be MASKS or lie inside it (a
     remote URL never holds a local output)."""
     from segcli.errors import UsageError
-    from segcli.remote import local_path
+    from segcli.inputs.remote import local_path
 
     local = local_path(masks)
     if local is None:
@@ -198,9 +198,9 @@ def _refuse_out_in_masks(masks, out: Path) -> None:
 
 def _class_weights(wc: str, scheme: str) -> str | tuple[float, ...]:
     """uniform, balanced, or (w_bg, w_fg) from a comma list or a classweights JSON, each finite >= 0."""
+    from segcli.engine.maps import check_class_weights
     from segcli.errors import UsageError
-    from segcli.maps import check_class_weights
-    from segcli.multiclass import load_class_weights
+    from segcli.run.per_class import load_class_weights
 
     if wc in ("uniform", "balanced"):
         return wc

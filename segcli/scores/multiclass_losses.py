@@ -4,7 +4,7 @@ Inputs are batch-first: ``prob`` float (B, K, ...) summing to 1 over K, ``target
 (B, ...), ``valid`` bool (B, ...) False on ignore-index pixels, which take part in nothing.
 Inside logs p is clamped to >= 1e-7. ``weights`` (B, ...), optional: how many pixels each
 element stands for. A label-map prediction needs only one element per (predicted, true) label
-pair, weighted by its pixel count (``segcli.batch.MulticlassBatch``): exact, and no pixel pass.
+pair, weighted by its pixel count (``segcli.scores.batch.MulticlassBatch``): exact, and no pixel pass.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segcli.scores.losses import EPSILON, SMOOTH, lovasz_jaccard
+from segcli.scores.binary_losses import EPSILON, lovasz_jaccard
+from segcli.settings import SMOOTH
 
 
 def _flat(prob: np.ndarray, target: np.ndarray, valid: np.ndarray, weights: np.ndarray | None = None):

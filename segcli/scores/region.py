@@ -1,14 +1,14 @@
 """Region (overlap) scores from hard confusion counts.
 
 Each takes a ``ConfusionCounts`` of (B,) arrays and returns a (B,) float64 array. A 0/0 ratio
-is 1 where prediction and GT are identical, else 0 (``segcli.stats.safe_divide``).
+is 1 where prediction and GT are identical, else 0 (``segcli.engine.stats.safe_divide``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from segcli.stats import ConfusionCounts, safe_divide
+from segcli.engine.stats import ConfusionCounts, safe_divide
 
 
 def tversky_index(counts: ConfusionCounts, *, alpha: float, beta: float) -> np.ndarray:
@@ -20,7 +20,7 @@ def tversky_index(counts: ConfusionCounts, *, alpha: float, beta: float) -> np.n
 def dice(counts: ConfusionCounts) -> np.ndarray:
     """Dice (F1): ``2TP / (2TP + FP + FN)``.
 
-    >>> from segcli.stats import confusion_counts
+    >>> from segcli.engine.stats import confusion_counts
     >>> dice(confusion_counts(np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 1, 0]], bool)))
     array([0.5])
     """
@@ -30,7 +30,7 @@ def dice(counts: ConfusionCounts) -> np.ndarray:
 def iou(counts: ConfusionCounts) -> np.ndarray:
     """Intersection over union (Jaccard): ``TP / (TP + FP + FN)``.
 
-    >>> from segcli.stats import confusion_counts
+    >>> from segcli.engine.stats import confusion_counts
     >>> iou(confusion_counts(np.array([[1, 1, 0, 0]], bool), np.array([[1, 0, 1, 0]], bool)))
     array([0.33333333])
     """
@@ -40,7 +40,7 @@ def iou(counts: ConfusionCounts) -> np.ndarray:
 def precision(counts: ConfusionCounts) -> np.ndarray:
     """``TP / (TP + FP)``.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> precision(C(*np.array([[3], [1], [0], [4]])))
     array([0.75])
     """
@@ -50,7 +50,7 @@ def precision(counts: ConfusionCounts) -> np.ndarray:
 def recall(counts: ConfusionCounts) -> np.ndarray:
     """Sensitivity, ``TP / (TP + FN)``.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> recall(C(*np.array([[3], [1], [1], [4]])))
     array([0.75])
     """
@@ -60,7 +60,7 @@ def recall(counts: ConfusionCounts) -> np.ndarray:
 def specificity(counts: ConfusionCounts) -> np.ndarray:
     """``TN / (TN + FP)``; 1 when GT and prediction are both full.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> specificity(C(*np.array([[3], [1], [1], [3]])))
     array([0.75])
     """
@@ -70,7 +70,7 @@ def specificity(counts: ConfusionCounts) -> np.ndarray:
 def accuracy(counts: ConfusionCounts) -> np.ndarray:
     """``(TP + TN) / N``.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> accuracy(C(*np.array([[3], [1], [1], [3]])))
     array([0.75])
     """
@@ -83,7 +83,7 @@ def mcc(counts: ConfusionCounts) -> np.ndarray:
 
     A zero denominator (a constant prediction or GT) gives 1 when both agree, else 0.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> mcc(C(*np.array([[3], [1], [1], [3]])))
     array([0.5])
     """
@@ -98,7 +98,7 @@ def volume_similarity(counts: ConfusionCounts) -> np.ndarray:
 
     Written as ``(2TP + 2 min(FP, FN)) / (2TP + FP + FN)`` so the 0/0 rule applies to one ratio.
 
-    >>> from segcli.stats import ConfusionCounts as C
+    >>> from segcli.engine.stats import ConfusionCounts as C
     >>> volume_similarity(C(*np.array([[2], [3], [1], [4]])))
     array([0.75])
     """

@@ -11,28 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from segcli.distance import Spacing, directed_distances_of
-from segcli.stats import BitMask, border, bounding_box
-
-
-@dataclass(frozen=True)
-class SurfaceDistances:
-    """Directed border distances of one pair: prediction -> GT and GT -> prediction."""
-
-    pred_to_gt: np.ndarray
-    gt_to_pred: np.ndarray
-
-    @property
-    def pred_empty(self) -> bool:
-        return self.pred_to_gt.size == 0
-
-    @property
-    def gt_empty(self) -> bool:
-        return self.gt_to_pred.size == 0
+from segcli.engine.distance import Spacing, SurfaceDistances, directed_distances_of
+from segcli.engine.stats import BitMask, border, bounding_box
 
 
 def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | None = None) -> SurfaceDistances:

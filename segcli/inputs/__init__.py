@@ -1,0 +1,7 @@
+"""Stage 1, inputs: finding files, pairing predictions with ground truth, reading every format
+(TIFF, PNG, NPY/NPZ, NIfTI, NRRD, MetaImage, fsspec URLs), and interpreting the arrays (mask,
+probabilities, logits, label maps).
+
+May import: ``segcli.errors``, ``segcli.display``, ``segcli.settings`` and other modules of this
+folder; nothing from a later stage (engine, scores, run, results) or the doors (cli, api).
+"""

@@ -1,0 +1,440 @@
+"""One self-contained HTML page for a scoring run: provenance, summary with intervals, the
+distribution of every score, per-class results, the worst cases with thumbnails
+(``segcli.results.thumbnails``), failed pairs.
+
+Everything is inlined (plots and thumbnails as PNG data URIs, styles in the page): the file works
+offline, from an e-mail attachment, and names no external address. Plots use matplotlib (Agg).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from segcli.errors import UsageError
+from segcli.results.read_back import RunResults
+from segcli.results.thumbnails import CONTOUR_GT, CONTOUR_PRED, TINT_FN, TINT_FP, case_masks, thumbnail
+
+N_WORST = 10
+
+
+def _registry():
+    from segcli.scores.table import BY_NAME, MULTICLASS_BY_NAME
+
+    return MULTICLASS_BY_NAME | BY_NAME
+
+
+def split_column(column: str) -> tuple[str, str | None]:
+    """``dice_liver`` -> (``dice``, ``liver``); a score's own name -> (name, None)."""
+    table = _registry()
+    if column in table:
+        return column, None
+    for name in sorted(table, key=len, reverse=True):
+        if column.startswith(name + "_"):
+            return name, column[len(name) + 1 :]
+    return column, None
+
+
+def family(column: str) -> str:
+    base, _ = split_column(column)
+    score = _registry().get(base)
+    return score.group if score is not None else "other"
+
+
+def higher_is_better(column: str) -> bool:
+    """Which way ``column`` gets better, as ``segcli compare`` counts wins (``combined`` and the
+    rater, majority, staple and interrater columns included); a column with no direction (an
+    object count, or one segcli does not write) cannot rank cases: a ``UsageError``."""
+    from segcli.results.directions import direction
+
+    way = direction(column)
+    if way not in ("higher", "lower"):
+        raise UsageError(f"{column}: no better or worse direction ({way}); rank the cases by a score")
+    return way == "higher"
+
+
+def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:
+    """Indices of the ``n`` worst pairs by ``sort_by``: ascending for a score where higher is
+    better (dice), descending otherwise (distances, losses); NaN last."""
+    if sort_by not in results.columns:
+        raise UsageError(f"report sort score {sort_by!r} is not among the columns: {', '.join(results.columns)}")
+    values = np.array([row.get(sort_by, math.nan) for row in results.rows], dtype=np.float64)
+    key = values if higher_is_better(sort_by) else -values
+    key = np.where(np.isnan(key), np.inf, key)
+    return [int(i) for i in np.argsort(key, kind="stable")[:n]]
+
+
+def _png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+# Beyond this magnitude matplotlib's axis arithmetic (margins, box whiskers, tick steps) overflows
+# (values near 1e308: "arange: cannot compute length"); such values are said on the page, not drawn.
+PLOT_LIMIT = 1e300
+
+
+def _figure_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return _png_uri(buffer.getvalue())
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _plot_html(alt: str, draw, *args) -> str:
+    """The ``<img>`` of the plot ``draw(*args)`` returns as a data URI, or, where it cannot be drawn, a
+    note saying so: the page is written either way. matplotlib's and numpy's warnings while
+    drawing never reach stderr."""
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            uri = draw(*args)
+        except Exception as exc:  # the page is still useful without this plot
+            reason = html.escape(f"{type(exc).__name__}: {exc}"[:200])
+            return f"<p class='note'>{html.escape(alt)}: plot not drawn ({reason})</p>"
+    return f"<img class='plot' alt='{html.escape(alt)}' src='{uri}'>"
+
+
+def _too_large(finite: np.ndarray) -> int:
+    """How many of these finite values are beyond what a plot's axis can hold (``PLOT_LIMIT``)."""
+    return int(np.count_nonzero(np.abs(finite) > PLOT_LIMIT))
+
+
+def _not_drawn(what: str, values: np.ndarray) -> str:
+    n = _too_large(values)
+    return (
+        f"{what}: not plotted, {n} value(s) beyond ±{PLOT_LIMIT:g} (largest magnitude "
+        f"{float(np.max(np.abs(values))):.6g}); the summary and the table of every pair show them"
+    )
+
+
+def _nonfinite_label(values: np.ndarray) -> str:
+    parts = []
+    for label, count in (
+        ("inf", int(np.sum(np.isposinf(values)))),
+        ("-inf", int(np.sum(np.isneginf(values)))),
+        ("nan", int(np.sum(np.isnan(values)))),
+    ):
+        if count:
+            parts.append(f"{count} {label}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def distribution_plot(columns: Sequence[str], results: RunResults, title: str, notes: list[str] | None = None) -> str:
+    """One panel per score: a box plot of the finite values with every case as a dot; the count of
+    inf / nan values in the panel's title (never dropped silently). A score with values too large
+    for an axis (beyond ``PLOT_LIMIT``) gets a panel saying so, and a line in ``notes``."""
+    plt = _pyplot()
+    per_row = 4
+    n_rows = math.ceil(len(columns) / per_row)
+    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 1.6 * n_rows), squeeze=False)
+    try:
+        rng = np.random.default_rng(0)
+        for ax, column in zip(axes.flat, columns, strict=False):
+            values = np.array([row.get(column, math.nan) for row in results.rows], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if _too_large(finite):
+                ax.text(0.5, 0.5, f"not drawn: values beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8)  # fmt: skip
+                ax.set_xticks([])
+                if notes is not None:
+                    notes.append(_not_drawn(column, finite))
+            elif finite.size:
+                ax.boxplot(finite, orientation="horizontal", widths=0.6, showfliers=False)
+                if finite.size <= 3000:
+                    ax.scatter(finite, 1 + rng.uniform(-0.18, 0.18, finite.size), s=6, alpha=0.45, color="#3465a4")
+            ax.set_yticks([])
+            ax.set_title(column + _nonfinite_label(values), fontsize=9)
+            ax.tick_params(axis="x", labelsize=8)
+        for ax in list(axes.flat)[len(columns) :]:
+            ax.axis("off")
+        figure.suptitle(title, fontsize=11)
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
+
+
+def per_class_plot(score: str, labels: Sequence[str], results: RunResults, notes: list[str] | None = None) -> str:
+    """A box per class; a class with values too large for an axis is left empty, named so, and
+    said in ``notes``."""
+    plt = _pyplot()
+    figure, ax = plt.subplots(figsize=(min(12, 1.0 + 0.8 * len(labels)), 3.0))
+    try:
+        data, names = [], []
+        for label in labels:
+            values = np.array([row.get(f"{score}_{label}", math.nan) for row in results.rows], dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            if _too_large(finite):
+                if notes is not None:
+                    notes.append(_not_drawn(f"{score}_{label}", finite))
+                finite = finite[:0]
+                label = f"{label} (not drawn)"
+            data.append(finite)
+            names.append(label + _nonfinite_label(values))
+        ax.boxplot([d if d.size else [math.nan] for d in data], tick_labels=names, showfliers=False)
+        ax.set_ylabel(score)
+        ax.tick_params(axis="x", labelsize=8, rotation=30)
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
+
+
+def threshold_plot(
+    summary: dict[str, dict[str, float]], best: dict[str, tuple[float, float]], notes: list[str] | None = None
+) -> str:
+    """Mean of each score against the threshold, one panel per score, the best threshold marked; a
+    score whose means are too large for an axis gets a panel saying so, and a line in ``notes``."""
+    from segcli.results.formats import split_threshold
+
+    plt = _pyplot()
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for column, stats in summary.items():
+        score, threshold = split_threshold(column)
+        curves.setdefault(score, []).append((threshold, stats["mean"]))
+    per_row = 4
+    n_rows = math.ceil(len(curves) / per_row)
+    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 2.0 * n_rows), squeeze=False)
+    try:
+        for ax, (score, points) in zip(axes.flat, curves.items(), strict=False):
+            points.sort()
+            means = np.array([p[1] for p in points], dtype=np.float64)
+            if _too_large(means[np.isfinite(means)]):
+                ax.text(0.5, 0.5, f"not drawn: means beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
+                        transform=ax.transAxes, fontsize=8)  # fmt: skip
+                ax.set_yticks([])
+                if notes is not None:
+                    notes.append(_not_drawn(f"{score} (mean per threshold)", means[np.isfinite(means)]))
+            else:
+                ax.plot([p[0] for p in points], means, marker="o", markersize=3)
+            if score in best:
+                ax.axvline(best[score][0], color="#c0392b", linestyle="--", linewidth=1)
+            ax.set_title(f"{score} (best {best[score][0]:g})" if score in best else score, fontsize=9)
+            ax.tick_params(labelsize=8)
+        for ax in list(axes.flat)[len(curves) :]:
+            ax.axis("off")
+        figure.tight_layout()
+        return _figure_uri(figure)
+    finally:
+        plt.close(figure)
+
+
+def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
+    """A --thresholds run: the mean-against-threshold plot, and the results at the best
+    threshold of the sort score (the rest of the page shows those)."""
+    from segcli.results.formats import best_thresholds, summarize
+
+    summary = summarize(results.columns, results.rows)
+    best = best_thresholds(summary, {name: higher_is_better(name) for name in _registry()})
+    score = sort_by.partition("@")[0]
+    if score not in best:
+        raise UsageError(f"--report-sort {sort_by}: not a score of this run; choose from {', '.join(best)}")
+    threshold = best[score][0]
+    notes: list[str] = []
+    plot = _plot_html("mean score against threshold", threshold_plot, summary, best, notes)
+    section = (
+        "<h2 id='thresholds'>Thresholds</h2>"
+        + plot
+        + "".join(f"<p class='note'>{html.escape(note)}</p>" for note in notes)
+        + f"<p class='note'>The rest of this page shows the scores at threshold {threshold:g}, the best for "
+        f"{html.escape(score)}. Best threshold per score: "
+        + ", ".join(f"{html.escape(s)} {t:g}" for s, (t, _) in best.items())
+        + "</p>"
+    )
+    return results.at_threshold(threshold), section
+
+
+# --- the page --------------------------------------------------------------------------------
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa}
+header{background:#203a55;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
+header p{margin:4px 0 0;opacity:.85}main{padding:8px 28px 40px;max-width:1400px}
+h2{border-bottom:2px solid #203a55;padding-bottom:4px;margin-top:34px}
+table{border-collapse:collapse;font-size:13px;background:#fff}
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#eef2f6}
+td:first-child,th:first-child{text-align:left}.prov td{text-align:left}
+.cases{display:flex;flex-wrap:wrap;gap:14px}.case{background:#fff;border:1px solid #ddd;padding:8px;width:272px}
+.case img{width:256px;image-rendering:pixelated;display:block;margin-bottom:6px}.case h3{font-size:14px;margin:0 0 4px;
+word-break:break-all}.case p{margin:2px 0;font-size:12px}.legend span{display:inline-block;width:12px;height:12px;
+margin:0 4px 0 12px;vertical-align:middle}.plot{max-width:100%}.note{color:#666;font-size:13px}
+.failed li{font-family:monospace;font-size:12px;margin:2px 0}details{margin-top:10px}
+"""
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return html.escape(str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence], css: str = "") -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table class='{css}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _flatten(settings: dict, prefix: str = "") -> list[tuple[str, str]]:
+    out = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", json.dumps(value) if isinstance(value, (list, tuple)) else str(value)))
+    return out
+
+
+def render_report(
+    results: RunResults,
+    *,
+    provenance: dict,
+    sort_by: str = "dice",
+    images_dir: Path | None = None,
+    base_dir: Path | None = None,
+    n_worst: int = N_WORST,
+    on_note=None,
+) -> str:
+    """The whole page as one HTML string. ``on_note(message)``: told of each ``images_dir`` image
+    that could not be used as its case's background (also said on the page)."""
+    from segcli.results.formats import STATISTICS, summarize
+    from segcli.results.intervals import mean_intervals
+
+    threshold_section = ""
+    if any("@" in c for c in results.columns):
+        results, threshold_section = _thresholds(results, sort_by)
+        sort_by = sort_by.partition("@")[0]
+    if sort_by not in results.columns:
+        raise UsageError(f"--report-sort {sort_by}: not a column of this run; choose from {', '.join(results.columns)}")
+    summary = summarize(results.columns, results.rows)
+    intervals = mean_intervals({c: [row.get(c, math.nan) for row in results.rows] for c in results.columns})
+    n_pairs = len(results.names)
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>segcli report: {n_pairs} pairs</title><style>{STYLE}</style></head><body>",
+        "<header><h1>segcli report</h1>",
+        f"<p>{n_pairs} pair(s) scored, {len(results.failures)} failed; {len(results.columns)} score column(s)</p>",
+        "</header><main>",
+    ]
+    # Provenance
+    rows = [(k, v) for k, v in provenance.items()] + _flatten(results.settings, "setting: ")
+    parts += ["<h2 id='provenance'>Provenance</h2>", _table(["what", "value"], rows, css="prov")]
+    parts.append(threshold_section)
+    # Summary
+    header = ["score", *STATISTICS, "ci95_low", "ci95_high"]
+    table_rows = [[c, *(summary[c][s] for s in STATISTICS), intervals[c][0], intervals[c][1]] for c in results.columns]
+    parts += [
+        "<h2 id='summary'>Summary</h2>",
+        _table(header, table_rows),
+        "<p class='note'>Statistics over every pair, non-finite values included (an infinite distance makes the "
+        "mean infinite); n_nonfinite counts them. ci95: 95% BCa bootstrap interval of the mean (9999 resamples, "
+        "seed 0); none where a column is not all finite or all equal.</p>",
+    ]
+    # Distributions
+    parts.append("<h2 id='distributions'>Distributions</h2>")
+    mean_columns = [c for c in results.columns if split_column(c)[1] is None]
+    families: dict[str, list[str]] = {}
+    for column in mean_columns:
+        families.setdefault(family(column), []).append(column)
+    if n_pairs:
+        for name, columns in families.items():
+            notes = []
+            plot = _plot_html(f"{name} scores", distribution_plot, columns, results, f"{name} scores", notes)
+            parts.append(f"<h3>{html.escape(name)}</h3>{plot}")
+            parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
+    # Per class
+    labelled = [c for c in results.columns if split_column(c)[1] is not None]
+    if labelled:
+        labels = list(dict.fromkeys(split_column(c)[1] for c in labelled))
+        scores = list(dict.fromkeys(split_column(c)[0] for c in labelled))
+        rows = [[label, *(summary.get(f"{s}_{label}", {}).get("mean", math.nan) for s in scores)] for label in labels]
+        parts += ["<h2 id='classes'>Per class (means)</h2>", _table(["class", *scores], rows)]
+        plot_score = split_column(sort_by)[0] if split_column(sort_by)[0] in scores else scores[0]
+        if n_pairs:
+            notes = []
+            parts.append(_plot_html(f"{plot_score} per class", per_class_plot, plot_score, labels, results, notes))
+            parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
+    # Worst cases
+    order = "ascending" if higher_is_better(sort_by) else "descending"
+    parts += [
+        f"<h2 id='worst'>Worst {min(n_worst, n_pairs)} cases by {html.escape(sort_by)} ({order})</h2>",
+        "<p class='legend'>"
+        + "".join(
+            f"<span style='background:rgb{colour}'></span>{label}"
+            for label, colour in (
+                ("GT contour", CONTOUR_GT),
+                ("prediction contour", CONTOUR_PRED),
+                ("false positive", TINT_FP),
+                ("false negative", TINT_FN),
+            )
+        )
+        + "</p>",
+        "<div class='cases'>",
+    ]
+    images = _image_index(images_dir)
+    key_columns = [c for c in ("dice", "iou", "hd95", "assd") if c in results.columns and c != sort_by]
+    for index in worst_cases(results, sort_by, n_worst):
+        name, row, meta = results.names[index], results.rows[index], results.metas[index]
+        notes: list[str] = []
+        try:
+            pred_mask, gt_mask = case_masks(meta, results.settings, base_dir)
+            uri = _png_uri(thumbnail(pred_mask, gt_mask, images.get(name), notes=notes))
+            picture = f"<img alt='{html.escape(name)}' src='{uri}'>"
+        except Exception as exc:  # the page is still useful without this picture
+            picture = f"<p class='note'>no thumbnail: {html.escape(str(exc)[:200])}</p>"
+        for note in notes:
+            picture += f"<p class='note'>{html.escape(note)}</p>"
+            if on_note is not None:
+                on_note(note)
+        details = "".join(f"<p>{html.escape(c)}: {_fmt(row.get(c, math.nan))}</p>" for c in key_columns)
+        parts.append(
+            f"<div class='case'>{picture}<h3>{html.escape(name)}</h3>"
+            f"<p><b>{html.escape(sort_by)}: {_fmt(row.get(sort_by, math.nan))}</b></p>{details}</div>"
+        )
+    parts.append("</div>")
+    # Failures
+    parts.append(f"<h2 id='failed'>Failed pairs ({len(results.failures)})</h2>")
+    if results.failures:
+        items = "".join(f"<li>{html.escape(n)}: {html.escape(m)}</li>" for n, m in results.failures)
+        parts.append(f"<ul class='failed'>{items}</ul>")
+    else:
+        parts.append("<p class='note'>none</p>")
+    # Every pair
+    parts.append(f"<details><summary>Every pair ({n_pairs})</summary>")
+    parts.append(
+        _table(
+            ["name", *results.columns],
+            [
+                [n, *(r.get(c, math.nan) for c in results.columns)]
+                for n, r in zip(results.names, results.rows, strict=True)
+            ],
+        )
+    )
+    parts.append("</details></main></body></html>\n")
+    # A file name that is not UTF-8 (its bytes held as surrogates) is shown as \xe9 escapes: the
+    # page declares UTF-8 and must be valid UTF-8.
+    return "".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _image_index(images_dir: Path | None) -> dict[str, Path]:
+    if images_dir is None:
+        return {}
+    from segcli.inputs.pairing import find_images
+
+    return find_images(images_dir)

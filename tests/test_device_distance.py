@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy import ndimage
 
-from segcli.engine import torch_distance as device_distance
+from segcli.engine import torch_edt as device_distance
 from segcli.engine.distance import InsideOutside
 from segcli.engine.maps import boundary_band as cpu_boundary_band
 from segcli.engine.stats import border as cpu_border
@@ -21,11 +21,10 @@ from segcli.engine.torch_distance import (
     boundary_iou,
     boundary_region,
     dilate_cross,
-    edt,
     inside_outside,
-    squared_distance_to,
     surface_distances,
 )
+from segcli.engine.torch_edt import edt, squared_distance_to
 from segcli.scores import surface as cpu_surface
 from tests.conftest import smooth_mask
 

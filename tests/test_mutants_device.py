@@ -15,9 +15,9 @@ import torch
 from scipy import ndimage
 
 from segcli.engine import cpus
-from segcli.engine import torch_distance as device_distance
+from segcli.engine import torch_edt as device_distance
 from segcli.engine.cpus import _cgroup_quota, available_cpus, plan_cpus
-from segcli.engine.torch_distance import edt
+from segcli.engine.torch_edt import edt
 from segcli.run import device as device_module
 from segcli.run.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device
 

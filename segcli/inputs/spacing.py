@@ -3,9 +3,9 @@ whatever its role (the prediction, a ``--rater``'s ground truth, a report's ``--
 
 ``check_beside_gt`` is the one check: the file's geometry (shape, spacing, origin, direction, as
 nnU-Net compares them) and its spacing agree with the GT's, in physical length when both state a
-unit, else a ``ShapeError`` naming the file, the GT and what differs; ``--spacing`` chooses the
-spacing and ``--ignore-geometry`` scores with the GT's, for every role alike. It returns the
-spacing the pair is scored with and where it came from (``SPACING_SOURCES``).
+unit, else a ``GeometryError`` (a ``ShapeError``) naming the file, the GT and what differs;
+``--spacing`` chooses the spacing and ``--ignore-geometry`` scores with the GT's, for every role
+alike. It returns the spacing the pair is scored with and where it came from (``SPACING_SOURCES``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,19 @@ if TYPE_CHECKING:
     from segcli.inputs.images import Image
 
 SPACING_SOURCES = ("option", "gt", "pred", "default")
+
+
+class GeometryError(ShapeError):
+    """A file's spacing or geometry disagrees with its GT's; ``what`` says how, without the file's
+    name or a hint (a report's underlay says it in its own words)."""
+
+    def __init__(self, message: str, what: str) -> None:
+        super().__init__(message)
+        self.what = what
+
+    def __reduce__(self):
+        return type(self), (str(self), self.what)
+
 
 # Tolerances of the geometry check (nnU-Net's): spacing relative, origin and direction absolute.
 SPACING_RTOL = 1e-5
@@ -72,7 +85,7 @@ def pair_spacing(
     """The spacing a pair is scored with and where it came from (``SPACING_SOURCES``).
 
     The option wins. Otherwise the files' spacings must agree (to a relative 1e-5) when both state
-    one, else ``ShapeError`` (``ignore_geometry``: the GT's is used); a file that states none
+    one, else ``GeometryError`` (``ignore_geometry``: the GT's is used); a file that states none
     takes the other's; neither: 1 per axis. When both files state a length unit (``gt_unit``,
     ``pred_unit``, as ``segcli.inputs.images`` names them) the spacings are compared in physical length
     (1000 um agrees with 1 mm) and the pair is scored in the GT's spacing and unit; a unit stated
@@ -96,9 +109,9 @@ def pair_spacing(
             if converted:
                 pred_text = f"{pred_text} {pred_unit} ({spacing_text(physical)} {gt_unit})"
                 gt_text = f"{gt_text} {gt_unit}"
-            raise ShapeError(
-                f"{pred_path}: spacing {pred_text} differs from {gt_path} spacing "
-                f"{gt_text}; pass --spacing to choose (or --ignore-geometry for the GT's)"
+            what = f"spacing {pred_text} differs from {gt_path} spacing {gt_text}"
+            raise GeometryError(
+                f"{pred_path}: {what}; pass --spacing to choose (or --ignore-geometry for the GT's)", what
             )
         return gt_s, "gt"
     if gt_spacing is not None:
@@ -198,7 +211,7 @@ def check_beside_gt(
     Where both files state an affine (medical volumes), their geometry must agree
     (``geometry_differences``; ``ignore_geometry`` lets files of the same shape through); then their
     spacings (``pair_spacing``: ``spacing_override`` chooses, ``ignore_geometry`` takes the GT's).
-    ``ShapeError`` otherwise, naming ``path`` and ``gt_path`` (default: each file's own).
+    ``GeometryError`` otherwise, naming ``path`` and ``gt_path`` (default: each file's own).
     """
     path = image.path if path is None else path
     gt_path = gt.path if gt_path is None else gt_path
@@ -215,7 +228,8 @@ def check_beside_gt(
         )
         if differences and not (ignore_geometry and image.array.shape == gt.array.shape):
             hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
-            raise ShapeError(f"{path}: geometry differs from {gt_path}: {'; '.join(differences)}{hint}")
+            what = f"geometry differs from {gt_path}: {'; '.join(differences)}"
+            raise GeometryError(f"{path}: {what}{hint}", what)
     return pair_spacing(
         spacing_override,
         gt.spacing,

@@ -127,13 +127,13 @@ def case_thumbnail(
 
 
 def _disagreement(gt: Image, settings: dict, image: Image) -> str:
-    """What differs between an underlay read with its header and the GT, "" when they agree."""
+    """What differs between an underlay read with its header and the GT, "" when they agree (a GT
+    read under --spacing states neither spacing nor geometry: nothing is compared)."""
     from segcli.inputs.spacing import GeometryError, check_beside_gt
 
-    if settings.get("spacing_override") is not None:  # the run read no header's spacing: nor is it here
-        return ""
-    if image.array.shape != gt.array.shape:
-        return ""  # said as a shape difference
+    shape, gt_shape = tuple(image.array.shape), tuple(gt.array.shape)
+    if shape != gt_shape:  # a volume of another depth has slices of the masks' shape: said here
+        return f"its shape {shape} differs from the GT's {gt_shape}" if len(shape) == 3 == len(gt_shape) else ""
     try:
         check_beside_gt(image, gt, spacing_override=None, ignore_geometry=bool(settings.get("ignore_geometry")))
     except GeometryError as exc:

@@ -119,3 +119,11 @@ def test_the_thumbnail_is_drawn_over_an_agreeing_underlay_and_over_the_gt_mask_o
         assert (picture != over_gt) is used and (not notes) is used
         ignored = case_thumbnail(meta, settings | {"ignore_geometry": True}, volumes / "img" / f"{name}.nii.gz")
         assert ignored != over_gt
+
+
+def test_an_underlay_volume_of_another_depth_is_not_drawn(volumes):
+    """Its slices have the masks' shape, but not the GT's slices: said, not drawn."""
+    _nii(volumes / "img/b.nii.gz", np.zeros((12, 14, 7), np.float32))
+    result, _, _ = _report(volumes)
+    said = "not used as the background, its shape (7, 14, 12) differs from the GT's (6, 14, 12)"
+    assert f"{volumes / 'img/b.nii.gz'}: {said}" in result.stderr

@@ -27,9 +27,9 @@ from segcli.errors import OutputError, SegcliError, UsageError
 from segcli.inputs.images import VOLUME_SUFFIXES, image_stem, image_suffix, read_image
 from segcli.inputs.pairing import find_images
 from segcli.inputs.remote import Url, local_path
+from segcli.inputs.spacing import resolve_spacing
 from segcli.results.files import map_target_suffix, tiff_tags, write_png, write_tiff, write_volume_map
 from segcli.results.outputs import describe_os_error
-from segcli.run.pair import resolve_spacing
 from segcli.run.pool import WORKER_DIED, map_isolated
 
 

@@ -18,8 +18,7 @@ from typer.testing import CliRunner
 
 from segcli.cli.main import app
 from segcli.errors import ShapeError
-from segcli.inputs.volumes import geometry_differences
-from segcli.run.pair import pair_spacing
+from segcli.inputs.spacing import geometry_differences, pair_spacing
 
 
 def _squares():
@@ -176,7 +175,7 @@ def test_unit_on_one_side_only_keeps_the_numeric_comparison(tmp_path):
 
 
 def test_unit_scale():
-    from segcli.inputs.volumes import unit_scale
+    from segcli.inputs.spacing import unit_scale
 
     assert unit_scale("um", "mm") == pytest.approx(1e-3)
     assert unit_scale("inch", "cm") == pytest.approx(2.54)

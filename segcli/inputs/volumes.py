@@ -5,7 +5,8 @@ slices first, as a multi-page TIFF, SimpleITK's arrays and nnU-Net's), so a NIfT
 512x512x300 is read as an array of shape (300, 512, 512), C-contiguous without a copy. The
 spacing is in the array's axis order, and ``affine`` maps array indices to world coordinates in
 millimetres, RAS+ as nibabel's affine (SimpleITK's and NRRD's LPS are converted), so two files
-of different formats can be compared. Writing a map "like" an input keeps its geometry.
+of different formats can be compared (``segcli.inputs.spacing`` compares them). Writing a map
+"like" an input keeps its geometry.
 """
 
 from __future__ import annotations
@@ -25,10 +26,6 @@ NRRD_SUFFIXES = (".nrrd", ".nhdr")
 METAIMAGE_SUFFIXES = (".mha", ".mhd")
 VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES + METAIMAGE_SUFFIXES
 MEDICAL_EXTRA = "pip install 'segcli[medical]'"
-
-# Tolerances of the geometry check (nnU-Net's): spacing relative, origin and direction absolute.
-SPACING_RTOL = 1e-5
-AFFINE_ATOL = 1e-4
 
 _LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 
@@ -208,77 +205,6 @@ def _sitk_reason(exc: Exception) -> str:
     reason = next((line[len("Reason: ") :] for line in lines if line.startswith("Reason: ")), "Success")
     text = error.rstrip(".") + ("" if reason == "Success" else f": {reason}")
     return (text or type(exc).__name__)[:200]
-
-
-# Metres per length unit, for every unit ``segcli.inputs.images`` names (``micron`` is read as ``um``).
-UNIT_LENGTHS = {"nm": 1e-9, "um": 1e-6, "mm": 1e-3, "cm": 1e-2, "m": 1.0, "inch": 0.0254}
-
-
-def unit_scale(unit: str | None, to_unit: str | None) -> float | None:
-    """How many ``to_unit`` one ``unit`` is: the factor that turns a length stated in ``unit``
-    into ``to_unit``; 1.0 for one unit, None unless both are known length units.
-
-    >>> unit_scale("um", "mm"), unit_scale("mm", "mm"), unit_scale("mm", None), unit_scale("px", "mm")
-    (0.001, 1.0, None, None)
-    """
-    if unit not in UNIT_LENGTHS or to_unit not in UNIT_LENGTHS:
-        return None
-    if unit == to_unit:
-        return 1.0
-    return UNIT_LENGTHS[unit] / UNIT_LENGTHS[to_unit]
-
-
-def geometry_differences(
-    pred_shape: tuple[int, ...],
-    pred_spacing: tuple[float, ...] | None,
-    pred_affine: np.ndarray | None,
-    gt_shape: tuple[int, ...],
-    gt_spacing: tuple[float, ...] | None,
-    gt_affine: np.ndarray | None,
-    *,
-    pred_unit: str | None = None,
-    gt_unit: str | None = None,
-) -> list[str]:
-    """What differs between a prediction's and a GT's geometry, as nnU-Net checks it: shape,
-    spacing (relative 1e-5), origin and direction (absolute 1e-4). Only what both files state is
-    compared; each difference is ``"<what> <pred> vs <gt>"``.
-
-    When both files state a length unit (``pred_unit``, ``gt_unit``: names as ``segcli.inputs.images``
-    gives them) and the units differ, spacing and origin are compared in physical length (the
-    prediction's converted to the GT's unit, so 1000 um is 1 mm; the origin tolerance is in the
-    GT's unit) and the difference names each side in its own unit, the prediction's spacing also
-    in the GT's (``spacing 1,1 um (0.001,0.001 mm) vs 1,1 mm``). Otherwise the numbers are
-    compared as they are.
-    """
-    for name, unit in (("pred_unit", pred_unit), ("gt_unit", gt_unit)):
-        if unit is not None and not isinstance(unit, str):
-            raise TypeError(f"{name}: expected a unit name or None, got {unit!r}")
-    differences = []
-    if pred_shape != gt_shape:
-        differences.append(f"shape {_join(pred_shape)} vs {_join(gt_shape)}")
-        return differences
-    scale = unit_scale(pred_unit, gt_unit)
-    converted = scale is not None and scale != 1.0  # units differ: compare physical lengths
-    pred_in, gt_in = (f" {pred_unit}", f" {gt_unit}") if converted else ("", "")
-    if pred_spacing is not None and gt_spacing is not None and len(pred_spacing) == len(gt_spacing):
-        physical = [v * scale for v in pred_spacing] if converted else pred_spacing
-        if not all(math.isclose(a, b, rel_tol=SPACING_RTOL) for a, b in zip(physical, gt_spacing, strict=True)):
-            shown = f" ({_join(physical)}{gt_in})" if converted else ""
-            differences.append(f"spacing {_join(pred_spacing)}{pred_in}{shown} vs {_join(gt_spacing)}{gt_in}")
-    if pred_affine is not None and gt_affine is not None:
-        ndim = len(gt_shape)
-        pred_origin = pred_affine[:3, 3] * scale if converted else pred_affine[:3, 3]
-        if not np.allclose(pred_origin, gt_affine[:3, 3], rtol=0, atol=AFFINE_ATOL):
-            differences.append(f"origin {_join(pred_affine[:3, 3])}{pred_in} vs {_join(gt_affine[:3, 3])}{gt_in}")
-        pred_dir, gt_dir = _directions(pred_affine, ndim), _directions(gt_affine, ndim)
-        if not np.allclose(pred_dir, gt_dir, rtol=0, atol=AFFINE_ATOL):
-            differences.append(f"direction {_join(pred_dir.T.ravel())} vs {_join(gt_dir.T.ravel())}")
-    return differences
-
-
-def _directions(affine: np.ndarray, ndim: int) -> np.ndarray:
-    columns = affine[:3, :ndim]
-    return columns / np.linalg.norm(columns, axis=0)
 
 
 def _join(values) -> str:

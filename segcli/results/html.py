@@ -20,7 +20,7 @@ import numpy as np
 
 from segcli.errors import UsageError
 from segcli.results.read_back import RunResults
-from segcli.results.thumbnails import CONTOUR_GT, CONTOUR_PRED, TINT_FN, TINT_FP, case_masks, thumbnail
+from segcli.results.thumbnails import CONTOUR_GT, CONTOUR_PRED, TINT_FN, TINT_FP, case_thumbnail
 
 N_WORST = 10
 
@@ -393,8 +393,7 @@ def render_report(
         name, row, meta = results.names[index], results.rows[index], results.metas[index]
         notes: list[str] = []
         try:
-            pred_mask, gt_mask = case_masks(meta, results.settings, base_dir)
-            uri = _png_uri(thumbnail(pred_mask, gt_mask, images.get(name), notes=notes))
+            uri = _png_uri(case_thumbnail(meta, results.settings, images.get(name), base_dir=base_dir, notes=notes))
             picture = f"<img alt='{html.escape(name)}' src='{uri}'>"
         except Exception as exc:  # the page is still useful without this picture
             picture = f"<p class='note'>no thumbnail: {html.escape(str(exc)[:200])}</p>"

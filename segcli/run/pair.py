@@ -11,96 +11,20 @@ from __future__ import annotations
 import math
 import traceback
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 
-from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError
-from segcli.inputs.images import Image, read_image
+from segcli.errors import InputError, InvalidOption, ShapeError, ValueRangeError
+from segcli.inputs.images import Image
 from segcli.inputs.interpret import BinaryPair, binary_pair
 from segcli.inputs.pairing import Pair
 from segcli.run.outcomes import Failure, Outcome, Prepared, Record
+from segcli.run.reading import read_pair as _read_pair
+from segcli.run.reading import read_raters
 from segcli.scores.batch import BinaryBatch
 from segcli.scores.table import EMPTY_DISTANCE_LOG, compute_scores
-from segcli.settings import SPACING_RANGE, ScoreOptions, ScoreSettings, check_finite
-
-SPACING_SOURCES = ("option", "gt", "pred", "default")
-
-
-def resolve_spacing(
-    override: tuple[float, ...] | None, stated: tuple[float, ...] | None, ndim: int, path: object
-) -> tuple[float, ...] | None:
-    """The option wins over the file's metadata; a single value applies to every axis."""
-    spacing = override if override is not None else stated
-    if spacing is None:
-        return None
-    if len(spacing) == 1:
-        return tuple(spacing) * ndim
-    if len(spacing) != ndim:
-        raise ShapeError(f"{path}: spacing {','.join(map(str, spacing))} has {len(spacing)} values for a {ndim}D image")
-    return tuple(spacing)
-
-
-def pair_spacing(
-    override: tuple[float, ...] | None,
-    gt_spacing: tuple[float, ...] | None,
-    pred_spacing: tuple[float, ...] | None,
-    ndim: int,
-    gt_path: object,
-    pred_path: object,
-    *,
-    ignore_geometry: bool = False,
-    gt_unit: str | None = None,
-    pred_unit: str | None = None,
-) -> tuple[tuple[float, ...], str]:
-    """The spacing a pair is scored with and where it came from (``SPACING_SOURCES``).
-
-    The option wins. Otherwise the files' spacings must agree (to a relative 1e-5) when both state
-    one, else ``ShapeError`` (``ignore_geometry``: the GT's is used); a file that states none
-    takes the other's; neither: 1 per axis. When both files state a length unit (``gt_unit``,
-    ``pred_unit``, as ``segcli.inputs.images`` names them) the spacings are compared in physical length
-    (1000 um agrees with 1 mm) and the pair is scored in the GT's spacing and unit; a unit stated
-    by one file only, or by none, leaves the numbers compared as they are.
-    """
-    for name, unit in (("gt_unit", gt_unit), ("pred_unit", pred_unit)):
-        if unit is not None and not isinstance(unit, str):
-            raise TypeError(f"{name}: expected a unit name or None, got {unit!r}")
-    if override is not None:
-        return resolve_spacing(override, None, ndim, gt_path), "option"
-    if gt_spacing is not None and pred_spacing is not None:
-        gt_s = resolve_spacing(None, gt_spacing, ndim, gt_path)
-        pred_s = resolve_spacing(None, pred_spacing, ndim, pred_path)
-        scale = _unit_scale(pred_unit, gt_unit)
-        converted = scale is not None and scale != 1.0  # both units stated, and different
-        physical = tuple(v * scale for v in pred_s) if converted else pred_s
-        same = all(math.isclose(a, b, rel_tol=1e-5) for a, b in zip(gt_s, physical, strict=True))
-        if not same and not ignore_geometry:
-            pred_text, gt_text = _spacing_text(pred_s), _spacing_text(gt_s)
-            if converted:
-                pred_text = f"{pred_text} {pred_unit} ({_spacing_text(physical)} {gt_unit})"
-                gt_text = f"{gt_text} {gt_unit}"
-            raise ShapeError(
-                f"{pred_path}: spacing {pred_text} differs from {gt_path} spacing "
-                f"{gt_text}; pass --spacing to choose (or --ignore-geometry for the GT's)"
-            )
-        return gt_s, "gt"
-    if gt_spacing is not None:
-        return resolve_spacing(None, gt_spacing, ndim, gt_path), "gt"
-    if pred_spacing is not None:
-        return resolve_spacing(None, pred_spacing, ndim, pred_path), "pred"
-    return (1.0,) * ndim, "default"
-
-
-def _unit_scale(unit: str | None, to_unit: str | None) -> float | None:
-    if unit is None or to_unit is None:  # the common case: no import
-        return None
-    from segcli.inputs.volumes import unit_scale
-
-    return unit_scale(unit, to_unit)
-
-
-def _spacing_text(spacing: tuple[float, ...]) -> str:
-    return ",".join(f"{v:g}" for v in spacing)
+from segcli.settings import ScoreOptions, ScoreSettings, check_finite
 
 
 def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settings: ScoreSettings):
@@ -175,100 +99,6 @@ def _on_device(metric: str) -> bool:
     return lookup(metric).on_device
 
 
-# Peak bytes per pixel beyond the decoded inputs, measured on a 4096x4096 pair (peak RSS of
-# `segcli score --metrics GROUP --workers 1`, rounded up).
-BYTES_PER_PIXEL = {"base": 6, "region": 2, "surface": 6, "losses": 48}
-
-
-def estimate_memory(n_pixels: int, input_bytes: int, metrics: Iterable[str], num_classes: int | None) -> int:
-    """Rough peak bytes to score one pair; the losses' float maps dominate."""
-    from segcli.scores.table import MULTICLASS_BY_NAME
-
-    groups = {MULTICLASS_BY_NAME[m].group if m in MULTICLASS_BY_NAME else "losses" for m in metrics}
-    per_pixel = BYTES_PER_PIXEL["base"] + sum(BYTES_PER_PIXEL[g] for g in groups)
-    if num_classes is not None and "losses" in groups:
-        per_pixel += 8 * num_classes
-    return input_bytes + n_pixels * per_pixel
-
-
-def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, pred: np.ndarray | None) -> None:
-    if settings.max_memory is None:
-        return
-    input_bytes = gt.nbytes + (pred.nbytes if pred is not None else 0)
-    needed = estimate_memory(gt.size, input_bytes, settings.metrics, settings.num_classes)
-    if needed > settings.max_memory:
-        raise ResourceError(
-            f"{pair.gt}: scoring {len(settings.metrics)} score(s) on shape {gt.shape} needs about "
-            f"{needed / 2**30:.1f} GiB, over the {settings.max_memory / 2**30:.1f} GiB each pair may use; "
-            "choose fewer scores (--metrics region,surface needs least), fewer --workers, or raise --max-memory"
-        )
-
-
-def _read_pair(pair: Pair, settings: ScoreSettings):
-    """Both images, checked against the memory budget, the options with this pair's spacing, and
-    the record's ``meta`` (spacing and where it came from)."""
-    stated = settings.spacing_override is None  # --spacing given: a file's broken tag does not matter
-    gt_image = read_image(pair.gt, spacing=stated)
-    pred_image = read_image(pair.pred, spacing=stated) if pair.pred is not None else None
-    _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
-    ndim = gt_image.array.ndim
-    if settings.num_classes is not None and pred_image is not None and pred_image.array.ndim == ndim + 1:
-        pred_spacing = pred_image.spacing[-ndim:] if pred_image.spacing and len(pred_image.spacing) > ndim else None
-    else:
-        pred_spacing = pred_image.spacing if pred_image else None
-    if pred_image is not None and pred_image.affine is not None and gt_image.affine is not None:
-        from segcli.inputs.volumes import geometry_differences
-
-        differences = geometry_differences(
-            pred_image.array.shape,
-            pred_spacing,
-            pred_image.affine,
-            gt_image.array.shape,
-            gt_image.spacing,
-            gt_image.affine,
-            pred_unit=pred_image.unit,
-            gt_unit=gt_image.unit,
-        )
-        if differences and not (settings.ignore_geometry and pred_image.array.shape == gt_image.array.shape):
-            hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
-            raise ShapeError(f"{pair.pred}: geometry differs from {pair.gt}: {'; '.join(differences)}{hint}")
-    spacing, source = pair_spacing(
-        settings.spacing_override,
-        gt_image.spacing,
-        pred_spacing,
-        ndim,
-        pair.gt,
-        pair.pred or "prediction",
-        ignore_geometry=settings.ignore_geometry,
-        gt_unit=gt_image.unit,
-        pred_unit=pred_image.unit if pred_image is not None else None,
-    )
-    if not all(SPACING_RANGE[0] <= v <= SPACING_RANGE[1] for v in spacing):
-        raise ShapeError(
-            f"{pair.gt}: spacing {','.join(f'{v:g}' for v in spacing)} outside "
-            f"[{SPACING_RANGE[0]:g}, {SPACING_RANGE[1]:g}]"
-        )
-    options = settings.options if spacing == settings.options.spacing else _with_spacing(settings.options, spacing)
-    meta = {
-        "spacing": list(spacing),
-        "spacing_source": source,
-        "unit": _unit(source, settings, gt_image, pred_image),
-        "pred_path": str(pair.pred) if pair.pred is not None else "",
-        "gt_path": str(pair.gt),
-    }
-    return gt_image, pred_image, options, meta
-
-
-def _unit(source: str, settings: ScoreSettings, gt_image: Image, pred_image: Image | None) -> str:
-    """The unit of a pair's distances, from where its spacing came from (read with the file)."""
-    if source == "default":
-        return "px"
-    if source == "option":
-        return settings.spacing_unit or "unspecified"
-    image = gt_image if source == "gt" else pred_image
-    return (image.unit if image is not None else None) or "unspecified"
-
-
 def _prepare_binary(pair: Pair, settings: ScoreSettings) -> tuple[BinaryPair, ScoreOptions, dict]:
     gt_image, pred_image, options, meta = _read_pair(pair, settings)
     binary = _binary_of(gt_image, pred_image, pair, settings)
@@ -288,12 +118,7 @@ def _binary_of(gt_image: Image, pred_image: Image | None, pair: Pair, settings: 
 
 def _score_pair(pair: Pair, settings: ScoreSettings) -> tuple[dict[str, float], dict]:
     gt_image, pred_image, options, meta = _read_pair(pair, settings)
-    raters = []
-    for path in pair.raters:
-        image = read_image(path, spacing=False)
-        if image.array.shape != gt_image.array.shape:
-            raise ShapeError(f"{path}: shape {image.array.shape} does not match {pair.gt} shape {gt_image.array.shape}")
-        raters.append(image)
+    raters = read_raters(pair, settings, gt_image, pred_image, meta)
     return score_images(gt_image, pred_image, options, meta, settings, raters=raters)
 
 
@@ -435,12 +260,6 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     for value in values:
         check_finite("thresholds", value, low=0.0, high=1.0)
     return tuple(dict.fromkeys(values))
-
-
-def _with_spacing(options: ScoreOptions, spacing: tuple[float, ...] | None) -> ScoreOptions:
-    from dataclasses import replace
-
-    return replace(options, spacing=spacing)
 
 
 def _log_empty_distance(settings: ScoreSettings, meta: dict) -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 def metrics() -> None:
-    """List every score: name, group, mode, formula, defaults and the peers it agrees with."""
+    """List every score, object scores included: name, group, mode, formula, defaults, the peers it agrees
+    with, which way it gets better and whether it runs on the GPU."""
     from rich.console import Console
     from rich.table import Table
 
@@ -14,6 +15,7 @@ def metrics() -> None:
     for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better", "GPU"):
         table.add_column(column, overflow="fold")
     for s in SCORES + COMBINED_ROWS:
-        better = "higher" if s.higher_is_better else "lower"
-        table.add_row(s.name, s.group, s.mode, s.formula, s.defaults, s.peers, better, "yes" if s.on_device else "")
+        table.add_row(
+            s.name, s.group, s.mode, s.formula, s.defaults, s.peers, s.direction, "yes" if s.on_device else ""
+        )
     Console(width=200).print(table)

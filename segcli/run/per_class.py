@@ -9,6 +9,7 @@ removed from both, so ignored pixels take part in no count, border or distance.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -86,15 +87,17 @@ def columns(settings: ScoreSettings) -> list[str]:
     return out + losses
 
 
-def check_columns(settings: ScoreSettings) -> None:
+def check_columns(settings: ScoreSettings, object_metrics: Sequence[str] | None = None) -> None:
     """Refuse, before any work, class names that would not give unique columns (``--class-names``
-    or the ``--labels`` names of the scored classes): see ``segcli.scores.columns.check_class_names``."""
+    or the ``--labels`` names of the scored classes) with the run's scores and ``object_metrics``
+    (default: the settings'): see ``segcli.scores.columns.check_class_names``."""
     if settings.num_classes is None:
         return
     per_class, losses = _split(settings)
+    objects = settings.object_metrics if object_metrics is None else tuple(object_metrics)
     option = "--labels" if settings.class_labels is not None else "--class-names"
     labels = [label for label, _ in _class_masks(settings)]
-    column_names.check_class_names(labels, (*per_class, *settings.object_metrics), losses, option=option)
+    column_names.check_class_names(labels, (*per_class, *objects), losses, option=option)
 
 
 def score_multiclass_pair(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 
 def metrics() -> None:
-    """List every score, object scores included: name, group, mode, formula, defaults, the peers it agrees
-    with, which way it gets better and whether it runs on the GPU."""
+    """List every score: name, group, mode, formula, defaults and the peers it agrees with."""
     from rich.console import Console
     from rich.table import Table
 

@@ -34,13 +34,11 @@ def split_column(column: str) -> tuple[str, str | None]:
 def family(column: str) -> str:
     """The report section a column is drawn in: its score's family (region, surface, losses,
     objects), or ``other`` for a column no row writes."""
-    from segcli.scores.table import lookup
+    from segcli.scores.table import BY_NAME, COMBINED, MULTICLASS_BY_NAME, OBJECT_BY_NAME, lookup
 
     base, _ = split_class(column)
-    try:
-        return lookup(base, multiclass=True).family
-    except KeyError:
-        return "other"
+    rows = MULTICLASS_BY_NAME | BY_NAME | OBJECT_BY_NAME | {COMBINED: lookup(COMBINED)}
+    return rows[base].family if base in rows else "other"
 
 
 def higher_is_better(column: str) -> bool:

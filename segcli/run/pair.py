@@ -399,7 +399,9 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
     values = compute_object_scores(ObjectBatch([table], settings.iou_threshold), settings.object_metrics)[0]
     rows = []
     if settings.object_rows:
-        for row in objects.object_table(gt, pred, iou_threshold=settings.iou_threshold, table=table):
+        from segcli.scores.object_errors import object_table
+
+        for row in object_table(gt, pred, iou_threshold=settings.iou_threshold, table=table):
             rows.append({k: (list(map(float, v)) if k == "centroid" else _plain(v)) for k, v in row.items()})
     return values, rows
 

@@ -90,9 +90,9 @@ def _settings(metrics, num_classes, options: dict):
     spec = metrics if isinstance(metrics, str) else ",".join(metrics)
     try:
         ignore_index, class_labels = read["ignore_index"], None
-        if read["labels"] is not None:
-            from segcli.run import per_class as multiclass
+        from segcli.run import per_class as multiclass
 
+        if read["labels"] is not None:
             names = None if read["class_names"] is None else ",".join(read["class_names"])
             class_labels, num_classes, ignore = multiclass.labels_for_settings(
                 Path(read["labels"]),
@@ -101,7 +101,8 @@ def _settings(metrics, num_classes, options: dict):
                 ignore_index=options.get("ignore_index"),
             )
             ignore_index = READ_OPTIONS["ignore_index"] if ignore is None else ignore
-        chosen = [s.name for s in registry.select(spec, multiclass=num_classes is not None)]
+        spec, object_metrics = registry.split_objects(spec)  # obj_* and "objects": components of the masks
+        chosen = [s.name for s in registry.select(spec, multiclass=num_classes is not None)] if spec else []
         combine = read["combine"]
         terms = () if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None)
         thresholds = read["thresholds"]
@@ -115,7 +116,7 @@ def _settings(metrics, num_classes, options: dict):
         if "empty_distance" in values:
             values["empty_distance"] = _empty_distance(values["empty_distance"])
         score_options = replace(ScoreOptions(), combine=terms, **values)
-        return ScoreSettings(
+        settings = ScoreSettings(
             metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None else ()),
             options=score_options,
             pred_kind=read["pred_kind"],
@@ -129,7 +130,11 @@ def _settings(metrics, num_classes, options: dict):
             thresholds=thresholds,
             ignore_geometry=bool(read["ignore_geometry"]),
             class_labels=class_labels,
+            objects="components" if object_metrics else None,
+            object_metrics=tuple(object_metrics),
         )
+        multiclass.check_columns(settings)
+        return settings
     except InvalidOption as exc:
         name = {v: k for k, v in SCORE_OPTIONS.items()}.get(exc.option, exc.option)
         raise ValueError(f"{name}: {exc.reason}") from None

@@ -139,7 +139,7 @@ K = 3
 
 def _multiclass(pred, gt, metrics, **kwargs):
     settings = ScoreSettings(metrics=tuple(metrics), num_classes=kwargs.pop("num_classes", K), **kwargs)
-    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())
+    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())[0]
 
 
 def test_multiclass_mean_with_no_foreground_class_present_falls_back_to_every_class():

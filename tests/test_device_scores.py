@@ -76,8 +76,8 @@ def test_device_distance_scores_equal_the_cpu_path(rng, shape, spacing, soft, em
         boundary_weight=4.0,
         boundary_width=2,
     )
-    expected = compute_scores(BinaryBatch(pairs, options), DEVICE_DISTANCE_SCORES)
-    got = compute_scores(BinaryBatch(pairs, options, ops=TorchOps("cpu")), DEVICE_DISTANCE_SCORES)
+    expected = compute_scores(BinaryBatch(pairs, options), DEVICE_DISTANCE_SCORES).values
+    got = compute_scores(BinaryBatch(pairs, options, ops=TorchOps("cpu")), DEVICE_DISTANCE_SCORES).values
     for i, (a, b) in enumerate(zip(expected, got, strict=True)):
         for name in DEVICE_DISTANCE_SCORES:
             if math.isnan(a[name]):
@@ -92,7 +92,7 @@ def test_distance_scores_pinned_on_a_hand_worked_pair():
     target = np.zeros((5, 6), bool)
     target[1:3, 3:5] = True
     batch = BinaryBatch([BinaryPair(prob=pred, hard=pred, target=target)], ScoreOptions(), ops=TorchOps("cpu"))
-    values = compute_scores(batch, ["hd", "assd", "nsd", "boundary_iou"])[0]
+    values = compute_scores(batch, ["hd", "assd", "nsd", "boundary_iou"]).values[0]
     # every border pixel is 1 or 2 px from the other border, half of each at 1
     assert values == {"hd": 2.0, "assd": 1.5, "nsd": 0.5, "boundary_iou": 0.0}
 
@@ -111,7 +111,7 @@ def test_device_maps_stay_on_the_device_and_hard_losses_take_their_sums_there(rn
     np.testing.assert_allclose(hard.kervadec_phi.numpy(), reference.kervadec_phi, rtol=1e-6, atol=1e-6)
     for name in ("boundary_loss", "distmap_bce", "boundary_bce"):
         np.testing.assert_allclose(
-            compute_scores(hard, [name])[0][name], compute_scores(reference, [name])[0][name], rtol=1e-6
+            compute_scores(hard, [name]).values[0][name], compute_scores(reference, [name]).values[0][name], rtol=1e-6
         )
 
 

@@ -350,8 +350,8 @@ def test_compare_reads_a_quoted_carriage_return_in_a_name(tmp_path):
 
 
 def test_mutation_gaps_of_this_session_by_hand():
-    from segcli.results.directions import direction
     from segcli.results.formats import SafeCsvWriter
+    from segcli.scores.columns import direction
     from segcli.settings import empty_distance_policy
 
     assert empty_distance_policy("+nan") == "nan"  # a NaN number, not a policy name, is the nan policy

@@ -56,7 +56,7 @@ def test_worst_empty_distance_is_that_diagonal(spacing, diagonal):
     batch = BinaryBatch(
         [BinaryPair(prob=pred, hard=pred, target=target)], ScoreOptions(spacing=spacing, empty_distance="worst")
     )
-    values = compute_scores(batch, ["hd", "assd"])[0]
+    values = compute_scores(batch, ["hd", "assd"]).values[0]
     assert values == {"hd": pytest.approx(diagonal, rel=1e-12), "assd": pytest.approx(diagonal, rel=1e-12)}
 
 
@@ -70,7 +70,7 @@ def test_boundary_iou_width_is_used_on_the_torch_path(rng, width):
         pairs.append(BinaryPair(prob=pred, hard=pred, target=target))
 
     def boundary_iou(options, **ops):
-        return [v["boundary_iou"] for v in compute_scores(BinaryBatch(pairs, options, **ops), ["boundary_iou"])]
+        return [v["boundary_iou"] for v in compute_scores(BinaryBatch(pairs, options, **ops), ["boundary_iou"]).values]
 
     options = ScoreOptions(boundary_iou_width=width)
     expected, default = boundary_iou(options), boundary_iou(ScoreOptions())

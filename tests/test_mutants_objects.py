@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from segcli.scores.object_errors import object_table
 from segcli.scores.objects import (
     BinaryInstancesWarning,
     label_objects,
     object_scores,
-    object_table,
     overlap_table,
     scores_from_table,
 )

@@ -62,7 +62,7 @@ def test_every_column_against_references(rater_dtype):
     pytest.importorskip("SimpleITK")
     pair, gt, r2, r3 = _case()
     raters = [r2, r3] if rater_dtype == "bool" else [r2.astype(np.uint8) * 255, r3.astype(np.uint8) * 255]
-    values = rater_scores(pair, raters, ScoreOptions(), METRICS, with_staple=True)
+    values, _ = rater_scores(pair, raters, ScoreOptions(), METRICS, with_staple=True)
     assert list(values) == rater_columns(METRICS, 3, staple=True)
     majority = (gt.astype(int) + r2 + r3) >= 2  # two of three raters
     truths = {"rater2": r2, "rater3": r3, "majority": majority, "staple": _staple_reference([gt, r2, r3])}
@@ -81,13 +81,14 @@ def test_two_raters_without_staple():
     # GT and one rater: the majority of two is where both mark (an even split is background),
     # and the only interrater pair is (GT as prediction, rater 2 as truth)
     pair, gt, r2, _ = _case()
-    values = rater_scores(pair, [r2], ScoreOptions(), ["precision", "bce"], with_staple=False)
+    values, _ = rater_scores(pair, [r2], ScoreOptions(), ["precision", "bce"], with_staple=False)
     columns = ["rater2.precision", "rater2.bce", "majority.precision", "majority.bce", "interrater.precision"]
     assert list(values) == columns
     assert values["majority.precision"] == pytest.approx(skm.precision_score((gt & r2).ravel(), pair.hard.ravel()))
     assert values["interrater.precision"] == pytest.approx(skm.precision_score(r2.ravel(), gt.ravel()))
     # losses only: no interrater column at all
-    assert list(rater_scores(pair, [r2], ScoreOptions(), ["bce"], with_staple=False)) == ["rater2.bce", "majority.bce"]
+    values, _ = rater_scores(pair, [r2], ScoreOptions(), ["bce"], with_staple=False)
+    assert list(values) == ["rater2.bce", "majority.bce"]
 
 
 def test_staple_foreground_includes_probability_one_half():

@@ -15,7 +15,6 @@ replacements of ``compute_scores`` (the image diagonal worked by hand) and their
 from __future__ import annotations
 
 import re
-import threading
 import warnings
 from pathlib import Path
 
@@ -28,23 +27,20 @@ from segcli.errors import InvalidOption, UsageError
 from segcli.inputs.interpret import BinaryPair, MulticlassPair
 from segcli.scores import table as registry
 from segcli.scores.batch import BinaryBatch, MulticlassBatch
-from segcli.scores.table import (
-    _SINGLE_CLASS,
-    EMPTY_DISTANCE_LOG,
-    GROUPS,
-    Score,
-    _binary_row,
-    _combined_row,
-    _multiclass_preset_compute,
-    _once_per_batch,
-    _preset_rows,
-    _ThreadLog,
-    compute_scores,
+from segcli.scores.combine import (
+    BINARY_PRESETS,
     describe,
     multiclass_preset,
     parse_combination,
-    select,
 )
+from segcli.scores.combine import combined_row as _combined_row
+from segcli.scores.combine import multiclass_preset_compute as _multiclass_preset_compute
+from segcli.scores.combine import preset_rows as _preset_rows
+from segcli.scores.loss_rows import BINARY_LOSSES as BINARY_LOSS_ROWS
+from segcli.scores.region_rows import ROWS as REGION_AND_SURFACE_ROWS
+from segcli.scores.row import Score
+from segcli.scores.row import once_per_batch as _once_per_batch
+from segcli.scores.table import GROUPS, compute_scores, select
 from segcli.settings import ScoreOptions
 from tests.test_seed_losses import _probs, _ref_bce, _ref_boundary_bce, _ref_dice_loss, _ref_focal, _ref_tversky
 
@@ -207,7 +203,7 @@ def test_a_preset_with_two_components_without_a_multiclass_form(monkeypatch, rng
 def test_binary_rows_mode_and_gpu_column():
     """The README: region and surface scores also run per class; every score but unet_wce runs on
     the device (its U-Net map is built by the CPU workers)."""
-    rows = [_binary_row(s) for s in _SINGLE_CLASS + _preset_rows()[0]]
+    rows = [*REGION_AND_SURFACE_ROWS, *BINARY_LOSS_ROWS.values(), *BINARY_PRESETS]
     assert {r.name for r in rows if not r.on_device} == {"unet_wce"}
     for row in rows:
         assert row.on_device is (row.name != "unet_wce"), row.name
@@ -223,7 +219,7 @@ def test_once_per_batch_computes_a_row_once_and_keeps_it_in_the_batch(binary_bat
         calls.append(b)
         return np.array([0.25])
 
-    row = _once_per_batch(Score("probe", "losses", "f", compute, higher_is_better=False))
+    row = _once_per_batch(Score("probe", "losses", "f", compute, direction="lower"))
     assert (row.name, row.group, row.higher_is_better) == ("probe", "losses", False)
     first = row.compute(batch)
     assert row.compute(batch) is first and calls == [batch]
@@ -376,28 +372,9 @@ def test_compute_scores_empty_distance_policies(policy, replaced):
     empty = np.zeros_like(target)
     options = ScoreOptions(empty_distance=policy, spacing=(2.0, 3.0))
     batch = BinaryBatch([BinaryPair(prob=empty, hard=empty, target=target)], options)
-    EMPTY_DISTANCE_LOG.clear()
-    try:
-        (values,) = compute_scores(batch, ["dice", "hd", "assd"], prefix="a_", suffix="_1")
-        log = list(EMPTY_DISTANCE_LOG)
-    finally:
-        EMPTY_DISTANCE_LOG.clear()
+    (values,), (log,) = compute_scores(batch, ["dice", "hd", "assd"], prefix="a_", suffix="_1")
     assert values["a_dice_1"] == 0.0
     for key in ("a_hd_1", "a_assd_1"):
         assert values[key] == pytest.approx(replaced, nan_ok=True), key
-    assert log == ([] if policy == "inf" else ["a_hd_1", "a_assd_1"])
+    assert log == (() if policy == "inf" else ("a_hd_1", "a_assd_1"))
     assert np.isposinf(batch.score_values["hd"]).all()  # the batch's own column is left as computed
-
-
-def test_thread_log_is_one_list_per_thread():
-    log = _ThreadLog()
-    log.append("hd")
-    log.extend(["assd", "hd"])
-    assert "hd" in log and "masd" not in log and list(log) == ["hd", "assd", "hd"]
-    seen = []
-    worker = threading.Thread(target=lambda: (log.append("x"), seen.append(list(log))))
-    worker.start()
-    worker.join()
-    assert seen == [["x"]] and list(log) == ["hd", "assd", "hd"]
-    log.clear()
-    assert list(log) == []

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
+from segcli.scores.object_errors import object_table
 from segcli.scores.objects import (
     AP_THRESHOLDS,
     SCORE_NAMES,
@@ -23,7 +24,6 @@ from segcli.scores.objects import (
     label_objects,
     match,
     object_scores,
-    object_table,
     overlap_table,
 )
 

@@ -28,7 +28,7 @@ def _settings(metrics=None, **kwargs):
 
 def _score(pred, gt, settings=None):
     settings = settings or _settings()
-    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())
+    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())[0]
 
 
 def _one_hot(labels, valid):

@@ -326,7 +326,7 @@ def _mc_values(pred, gt, metrics, **options):
     settings = ScoreSettings(metrics=tuple(metrics), num_classes=K, options=ScoreOptions(**options))
     return score_multiclass_pair(
         SegImage(pred, None, Path("p")), SegImage(gt, None, Path("g")), settings, settings.options
-    )
+    )[0]
 
 
 @pytest.mark.parametrize("prediction", ["logits", "labels"])

@@ -14,6 +14,7 @@ def metrics() -> None:
     for column in ("name", "group", "mode", "definition", "defaults", "agrees with", "better", "GPU"):
         table.add_column(column, overflow="fold")
     for s in SCORES + COMBINED_ROWS:
-        better = "higher" if s.higher_is_better else "lower"
-        table.add_row(s.name, s.group, s.mode, s.formula, s.defaults, s.peers, better, "yes" if s.on_device else "")
+        table.add_row(
+            s.name, s.group, s.mode, s.formula, s.defaults, s.peers, s.direction, "yes" if s.on_device else ""
+        )
     Console(width=200).print(table)

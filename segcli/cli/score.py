@@ -401,6 +401,7 @@ def score(
             class_labels=class_labels,
         )
         warn_about_settings(settings, pred, gt, ignore_index)
+        multiclass.check_columns(settings, object_metrics)  # unique columns, before any work
         try:
             target = check_output(output, overwrite, resume)
         except OutputExistsError:  # "pass --overwrite" would be wrong advice for an input file

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import InputError, InvalidOption, UsageError
-from segcli.results.directions import direction
 from segcli.results.formats import META_COLUMNS, STATISTICS
 from segcli.results.outputs import TEXT_ERRORS
+from segcli.scores.columns import at_threshold, direction
 
 # The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV;
 # ``better`` last, so that the columns before it keep their places).
@@ -215,7 +215,7 @@ def _read_long(path: Path, rows: list[tuple[int, list[str]]]) -> ScoreTable:
             number_value = float(value) if value != "" else math.nan
         except ValueError:
             raise InputError(f"{path}: line {number} holds a value that is not a number") from None
-        parsed.append((number, name, score, f"{score}@{at:.10g}", number_value))
+        parsed.append((number, name, score, at_threshold(score, at), number_value))
     end = len(parsed)
     while end and parsed[end - 1][1] == "best":
         end -= 1

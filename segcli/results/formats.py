@@ -15,6 +15,8 @@ from typing import IO, Literal
 
 import numpy as np
 
+from segcli.scores.columns import at_threshold, split_threshold
+
 Format = Literal["table", "csv", "tsv", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
 STATISTICS = ("mean", "std", "median", "min", "max", "n_nonfinite")
@@ -344,17 +346,6 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
     return table
 
 
-def split_threshold(column: str) -> tuple[str, float | None]:
-    """``dice@0.35`` -> (``dice``, 0.35); a plain column -> (column, None)."""
-    name, at, value = column.rpartition("@")
-    if not at:
-        return column, None
-    try:
-        return name, float(value)
-    except ValueError:
-        return column, None
-
-
 def best_thresholds(
     summary: dict[str, dict[str, float]], higher_is_better: dict[str, bool]
 ) -> dict[str, tuple[float, float]]:
@@ -449,7 +440,7 @@ class ThresholdWriter(ReportWriter):
             console = _console(self.stream)
             shown = thresholds if (len(thresholds) + 3) * 11 <= console.width else []
             rows = [
-                [s, *best.get(s, (math.nan, math.nan)), *(summary[f"{s}@{t:.10g}"]["mean"] for t in shown)]
+                [s, *best.get(s, (math.nan, math.nan)), *(summary[at_threshold(s, t)]["mean"] for t in shown)]
                 for s in scores
             ]
             header = ["score", "best threshold", "best mean", *(f"{t:.10g}" for t in shown)]

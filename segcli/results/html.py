@@ -21,43 +21,43 @@ import numpy as np
 from segcli.errors import UsageError
 from segcli.results.read_back import RunResults
 from segcli.results.thumbnails import CONTOUR_GT, CONTOUR_PRED, TINT_FN, TINT_FP, case_thumbnail
+from segcli.scores.columns import split_class
 
 N_WORST = 10
 
 
-def _registry():
-    from segcli.scores.table import BY_NAME, MULTICLASS_BY_NAME
-
-    return MULTICLASS_BY_NAME | BY_NAME
-
-
 def split_column(column: str) -> tuple[str, str | None]:
     """``dice_liver`` -> (``dice``, ``liver``); a score's own name -> (name, None)."""
-    table = _registry()
-    if column in table:
-        return column, None
-    for name in sorted(table, key=len, reverse=True):
-        if column.startswith(name + "_"):
-            return name, column[len(name) + 1 :]
-    return column, None
+    return split_class(column)
 
 
 def family(column: str) -> str:
-    base, _ = split_column(column)
-    score = _registry().get(base)
-    return score.group if score is not None else "other"
+    """The report section a column is drawn in: its score's family (region, surface, losses,
+    objects), or ``other`` for a column no row writes."""
+    from segcli.scores.table import BY_NAME, COMBINED, MULTICLASS_BY_NAME, OBJECT_BY_NAME, lookup
+
+    base, _ = split_class(column)
+    rows = MULTICLASS_BY_NAME | BY_NAME | OBJECT_BY_NAME | {COMBINED: lookup(COMBINED)}
+    return rows[base].family if base in rows else "other"
 
 
 def higher_is_better(column: str) -> bool:
     """Which way ``column`` gets better, as ``segcli compare`` counts wins (``combined`` and the
     rater, majority, staple and interrater columns included); a column with no direction (an
     object count, or one segcli does not write) cannot rank cases: a ``UsageError``."""
-    from segcli.results.directions import direction
+    from segcli.scores.columns import direction
 
     way = direction(column)
     if way not in ("higher", "lower"):
         raise UsageError(f"{column}: no better or worse direction ({way}); rank the cases by a score")
     return way == "higher"
+
+
+def _threshold_scores() -> list[str]:
+    """The scores a --thresholds run may hold: those that read the hard mask."""
+    from segcli.scores.table import BY_NAME, MULTICLASS_BY_NAME
+
+    return list(MULTICLASS_BY_NAME | BY_NAME)
 
 
 def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int]:
@@ -202,7 +202,7 @@ def threshold_plot(
 ) -> str:
     """Mean of each score against the threshold, one panel per score, the best threshold marked; a
     score whose means are too large for an axis gets a panel saying so, and a line in ``notes``."""
-    from segcli.results.formats import split_threshold
+    from segcli.scores.columns import split_threshold
 
     plt = _pyplot()
     curves: dict[str, list[tuple[float, float]]] = {}
@@ -242,7 +242,7 @@ def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
     from segcli.results.formats import best_thresholds, summarize
 
     summary = summarize(results.columns, results.rows)
-    best = best_thresholds(summary, {name: higher_is_better(name) for name in _registry()})
+    best = best_thresholds(summary, {name: higher_is_better(name) for name in _threshold_scores()})
     score = sort_by.partition("@")[0]
     if score not in best:
         raise UsageError(f"--report-sort {sort_by}: not a score of this run; choose from {', '.join(best)}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from segcli.errors import InputError
+from segcli.scores.columns import at_threshold
 
 
 @dataclass
@@ -100,7 +101,7 @@ class RunResults:
             if odd not in (None, "inf", "-inf", "nan"):
                 refuse(path, where, "nonfinite", odd, '"inf", "-inf" or "nan" (what the null value is)')
             value = score_value(path, where, "value", record.get("value"), odd)
-            rows.setdefault(name, {})[f"{score}@{threshold:.10g}"] = value
+            rows.setdefault(name, {})[at_threshold(score, threshold)] = value
         for name, values in rows.items():
             results.names.append(name)
             results.rows.append(values)
@@ -110,7 +111,7 @@ class RunResults:
 
     def at_threshold(self, threshold: float) -> RunResults:
         """The scores at one threshold of a --thresholds run, under their plain names."""
-        from segcli.results.formats import split_threshold
+        from segcli.scores.columns import split_threshold
 
         keep = {c: split_threshold(c)[0] for c in self.columns if split_threshold(c)[1] == threshold}
         rows = [{keep[c]: v for c, v in row.items() if c in keep} for row in self.rows]

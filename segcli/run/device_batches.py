@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from segcli.run.outcomes import Failure, Outcome, Prepared, Record
-from segcli.scores.batch import EMPTY_DISTANCE_SCORES, BinaryBatch
-from segcli.scores.table import EMPTY_DISTANCE_LOG, compute_scores, lookup
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import compute_scores, lookup
 
 if TYPE_CHECKING:
     from segcli.settings import ScoreSettings
@@ -113,31 +113,18 @@ def _device_records(batch: list[Prepared], metrics: list[str], settings: ScoreSe
     """Score ``metrics`` for the batch on the device; merge each pair's worker values, warnings
     (a warning of the batch goes to each of its pairs) and replaced empty distances."""
     device_batch = BinaryBatch([p.pair for p in batch], batch[0].options, ops=ops)
-    EMPTY_DISTANCE_LOG.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         scores = compute_scores(device_batch, metrics)
-    EMPTY_DISTANCE_LOG.clear()
     messages = tuple(dict.fromkeys(str(w.message) for w in caught))
     records = []
-    for i, (prepared, values) in enumerate(zip(batch, scores, strict=True)):
+    for prepared, values, replaced_here in zip(batch, scores.values, scores.replaced, strict=True):
         merged = prepared.values | values
         ordered = {m: merged.pop(m) for m in settings.metrics if m in merged} | merged
         meta = prepared.meta
         if settings.options.empty_distance != "inf":
-            replaced = set(meta.get("empty_distance", ())) | set(_replaced_distances(device_batch, i, metrics))
+            replaced = set(meta.get("empty_distance", ())) | set(replaced_here)
             meta = meta | {"empty_distance": [m for m in settings.metrics if m in replaced]}
         warned = prepared.warnings + tuple(m for m in messages if m not in prepared.warnings)
         records.append(Record(prepared.name, ordered, warned, meta))
     return records
-
-
-def _replaced_distances(batch: BinaryBatch, i: int, metrics: list[str]) -> list[str]:
-    """The distance columns of pair ``i`` that ``--empty-distance`` replaced: all of them when
-    exactly one of its borders is empty (their value is inf then, and only then)."""
-    if "surface" not in batch.__dict__:  # no surface score asked
-        return []
-    distances = batch.surface[i]
-    if distances.pred_empty == distances.gt_empty:
-        return []
-    return [m for m in metrics if m in EMPTY_DISTANCE_SCORES]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -23,7 +23,8 @@ from segcli.run.outcomes import Failure, Outcome, Prepared, Record
 from segcli.run.reading import read_pair as _read_pair
 from segcli.run.reading import read_raters
 from segcli.scores.batch import BinaryBatch
-from segcli.scores.table import EMPTY_DISTANCE_LOG, compute_scores
+from segcli.scores.columns import threshold_suffix
+from segcli.scores.table import compute_scores
 from segcli.settings import ScoreOptions, ScoreSettings, check_finite
 
 
@@ -56,24 +57,22 @@ def _messages(caught) -> tuple[str, ...]:
 
 def score_pair(pair: Pair, settings: ScoreSettings) -> Outcome:
     """Read and score one pair on the CPU."""
-    EMPTY_DISTANCE_LOG.clear()
     result = _capturing(_score_pair, pair, settings)
     if isinstance(result, Failure):
         return result
     (values, meta), caught = result
-    return Record(pair.name, values, caught, _log_empty_distance(settings, meta))
+    return Record(pair.name, values, caught, meta)
 
 
 def prepare_pair(pair: Pair, settings: ScoreSettings) -> Prepared | Failure:
     """Read and interpret one binary pair and compute what a device batch does not: the scores
     whose ``on_device`` is False (the U-Net and boundary-band weight-map losses) and the object
     scores; the rest are left for a device batch."""
-    EMPTY_DISTANCE_LOG.clear()
     result = _capturing(_prepare_and_score_cpu, pair, settings)
     if isinstance(result, Failure):
         return result
     (binary, options, values, meta), caught = result
-    return Prepared(pair.name, binary, options, values, caught, _log_empty_distance(settings, meta))
+    return Prepared(pair.name, binary, options, values, caught, meta)
 
 
 def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
@@ -84,13 +83,16 @@ def _prepare_and_score_cpu(pair: Pair, settings: ScoreSettings):
         binary = _binary_of(gt_image, pred_image, pair, settings)
     meta = {"pred_kind": binary.kind} | meta
     cpu_metrics = [m for m in settings.metrics if not _on_device(m)]
-    values = compute_scores(BinaryBatch([binary], options), cpu_metrics)[0] if cpu_metrics else {}
+    values, replaced = {}, ()
+    if cpu_metrics:
+        scored = compute_scores(BinaryBatch([binary], options), cpu_metrics)
+        values, replaced = scored.values[0], scored.replaced[0]
     if settings.objects is not None:
         scores, rows = _object_values(gt_image, pred_image, binary, settings)
         values |= scores
         if settings.object_rows:
             meta = meta | {"objects": rows}
-    return binary, options, values, meta
+    return binary, options, values, _with_replaced(meta, settings, replaced)
 
 
 def _on_device(metric: str) -> bool:
@@ -143,8 +145,8 @@ def score_images(
             kind = multiclass_kind(
                 pred_image.array, gt_image.array.shape, settings.num_classes, settings.pred_kind, pred_path
             )
-        values = score_multiclass_pair(pred_image, gt_image, settings, options)
-        return values, {"pred_kind": kind} | meta
+        values, replaced = score_multiclass_pair(pred_image, gt_image, settings, options)
+        return values, _with_replaced({"pred_kind": kind} | meta, settings, replaced)
     if gt_image.array.ndim not in (2, 3):
         raise ShapeError(
             f"{gt_image.path}: expected a 2-D or 3-D image in binary mode, got shape {gt_image.array.shape}"
@@ -162,7 +164,8 @@ def score_images(
         )
     meta = {"pred_kind": binary.kind} | meta
     if settings.thresholds is None:
-        values = compute_scores(BinaryBatch([binary], options), settings.metrics)[0]
+        scored = compute_scores(BinaryBatch([binary], options), settings.metrics)
+        values, replaced = scored.values[0], list(scored.replaced[0])
         if settings.objects is not None:
             scores, rows = _object_values(gt_image, pred_image, binary, settings)
             values |= scores
@@ -173,20 +176,27 @@ def score_images(
             from segcli.run.raters import rater_scores
 
             masks = [binary_ground_truth(r.array, r.path) for r in raters]
-            values |= rater_scores(binary, masks, options, settings.metrics, with_staple=settings.staple)
-        return values, meta
-    values: dict[str, float] = {}
+            rater_values, rater_replaced = rater_scores(
+                binary, masks, options, settings.metrics, with_staple=settings.staple
+            )
+            values |= rater_values
+            replaced += rater_replaced
+        return values, _with_replaced(meta, settings, replaced)
+    values, replaced = {}, []
     for threshold in settings.thresholds:
         hard = binary.prob >= threshold if binary.kind in ("prob", "logits") else binary.hard
         at = BinaryPair(prob=binary.prob, hard=hard, target=binary.target, kind=binary.kind)
-        values |= compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))[0]
-    return values, meta
+        scored = compute_scores(BinaryBatch([at], options), settings.metrics, suffix=threshold_suffix(threshold))
+        values |= scored.values[0]
+        replaced += scored.replaced[0]
+    return values, _with_replaced(meta, settings, replaced)
 
 
 def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair, settings: ScoreSettings):
     """The object scores of a pair and, with ``object_rows``, its per-object rows: instance label
     maps as they are, or the connected components of the GT and the hard prediction."""
     from segcli.scores import objects
+    from segcli.scores.object_rows import ObjectBatch, compute_object_scores
 
     def labels(array, path, what):
         try:
@@ -211,11 +221,12 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
         gt = objects.label_objects(binary.target, "components", connectivity=connectivity)
         pred = objects.label_objects(binary.hard, "components", connectivity=connectivity)
     table = objects.overlap_table(gt, pred)
-    scores = objects.scores_from_table(table, iou_threshold=settings.iou_threshold)
-    values = {name: float(scores[name]) for name in settings.object_metrics}
+    values = compute_object_scores(ObjectBatch([table], settings.iou_threshold), settings.object_metrics)[0]
     rows = []
     if settings.object_rows:
-        for row in objects.object_table(gt, pred, iou_threshold=settings.iou_threshold, table=table):
+        from segcli.scores.object_errors import object_table
+
+        for row in object_table(gt, pred, iou_threshold=settings.iou_threshold, table=table):
             rows.append({k: (list(map(float, v)) if k == "centroid" else _plain(v)) for k, v in row.items()})
     return values, rows
 
@@ -223,15 +234,6 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
 def _plain(value):
     """numpy scalars as Python numbers (records travel as JSON)."""
     return value.item() if hasattr(value, "item") else value
-
-
-def threshold_suffix(threshold: float) -> str:
-    """The column suffix of a score at a threshold: ``dice@0.35``.
-
-    >>> threshold_suffix(0.35000000000000003)
-    '@0.35'
-    """
-    return f"@{threshold:.10g}"
 
 
 def parse_thresholds(text: str) -> tuple[float, ...]:
@@ -262,8 +264,9 @@ def parse_thresholds(text: str) -> tuple[float, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _log_empty_distance(settings: ScoreSettings, meta: dict) -> dict:
+def _with_replaced(meta: dict, settings: ScoreSettings, replaced: Iterable[str]) -> dict:
+    """The record's ``meta`` with, under a policy other than inf, the columns whose distance
+    ``--empty-distance`` replaced (each once)."""
     if settings.options.empty_distance != "inf":
-        meta = meta | {"empty_distance": list(dict.fromkeys(EMPTY_DISTANCE_LOG))}
-    EMPTY_DISTANCE_LOG.clear()
+        meta = meta | {"empty_distance": list(dict.fromkeys(replaced))}
     return meta

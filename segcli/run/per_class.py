@@ -9,6 +9,7 @@ removed from both, so ignored pixels take part in no count, border or distance.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,8 +18,9 @@ import numpy as np
 from segcli.errors import UsageError
 from segcli.inputs.images import Image
 from segcli.inputs.interpret import BinaryPair, multiclass_pair
+from segcli.scores import columns as column_names
 from segcli.scores.batch import BinaryBatch, MulticlassBatch
-from segcli.scores.table import EMPTY_DISTANCE_LOG, compute_scores
+from segcli.scores.table import compute_scores
 from segcli.settings import ScoreOptions
 
 if TYPE_CHECKING:
@@ -81,13 +83,28 @@ def columns(settings: ScoreSettings) -> list[str]:
     out: list[str] = []
     for name in (*per_class, *settings.object_metrics):
         out.append(name)
-        out += [f"{name}_{label}" for label, _ in _class_masks(settings)]
+        out += [column_names.per_class(name, label) for label, _ in _class_masks(settings)]
     return out + losses
+
+
+def check_columns(settings: ScoreSettings, object_metrics: Sequence[str] | None = None) -> None:
+    """Refuse, before any work, class names that would not give unique columns (``--class-names``
+    or the ``--labels`` names of the scored classes) with the run's scores and ``object_metrics``
+    (default: the settings'): see ``segcli.scores.columns.check_class_names``."""
+    if settings.num_classes is None:
+        return
+    per_class, losses = _split(settings)
+    objects = settings.object_metrics if object_metrics is None else tuple(object_metrics)
+    option = "--labels" if settings.class_labels is not None else "--class-names"
+    labels = [label for label, _ in _class_masks(settings)]
+    column_names.check_class_names(labels, (*per_class, *objects), losses, option=option)
 
 
 def score_multiclass_pair(
     pred: Image | None, gt: Image, settings: ScoreSettings, options: ScoreOptions
-) -> dict[str, float]:
+) -> tuple[dict[str, float], list[str]]:
+    """The columns of one pair, and those whose distance ``--empty-distance`` replaced (a class's
+    column, and the mean over classes that took it)."""
     pair = multiclass_pair(
         pred.array if pred is not None else None,
         gt.array,
@@ -99,6 +116,7 @@ def score_multiclass_pair(
     )
     per_class, losses = _split(settings)
     values: dict[str, float] = {}
+    replaced: list[str] = []
     present: list[str] = []
     classes = _class_masks(settings)
     # <score> averages the foreground classes, and class 0 too with --include-background
@@ -110,17 +128,19 @@ def score_multiclass_pair(
             present.append(label)
         # Region and surface scores use only the hard masks, so the mask stands in for prob.
         batch = BinaryBatch([BinaryPair(prob=hard, hard=hard, target=target)], options, valid=pair.valid[None])
-        values |= compute_scores(batch, per_class, suffix=f"_{label}")[0]
+        scored = compute_scores(batch, per_class, suffix=column_names.per_class("", label))
+        values |= scored.values[0]
+        replaced += scored.replaced[0]
     if settings.objects is not None:
         values |= _object_values(pair, classes, settings)
     averaged = present or averaged_classes
     for name in (*per_class, *settings.object_metrics):
-        keys = [f"{name}_{label}" for label in averaged]
+        keys = [column_names.per_class(name, label) for label in averaged]
         scores = [values[key] for key in keys]
         values[name] = float(np.mean(scores)) if scores else float("nan")
-        touched = [key for key in keys if key in EMPTY_DISTANCE_LOG]
+        touched = [key for key in keys if key in replaced]
         if touched:
-            EMPTY_DISTANCE_LOG.append(name)  # the mean over classes took a replaced distance
+            replaced.append(name)  # the mean over classes took a replaced distance
             if options.empty_distance == "nan":  # left out of the mean over the classes
                 kept = [v for key, v in zip(keys, scores, strict=True) if key not in touched]
                 values[name] = float(np.mean(kept)) if kept else float("nan")
@@ -135,12 +155,13 @@ def score_multiclass_pair(
             class_weights=settings.class_weights,
         )
         values |= {name: float(lookup(name, multiclass=True).compute(batch)[0]) for name in losses}
-    return values
+    return values, replaced
 
 
 def _object_values(pair, classes, settings: ScoreSettings) -> dict[str, float]:
     """Object scores of each class: the connected components of its GT and predicted masks."""
-    from segcli.scores.objects import label_objects, object_scores
+    from segcli.scores.object_rows import ObjectBatch, compute_object_scores
+    from segcli.scores.objects import label_objects, overlap_table
 
     values: dict[str, float] = {}
     for label, members in classes:
@@ -148,8 +169,8 @@ def _object_values(pair, classes, settings: ScoreSettings) -> dict[str, float]:
                            connectivity=settings.object_connectivity)  # fmt: skip
         pred = label_objects(_member_mask(pair.labels, members) & pair.valid, "components",
                              connectivity=settings.object_connectivity)  # fmt: skip
-        scores = object_scores(gt, pred, iou_threshold=settings.iou_threshold)
-        values |= {f"{name}_{label}": float(scores[name]) for name in settings.object_metrics}
+        batch = ObjectBatch([overlap_table(gt, pred)], settings.iou_threshold)
+        values |= compute_object_scores(batch, settings.object_metrics, suffix=column_names.per_class("", label))[0]
     return values
 
 

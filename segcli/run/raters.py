@@ -24,6 +24,7 @@ import numpy as np
 
 from segcli.inputs.interpret import BinaryPair
 from segcli.scores.batch import BinaryBatch
+from segcli.scores.columns import consensus_prefix, rater_prefix
 from segcli.settings import ScoreOptions
 
 STAPLE_NOTE = "STAPLE consensus columns need SimpleITK (pip install SimpleITK); left out"
@@ -45,11 +46,11 @@ def rater_columns(metrics: Sequence[str], n_raters: int, *, staple: bool) -> lis
     """
     from segcli.scores.table import BY_NAME
 
-    out = [f"rater{k}.{m}" for k in range(2, n_raters + 1) for m in metrics]
-    out += [f"majority.{m}" for m in metrics]
+    out = [rater_prefix(k) + m for k in range(2, n_raters + 1) for m in metrics]
+    out += [consensus_prefix("majority") + m for m in metrics]
     if staple:
-        out += [f"staple.{m}" for m in metrics]
-    out += [f"interrater.{m}" for m in metrics if m in BY_NAME and BY_NAME[m].group != "losses"]
+        out += [consensus_prefix("staple") + m for m in metrics]
+    out += [consensus_prefix("interrater") + m for m in metrics if m in BY_NAME and BY_NAME[m].group != "losses"]
     return out
 
 
@@ -85,29 +86,35 @@ def rater_scores(
     metrics: Sequence[str],
     *,
     with_staple: bool,
-) -> dict[str, float]:
-    """The columns of ``rater_columns`` for one case; ``raters`` are the masks of raters 2, 3, ...
-    (rater 1 is ``prediction.target``)."""
+) -> tuple[dict[str, float], list[str]]:
+    """The columns of ``rater_columns`` for one case, and those whose distance
+    ``--empty-distance`` replaced; ``raters`` are the masks of raters 2, 3, ... (rater 1 is
+    ``prediction.target``). A distance between two raters that was replaced is named by its score
+    alone (``hd``, not ``interrater.hd``), as the records have always said."""
     from segcli.scores.table import BY_NAME, compute_scores
 
     everyone = [prediction.target, *[np.asarray(r, bool) for r in raters]]
-
-    def against(target: np.ndarray, prefix: str) -> dict[str, float]:
-        pair = BinaryPair(prob=prediction.prob, hard=prediction.hard, target=target, kind=prediction.kind)
-        return compute_scores(BinaryBatch([pair], options), metrics, prefix=prefix)[0]
-
     values: dict[str, float] = {}
+    replaced: list[str] = []
+
+    def against(target: np.ndarray, prefix: str) -> None:
+        pair = BinaryPair(prob=prediction.prob, hard=prediction.hard, target=target, kind=prediction.kind)
+        scored = compute_scores(BinaryBatch([pair], options), metrics, prefix=prefix)
+        values.update(scored.values[0])
+        replaced.extend(scored.replaced[0])
+
     for k, mask in enumerate(everyone[1:], start=2):
-        values |= against(mask, f"rater{k}.")
-    values |= against(majority_vote(everyone), "majority.")
+        against(mask, rater_prefix(k))
+    against(majority_vote(everyone), consensus_prefix("majority"))
     if with_staple:
-        values |= against(staple(everyone), "staple.")
+        against(staple(everyone), consensus_prefix("staple"))
     hard_metrics = [m for m in metrics if m in BY_NAME and BY_NAME[m].group != "losses"]
     if hard_metrics:
-        pairs = [
-            compute_scores(BinaryBatch([BinaryPair(prob=a, hard=a, target=b)], options), hard_metrics)[0]
-            for a, b in itertools.combinations(everyone, 2)
-        ]
+        pairs = []
+        for a, b in itertools.combinations(everyone, 2):
+            scored = compute_scores(BinaryBatch([BinaryPair(prob=a, hard=a, target=b)], options), hard_metrics)
+            pairs.append(scored.values[0])
+            replaced.extend(scored.replaced[0])
         for metric in hard_metrics:
-            values[f"interrater.{metric}"] = float(np.mean([p[metric] for p in pairs]))
-    return values
+            values[consensus_prefix("interrater") + metric] = float(np.mean([p[metric] for p in pairs]))
+    return values, replaced

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError
+from segcli.errors import InputError, InvalidOption, ResourceError, ShapeError, ValueRangeError, option
 from segcli.inputs.images import Image, read_image
 from segcli.inputs.interpret import BinaryPair, binary_pair
 from segcli.inputs.pairing import Pair
@@ -81,7 +81,7 @@ def pair_spacing(
                 gt_text = f"{gt_text} {gt_unit}"
             raise ShapeError(
                 f"{pred_path}: spacing {pred_text} differs from {gt_path} spacing "
-                f"{gt_text}; pass --spacing to choose (or --ignore-geometry for the GT's)"
+                f"{gt_text}; pass {option('spacing')} to choose (or {option('ignore_geometry')} for the GT's)"
             )
         return gt_s, "gt"
     if gt_spacing is not None:
@@ -111,7 +111,7 @@ def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settin
         try:
             result = work(pair, settings)
         except InputError as exc:
-            return Failure(pair.name, str(exc), _messages(caught))
+            return Failure(pair.name, exc.marked, _messages(caught))  # options marked: each door spells them
         except MemoryError:
             return Failure(pair.name, f"{pair.gt}: out of memory while scoring", _messages(caught))
         except Exception as exc:  # one pair's unexpected error must not end the run
@@ -200,14 +200,15 @@ def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, pred: np.
         raise ResourceError(
             f"{pair.gt}: scoring {len(settings.metrics)} score(s) on shape {gt.shape} needs about "
             f"{needed / 2**30:.1f} GiB, over the {settings.max_memory / 2**30:.1f} GiB each pair may use; "
-            "choose fewer scores (--metrics region,surface needs least), fewer --workers, or raise --max-memory"
+            f"choose fewer scores ({option('metrics')} region,surface needs least), fewer {option('workers')}, "
+            f"or raise {option('max_memory')}"
         )
 
 
 def _read_pair(pair: Pair, settings: ScoreSettings):
     """Both images, checked against the memory budget, the options with this pair's spacing, and
     the record's ``meta`` (spacing and where it came from)."""
-    stated = settings.spacing_override is None  # --spacing given: a file's broken tag does not matter
+    stated = settings.spacing is None  # --spacing given: a file's broken tag does not matter
     gt_image = read_image(pair.gt, spacing=stated)
     pred_image = read_image(pair.pred, spacing=stated) if pair.pred is not None else None
     _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
@@ -230,10 +231,14 @@ def _read_pair(pair: Pair, settings: ScoreSettings):
             gt_unit=gt_image.unit,
         )
         if differences and not (settings.ignore_geometry and pred_image.array.shape == gt_image.array.shape):
-            hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
+            hint = (
+                ""
+                if differences[0].startswith("shape")
+                else f"; pass {option('ignore_geometry')} to score with the GT's"
+            )
             raise ShapeError(f"{pair.pred}: geometry differs from {pair.gt}: {'; '.join(differences)}{hint}")
     spacing, source = pair_spacing(
-        settings.spacing_override,
+        settings.spacing,
         gt_image.spacing,
         pred_spacing,
         ndim,
@@ -382,7 +387,7 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
         gt = labels(gt_image.array, gt_image.path, "ground truth")
         pred = labels(pred_image.array, pred_image.path, "prediction") if pred_image is not None else np.zeros_like(gt)
     else:
-        connectivity = settings.object_connectivity
+        connectivity = settings.connectivity
         gt = objects.label_objects(binary.target, "components", connectivity=connectivity)
         pred = objects.label_objects(binary.hard, "components", connectivity=connectivity)
     table = objects.overlap_table(gt, pred)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from segcli.errors import InvalidOption, UsageError
+from segcli.errors import InvalidOption, UsageError, option
 from segcli.scores import binary_losses as losses
 from segcli.scores import multiclass_losses, region, surface
 from segcli.scores.batch import BinaryBatch
@@ -598,9 +598,8 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
             chosen[item] = table[item]  # pragma: no mutate (only the keys of chosen are read)
         else:
             mode = "multi-class" if multiclass else "binary"
-            raise UsageError(
-                f"--metrics: unknown {mode} score or group {item!r}; known: {', '.join(GROUPS + tuple(table))}"
-            )
+            known = ", ".join(GROUPS + tuple(table))
+            raise UsageError(f"{option('metrics')}: unknown {mode} score or group {item!r}; known: {known}")
     return [s for s in table.values() if s.name in chosen]
 
 

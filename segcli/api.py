@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.run.build import SCORE_PARAMETERS
+from segcli.settings import default
 
 __all__ = ["score", "score_files", "summarize", "weight_map", "class_weights", "SCORE_OPTIONS"]
 
@@ -330,8 +331,9 @@ def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:
     return summarize_rows(columns, rows)
 
 
-def weight_map(mask, kind: str = "unet", *, w0: float = 10.0, sigma: float = 5.0, spacing=None,
-               connectivity: int = 1, class_weights="uniform") -> np.ndarray:  # fmt: skip
+def weight_map(mask, kind: str = default("kind"), *, w0: float = default("w0"), sigma: float = default("sigma"),
+               spacing=None, connectivity: int = default("connectivity", "weightmap"),
+               class_weights=default("class_weights", "weightmap")) -> np.ndarray:  # fmt: skip
     """The map ``segcli weightmap`` writes for one mask, label or instance image (float32).
 
     Parameters
@@ -373,8 +375,9 @@ def weight_map(mask, kind: str = "unet", *, w0: float = 10.0, sigma: float = 5.0
     )
 
 
-def class_weights(labels_or_counts, scheme: str = "inverse", *, num_classes: int | None = None,
-                  ignore_index: int | None = 255, beta: float = 0.9999) -> np.ndarray:  # fmt: skip
+def class_weights(labels_or_counts, scheme: str = default("class_weight_scheme"), *, num_classes: int | None = None,
+                  ignore_index: int | None = default("ignore_index"),
+                  beta: float = default("beta")) -> np.ndarray:  # fmt: skip
     """Class weights for a weighted loss, as ``segcli classweights`` computes them.
 
     Parameters

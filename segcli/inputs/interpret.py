@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import ShapeError, ValueRangeError, option
-from segcli.settings import PredKind
+from segcli.settings import PredKind, default
 
 PRED_KINDS: tuple[str, ...] = ("auto", "prob", "logits", "mask", "labels")
 
@@ -172,8 +172,8 @@ def binary_pair(
     pred: np.ndarray | None,
     gt: np.ndarray,
     *,
-    pred_kind: PredKind = "auto",
-    threshold: float = 0.5,
+    pred_kind: PredKind = default("pred_kind"),
+    threshold: float = default("threshold"),
     pred_path: Path | str = "prediction",
     gt_path: Path | str = "ground truth",
 ) -> BinaryPair:
@@ -229,8 +229,8 @@ def multiclass_pair(
     gt: np.ndarray,
     *,
     num_classes: int,
-    ignore_index: int | None = 255,
-    pred_kind: PredKind = "auto",
+    ignore_index: int | None = default("ignore_index"),
+    pred_kind: PredKind = default("pred_kind"),
     pred_path: Path | str = "prediction",
     gt_path: Path | str = "ground truth",
 ) -> MulticlassPair:

@@ -10,7 +10,6 @@ equals the record ``segcli score`` writes for two files holding them.
 from __future__ import annotations
 
 import math
-import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
@@ -18,37 +17,27 @@ from pathlib import Path
 
 import numpy as np
 
+from segcli.run.build import SCORE_PARAMETERS
+from segcli.settings import default
+
 __all__ = ["score", "score_files", "summarize", "weight_map", "class_weights", "SCORE_OPTIONS"]
 
-# Options of score() / score_files() that set a score's parameter (the CLI's flags without dashes),
-# and the ScoreOptions field each one sets.
-SCORE_OPTIONS = {
-    "nsd_tolerance": "nsd_tolerance",
-    "focal_alpha": "focal_alpha",
-    "focal_gamma": "focal_gamma",
-    "tversky_alpha": "tversky_alpha",
-    "tversky_beta": "tversky_beta",
-    "focal_tversky_gamma": "focal_tversky_gamma",
-    "pos_weight": "pos_weight",
-    "w0": "unet_w0",
-    "sigma": "unet_sigma",
-    "smooth": "smooth",
-    "dice_gamma": "dice_gamma",
-    "empty_distance": "empty_distance",
-}
-# Options about reading the inputs and the mode, with their defaults.
-READ_OPTIONS = {
-    "pred_kind": "auto",
-    "threshold": 0.5,
-    "ignore_index": 255,
-    "include_background": False,
-    "class_names": None,
-    "class_weights": None,
-    "combine": None,
-    "thresholds": None,
-    "labels": None,  # an nnU-Net dataset.json naming and choosing the classes (as --labels)
-    "ignore_geometry": False,  # files whose headers' geometry differs are scored (as --ignore-geometry)
-}
+# Options of score() / score_files() that set a score's parameter, and the ScoreOptions field each
+# one sets: the same name (one name everywhere: the CLI's flag without dashes, the settings field).
+SCORE_OPTIONS = {name: name for name in SCORE_PARAMETERS}
+# Options about reading the inputs and the mode (their defaults: segcli.settings.default).
+READ_OPTIONS = (
+    "pred_kind",
+    "threshold",
+    "ignore_index",
+    "include_background",
+    "class_names",
+    "class_weights",
+    "combine",
+    "thresholds",
+    "labels",  # an nnU-Net dataset.json naming and choosing the classes (as --labels)
+    "ignore_geometry",  # files whose headers' geometry differs are scored (as --ignore-geometry)
+)
 
 
 def as_array(value, name: str) -> np.ndarray:
@@ -71,84 +60,29 @@ def as_array(value, name: str) -> np.ndarray:
 
 
 def _settings(metrics, num_classes, options: dict):
-    """ScoreSettings from the API's keyword options; unknown names are a TypeError naming them."""
-    from dataclasses import replace
-
-    from segcli.errors import InvalidOption, UsageError
-    from segcli.run.pair import parse_thresholds
-    from segcli.scores import table as registry
-    from segcli.settings import ScoreOptions, ScoreSettings
+    """ScoreSettings from the API's keyword options (``build_settings``, as the CLI's); unknown
+    names are a TypeError naming them, a bad value a ValueError naming its option."""
+    from segcli.errors import UsageError
+    from segcli.run.build import build_settings
 
     unknown = sorted(set(options) - set(SCORE_OPTIONS) - set(READ_OPTIONS))
     if unknown:
         known = ", ".join(sorted({*SCORE_OPTIONS, *READ_OPTIONS}))
         raise TypeError(f"unexpected option(s) {', '.join(unknown)}; known: {known}")
     _check_types(metrics, options)
-    read = READ_OPTIONS | {k: v for k, v in options.items() if k in READ_OPTIONS}
     if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
         raise ValueError(f"num_classes: expected an integer >= 2 (None for binary scoring), got {num_classes!r}")
     spec = metrics if isinstance(metrics, str) else ",".join(metrics)
+    named = dict(options)
+    if "empty_distance" in named:
+        named["empty_distance"] = _empty_distance(named["empty_distance"])
+    for name in ("class_names", "class_weights"):
+        if named.get(name) is not None:
+            named[name] = tuple(named[name])
     try:
-        ignore_index, class_labels = read["ignore_index"], None
-        from segcli.run import per_class as multiclass
-
-        if read["labels"] is not None:
-            names = None if read["class_names"] is None else ",".join(read["class_names"])
-            class_labels, num_classes, ignore = multiclass.labels_for_settings(
-                Path(read["labels"]),
-                num_classes=num_classes,
-                class_names=names,
-                ignore_index=options.get("ignore_index"),
-            )
-            ignore_index = READ_OPTIONS["ignore_index"] if ignore is None else ignore
-        spec, object_metrics = registry.split_objects(spec)  # obj_* and "objects": components of the masks
-        chosen = [s.name for s in registry.select(spec, multiclass=num_classes is not None)] if spec else []
-        combine = read["combine"]
-        terms = () if combine is None else registry.parse_combination(combine, multiclass=num_classes is not None)
-        thresholds = read["thresholds"]
-        if isinstance(thresholds, str):
-            thresholds = parse_thresholds(thresholds)
-        elif thresholds is not None:
-            thresholds = tuple(float(t) for t in thresholds)
-        if thresholds is not None:
-            chosen = [m for m in chosen if registry.BY_NAME[m].group != "losses"]
-        values = {SCORE_OPTIONS[k]: v for k, v in options.items() if k in SCORE_OPTIONS}
-        if "empty_distance" in values:
-            values["empty_distance"] = _empty_distance(values["empty_distance"])
-        score_options = replace(ScoreOptions(), combine=terms, **values)
-        settings = ScoreSettings(
-            metrics=tuple(chosen) + ((registry.COMBINED,) if combine is not None else ()),
-            options=score_options,
-            pred_kind=read["pred_kind"],
-            threshold=read["threshold"],
-            spacing_override=None,
-            num_classes=None if num_classes is None else int(num_classes),
-            ignore_index=ignore_index,
-            include_background=bool(read["include_background"]),
-            class_names=None if read["class_names"] is None else tuple(read["class_names"]),
-            class_weights=None if read["class_weights"] is None else tuple(float(w) for w in read["class_weights"]),
-            thresholds=thresholds,
-            ignore_geometry=bool(read["ignore_geometry"]),
-            class_labels=class_labels,
-            objects="components" if object_metrics else None,
-            object_metrics=tuple(object_metrics),
-        )
-        multiclass.check_columns(settings)
-        return settings
-    except InvalidOption as exc:
-        name = {v: k for k, v in SCORE_OPTIONS.items()}.get(exc.option, exc.option)
-        raise ValueError(f"{name}: {exc.reason}") from None
-    except UsageError as exc:
-        raise ValueError(_argument_names(str(exc))) from None
-
-
-def _argument_names(message: str) -> str:
-    """A library message in the API's words: ``--num-classes`` becomes ``num_classes``.
-
-    >>> _argument_names("--labels x.json has labels 0..2, not --num-classes 4")
-    'labels x.json has labels 0..2, not num_classes 4'
-    """
-    return re.sub(r"(?<![\w/.-])--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)
+        return build_settings(spec, num_classes=None if num_classes is None else int(num_classes), **named)
+    except UsageError as exc:  # InvalidOption too: its message names the option as the API spells it
+        raise ValueError(str(exc)) from None
 
 
 def _is_bool(value) -> bool:
@@ -296,7 +230,7 @@ def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple
             settings,
         )
     except InputError as exc:
-        raise ValueError(_argument_names(str(exc))) from None
+        raise ValueError(str(exc)) from None
 
 
 def score_files(
@@ -344,7 +278,7 @@ def score_files(
     """
     from dataclasses import replace
 
-    from segcli.errors import UsageError
+    from segcli.errors import UsageError, spelled
     from segcli.inputs.pairing import pair_files
     from segcli.results.formats import META_COLUMNS
     from segcli.run.outcomes import Failure
@@ -355,7 +289,7 @@ def score_files(
         values = _spacing_values(spacing)
         if not all(math.isfinite(v) and v > 0 for v in values):
             raise ValueError(f"spacing: expected positive finite values, got {spacing!r}")
-        settings = replace(settings, spacing_override=values)
+        settings = replace(settings, spacing=values)
     if workers is not None and (not _is_int(workers) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
     from segcli.inputs.remote import Url
@@ -366,10 +300,10 @@ def score_files(
     try:
         pairing = pair_files(pred, gt, pred_suffix=pred_suffix, gt_suffix=gt_suffix, missing=missing)
     except UsageError as exc:  # a missing folder, unmatched files: named as the CLI names them
-        raise ValueError(_argument_names(str(exc))) from None
+        raise ValueError(str(exc)) from None
     for outcome in score_pairs(pairing.pairs, settings, workers=workers):
         if isinstance(outcome, Failure):
-            yield {"name": outcome.name, "error": _argument_names(outcome.message)}
+            yield {"name": outcome.name, "error": spelled(outcome.message)}  # options as the API names them
         else:
             yield {"name": outcome.name} | outcome.values | {k: outcome.meta.get(k) for k in META_COLUMNS}
 
@@ -397,8 +331,9 @@ def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:
     return summarize_rows(columns, rows)
 
 
-def weight_map(mask, kind: str = "unet", *, w0: float = 10.0, sigma: float = 5.0, spacing=None,
-               connectivity: int = 1, class_weights="uniform") -> np.ndarray:  # fmt: skip
+def weight_map(mask, kind: str = default("kind"), *, w0: float = default("w0"), sigma: float = default("sigma"),
+               spacing=None, connectivity: int = default("connectivity", "weightmap"),
+               class_weights=default("class_weights", "weightmap")) -> np.ndarray:  # fmt: skip
     """The map ``segcli weightmap`` writes for one mask, label or instance image (float32).
 
     Parameters
@@ -440,8 +375,9 @@ def weight_map(mask, kind: str = "unet", *, w0: float = 10.0, sigma: float = 5.0
     )
 
 
-def class_weights(labels_or_counts, scheme: str = "inverse", *, num_classes: int | None = None,
-                  ignore_index: int | None = 255, beta: float = 0.9999) -> np.ndarray:  # fmt: skip
+def class_weights(labels_or_counts, scheme: str = default("class_weight_scheme"), *, num_classes: int | None = None,
+                  ignore_index: int | None = default("ignore_index"),
+                  beta: float = default("beta")) -> np.ndarray:  # fmt: skip
     """Class weights for a weighted loss, as ``segcli classweights`` computes them.
 
     Parameters

@@ -22,7 +22,7 @@ from segcli.errors import InputError, SegcliError, ValueRangeError
 from segcli.inputs.images import read_image
 from segcli.inputs.remote import Url
 from segcli.run.pool import WORKER_DIED, map_isolated
-from segcli.settings import MAX_CLASSES
+from segcli.settings import MAX_CLASSES, default
 
 SCHEMES = ("inverse", "balanced", "median", "enet", "effective")
 
@@ -76,7 +76,9 @@ class FileCount:
         return int(self.counts.sum())
 
 
-def count_file(path: Path, num_classes: int | None = None, ignore_index: int | None = 255) -> FileCount:
+def count_file(
+    path: Path, num_classes: int | None = None, ignore_index: int | None = default("ignore_index")
+) -> FileCount:
     """Per-class pixel counts of one label image.
 
     Raises ``LabelRangeError`` naming the file and the label for a value outside
@@ -150,7 +152,7 @@ def count_classes(
     paths: Sequence[Path],
     *,
     num_classes: int | None = None,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = default("ignore_index"),
     workers: int = 1,
     on_done: Callable[[], None] | None = None,
     binary_0_255: bool = False,
@@ -282,7 +284,7 @@ def enet(c: ClassCounts, *, c_constant: float = 1.02) -> np.ndarray:
     return _where_present(c.counts, lambda n: 1.0 / np.log(c_constant + n / total))
 
 
-def effective(c: ClassCounts, *, beta: float = 0.9999) -> np.ndarray:
+def effective(c: ClassCounts, *, beta: float = default("beta")) -> np.ndarray:
     """Effective number of samples (Cui et al. 2019): ``(1 - beta) / (1 - beta^n_c)``, rescaled
     to sum to K as in the paper.
 
@@ -297,7 +299,9 @@ def effective(c: ClassCounts, *, beta: float = 0.9999) -> np.ndarray:
     return raw * c.num_classes / raw.sum() if raw.sum() else raw
 
 
-def class_weights(counts: ClassCounts, schemes: Sequence[str], *, beta: float = 0.9999) -> dict[str, np.ndarray]:
+def class_weights(
+    counts: ClassCounts, schemes: Sequence[str], *, beta: float = default("beta")
+) -> dict[str, np.ndarray]:
     """Each requested scheme's K-vector."""
     table = {
         "inverse": inverse,

@@ -10,6 +10,7 @@ tensors, no batch axis. Distances (``unet_wce``, ``distmap_bce``, ``boundary_los
 from __future__ import annotations
 
 from segcli.api import score
+from segcli.settings import default
 
 __all__ = [
     "bce",
@@ -60,7 +61,7 @@ def balanced_bce(prob, target) -> float:
     return _one("balanced_bce", prob, target)
 
 
-def wbce(prob, target, *, pos_weight: float | None = None) -> float:
+def wbce(prob, target, *, pos_weight: float | None = default("pos_weight")) -> float:
     """BCE with positives weighted ``pos_weight`` (default: negatives / positives of the image).
 
     Examples
@@ -72,7 +73,14 @@ def wbce(prob, target, *, pos_weight: float | None = None) -> float:
     return _one("wbce", prob, target, pos_weight=pos_weight)
 
 
-def focal_loss(prob, target, *, alpha: float = 0.25, gamma: float = 2.0, num_classes: int | None = None) -> float:
+def focal_loss(
+    prob,
+    target,
+    *,
+    alpha: float = default("focal_alpha"),
+    gamma: float = default("focal_gamma"),
+    num_classes: int | None = None,
+) -> float:
     """Focal loss ``mean(a_t (1 - p_t)^gamma bce)`` (MONAI's FocalLoss; a negative alpha: no
     class weighting); with ``num_classes`` the softmax focal loss over the scored classes.
 
@@ -85,7 +93,7 @@ def focal_loss(prob, target, *, alpha: float = 0.25, gamma: float = 2.0, num_cla
     return _one("focal_loss", prob, target, focal_alpha=alpha, focal_gamma=gamma, num_classes=num_classes)
 
 
-def dice_loss(prob, target, *, smooth: float = 1e-6, num_classes: int | None = None) -> float:
+def dice_loss(prob, target, *, smooth: float = default("smooth"), num_classes: int | None = None) -> float:
     """Soft Dice loss ``1 - (2 sum(p g) + s) / (sum p + sum g + s)`` (MONAI's DiceLoss).
 
     Examples
@@ -98,7 +106,12 @@ def dice_loss(prob, target, *, smooth: float = 1e-6, num_classes: int | None = N
 
 
 def squared_dice_loss(
-    prob, target, *, gamma: float = 2.0, smooth: float = 1e-6, num_classes: int | None = None
+    prob,
+    target,
+    *,
+    gamma: float = default("dice_gamma"),
+    smooth: float = default("smooth"),
+    num_classes: int | None = None,
 ) -> float:
     """``1 - (2 sum(p g) + s) / (sum p^gamma + sum g^gamma + s)`` (V-Net; MONAI squared_pred).
 
@@ -111,7 +124,14 @@ def squared_dice_loss(
     return _one("squared_dice_loss", prob, target, dice_gamma=gamma, smooth=smooth, num_classes=num_classes)
 
 
-def tversky_loss(prob, target, *, alpha: float = 0.3, beta: float = 0.7, smooth: float = 1e-6) -> float:
+def tversky_loss(
+    prob,
+    target,
+    *,
+    alpha: float = default("tversky_alpha"),
+    beta: float = default("tversky_beta"),
+    smooth: float = default("smooth"),
+) -> float:
     """``1 - (TP + s) / (TP + alpha FP + beta FN + s)`` on soft counts (MONAI's TverskyLoss).
 
     Examples
@@ -124,7 +144,13 @@ def tversky_loss(prob, target, *, alpha: float = 0.3, beta: float = 0.7, smooth:
 
 
 def focal_tversky_loss(
-    prob, target, *, alpha: float = 0.3, beta: float = 0.7, gamma: float = 0.75, smooth: float = 1e-6
+    prob,
+    target,
+    *,
+    alpha: float = default("tversky_alpha"),
+    beta: float = default("tversky_beta"),
+    gamma: float = default("focal_tversky_gamma"),
+    smooth: float = default("smooth"),
 ) -> float:
     """``tversky_loss ^ gamma``.
 
@@ -152,7 +178,7 @@ def lovasz_hinge(prob, target) -> float:
     return _one("lovasz_hinge", prob, target)
 
 
-def combo_loss(prob, target, *, smooth: float = 1e-6) -> float:
+def combo_loss(prob, target, *, smooth: float = default("smooth")) -> float:
     """``0.5 bce + 0.5 dice_loss``.
 
     Examples
@@ -164,7 +190,7 @@ def combo_loss(prob, target, *, smooth: float = 1e-6) -> float:
     return _one("combo_loss", prob, target, smooth=smooth)
 
 
-def unet_wce(prob, target, *, w0: float = 10.0, sigma: float = 5.0, spacing=None) -> float:
+def unet_wce(prob, target, *, w0: float = default("w0"), sigma: float = default("sigma"), spacing=None) -> float:
     """``mean(w bce)`` with w the U-Net weight map of the ground truth (Ronneberger et al. 2015).
 
     Examples
@@ -229,7 +255,9 @@ def nearest_cell_bce(prob, target, *, spacing=None) -> float:
     return _one("nearest_cell_bce", prob, target, spacing=spacing)
 
 
-def cross_entropy(prob, target, *, num_classes: int, class_weights=None, ignore_index: int = 255) -> float:
+def cross_entropy(
+    prob, target, *, num_classes: int, class_weights=None, ignore_index: int = default("ignore_index")
+) -> float:
     """Multi-class cross entropy ``sum w[g] (-log p_g) / sum w[g]`` over the pixels that are not
     ``ignore_index`` (torch's cross_entropy); ``prob`` holds K channels first.
 
@@ -243,7 +271,7 @@ def cross_entropy(prob, target, *, num_classes: int, class_weights=None, ignore_
     return _one("ce", prob, target, num_classes=num_classes, class_weights=class_weights, ignore_index=ignore_index)
 
 
-def lovasz_softmax(prob, target, *, num_classes: int, ignore_index: int = 255) -> float:
+def lovasz_softmax(prob, target, *, num_classes: int, ignore_index: int = default("ignore_index")) -> float:
     """Lovász-softmax over the classes present in the ground truth (Berman et al. 2018).
 
     Examples

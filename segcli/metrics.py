@@ -11,6 +11,7 @@ over the foreground classes present, as the CLI's ``<score>`` column.
 from __future__ import annotations
 
 from segcli.api import score
+from segcli.settings import default
 
 __all__ = [
     "dice",
@@ -32,7 +33,7 @@ def _one(name: str, pred, target, **options) -> float:
     return score(pred, target, name, **options)[name]
 
 
-def dice(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def dice(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """Dice coefficient ``2TP / (2TP + FP + FN)`` (scikit-learn's F1, MONAI's DiceMetric).
 
     Examples
@@ -45,7 +46,7 @@ def dice(pred, target, *, threshold: float = 0.5, num_classes: int | None = None
     return _one("dice", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def iou(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def iou(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """Intersection over union (Jaccard) ``TP / (TP + FP + FN)``.
 
     Examples
@@ -57,7 +58,7 @@ def iou(pred, target, *, threshold: float = 0.5, num_classes: int | None = None)
     return _one("iou", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def precision(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def precision(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """``TP / (TP + FP)``; 1 when both masks are empty.
 
     Examples
@@ -69,7 +70,7 @@ def precision(pred, target, *, threshold: float = 0.5, num_classes: int | None =
     return _one("precision", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def recall(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def recall(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """Sensitivity ``TP / (TP + FN)``.
 
     Examples
@@ -81,7 +82,7 @@ def recall(pred, target, *, threshold: float = 0.5, num_classes: int | None = No
     return _one("recall", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def specificity(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def specificity(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """``TN / (TN + FP)``; 1 when both masks are full.
 
     Examples
@@ -93,7 +94,7 @@ def specificity(pred, target, *, threshold: float = 0.5, num_classes: int | None
     return _one("specificity", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def accuracy(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def accuracy(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """``(TP + TN) / N``.
 
     Examples
@@ -105,7 +106,7 @@ def accuracy(pred, target, *, threshold: float = 0.5, num_classes: int | None = 
     return _one("accuracy", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def mcc(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def mcc(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """Matthews correlation ``(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))``.
 
     Examples
@@ -117,7 +118,9 @@ def mcc(pred, target, *, threshold: float = 0.5, num_classes: int | None = None)
     return _one("mcc", pred, target, threshold=threshold, num_classes=num_classes)
 
 
-def volume_similarity(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def volume_similarity(
+    pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None
+) -> float:
     """``1 - |FN - FP| / (2TP + FP + FN)`` (Taha and Hanbury 2015).
 
     Examples
@@ -131,7 +134,7 @@ def volume_similarity(pred, target, *, threshold: float = 0.5, num_classes: int 
 
 def hausdorff_distance(
     pred, target, *, percentile: float | None = None, pooled: bool = False, spacing=None,
-    threshold: float = 0.5, num_classes: int | None = None, empty_distance="inf",
+    threshold: float = default("threshold"), num_classes: int | None = None, empty_distance=default("empty_distance"),
 ) -> float:  # fmt: skip
     """Hausdorff distance between the borders of ``pred`` and ``target``.
 
@@ -166,8 +169,8 @@ def hausdorff_distance(
 
 
 def average_surface_distance(
-    pred, target, *, symmetric: str = "pooled", spacing=None, threshold: float = 0.5,
-    num_classes: int | None = None, empty_distance="inf",
+    pred, target, *, symmetric: str = "pooled", spacing=None, threshold: float = default("threshold"),
+    num_classes: int | None = None, empty_distance=default("empty_distance"),
 ) -> float:  # fmt: skip
     """Average distance between the borders.
 
@@ -192,7 +195,13 @@ def average_surface_distance(
 
 
 def normalized_surface_dice(
-    pred, target, *, tolerance: float = 1.0, spacing=None, threshold: float = 0.5, num_classes: int | None = None
+    pred,
+    target,
+    *,
+    tolerance: float = default("nsd_tolerance"),
+    spacing=None,
+    threshold: float = default("threshold"),
+    num_classes: int | None = None,
 ) -> float:
     """Share of border pixels within ``tolerance`` (spacing units) of the other border (``nsd``,
     MONAI's SurfaceDiceMetric); a distance equal to the tolerance counts as within.
@@ -208,7 +217,7 @@ def normalized_surface_dice(
                 nsd_tolerance=tolerance)  # fmt: skip
 
 
-def boundary_iou(pred, target, *, threshold: float = 0.5, num_classes: int | None = None) -> float:
+def boundary_iou(pred, target, *, threshold: float = default("threshold"), num_classes: int | None = None) -> float:
     """IoU of the regions within 2 pixels of each contour (Cheng et al. 2021).
 
     Examples

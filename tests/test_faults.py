@@ -670,7 +670,8 @@ def test_options_of_the_other_mode_are_said(runner, tmp_path):
     assert "--include-background applies to multi-class" in binary.stderr
     assert "--class-names applies to multi-class" in binary.stderr
     quiet = _score(runner, tmp_path, "--metrics", "dice", "--num-classes", "2", "--focal-gamma", "3")
-    assert "applies to" not in quiet.stderr  # focal_gamma is used by the multi-class focal loss
+    assert "applies to binary" not in quiet.stderr  # focal_gamma is read by the multi-class focal loss
+    assert "--focal-gamma applies to focal_loss, loss_imbalanced; none is asked for" in quiet.stderr  # not by dice
 
 
 # --- Found by an adversarial trial ------------------------------------------------------------

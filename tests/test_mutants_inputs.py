@@ -71,7 +71,7 @@ def test_auto_refuses_non_negative_floats_above_the_band(high):
         resolve_kind(np.array([0.0, 0.25, high]), "auto", multiclass=False)
     assert str(info.value) == (
         f"prediction: floating-point values in [0, {high:g}] are neither probabilities (above 1 + 0.001) "
-        "nor clearly logits (none negative); choose with --pred-kind prob|logits"
+        "nor clearly logits (none negative); choose with pred_kind prob|logits"
     )
 
 
@@ -291,7 +291,7 @@ def test_explicit_logits_on_values_inside_0_1_use_the_sigmoid():
 def test_labels_kind_in_binary_mode_is_an_error():
     with pytest.raises(ValueRangeError) as info:
         binary_pair(GT.astype(np.int64), GT, pred_kind="labels", pred_path="p.nii")
-    assert str(info.value) == "p.nii: --pred-kind labels needs --num-classes (multi-class mode)"
+    assert str(info.value) == "p.nii: pred_kind labels needs num_classes (multi-class mode)"
 
 
 @pytest.mark.parametrize("where", ["first", "last"])
@@ -363,7 +363,7 @@ def test_a_prediction_label_on_an_ignored_pixel_is_not_checked():
 def test_without_an_ignore_index_every_label_is_checked():
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(None, MGT, num_classes=3, ignore_index=None, gt_path="g.nii")
-    assert str(info.value) == "g.nii: label 255 outside 0..2 (--num-classes 3) and not the ignore index"
+    assert str(info.value) == "g.nii: label 255 outside 0..2 (num_classes 3) and not the ignore index"
     gt = np.array([[0, 1], [2, 1]])
     pair = _quiet(multiclass_pair, None, gt, num_classes=3, ignore_index=None)
     assert pair.valid.all() and pair.target.tolist() == gt.tolist()
@@ -383,14 +383,14 @@ def test_without_an_ignore_index_every_label_is_checked():
 def test_ground_truth_labels_outside_0_k_name_the_first(gt, shown):
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(None, gt, num_classes=3, gt_path="g.nii")
-    assert str(info.value) == f"g.nii: {shown} (--num-classes 3) and not the ignore index"
+    assert str(info.value) == f"g.nii: {shown} (num_classes 3) and not the ignore index"
 
 
 def test_prediction_labels_outside_0_k_name_the_prediction():
     pred = np.array([[0, 1, 0], [0, 1, 3]], np.int64)
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(pred, MGT, num_classes=3, pred_path="p.nii")
-    assert str(info.value) == "p.nii: label 3 outside 0..2 (--num-classes 3) and not the ignore index"
+    assert str(info.value) == "p.nii: label 3 outside 0..2 (num_classes 3) and not the ignore index"
 
 
 def test_all_ignored_ground_truth_is_no_error():
@@ -479,7 +479,7 @@ def test_multiclass_shape_messages_name_the_file():
     assert error(np.full((3, 2, 4), 0.5)) == "p.nii: shape (3, 2, 4) does not match ground truth shape (2, 3)"
     assert error(np.full((3, 3, 3), 0.5)) == "p.nii: shape (3, 3, 3) does not match ground truth shape (2, 3)"
     assert error(np.full((3, 2, 3, 1), 0.5)) == "p.nii: shape (3, 2, 3, 1) does not match ground truth shape (2, 3)"
-    assert error(np.full((4, 2, 3), 0.25)) == "p.nii: 4 channels, expected --num-classes 3"
+    assert error(np.full((4, 2, 3), 0.25)) == "p.nii: 4 channels, expected num_classes 3"
     assert (
         error(np.zeros((3, 2, 3), np.int64)) == "p.nii: a channel-first prediction must be prob or logits, not labels"
     )
@@ -505,10 +505,10 @@ def test_every_multiclass_message_names_the_file_given_or_the_default():
     # the defaults
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(None, np.array([[0, 4]]), num_classes=3)
-    assert str(info.value) == "ground truth: label 4 outside 0..2 (--num-classes 3) and not the ignore index"
+    assert str(info.value) == "ground truth: label 4 outside 0..2 (num_classes 3) and not the ignore index"
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(np.array([[0, 3]]), np.array([[0, 1]]), num_classes=3)
-    assert str(info.value) == "prediction: label 3 outside 0..2 (--num-classes 3) and not the ignore index"
+    assert str(info.value) == "prediction: label 3 outside 0..2 (num_classes 3) and not the ignore index"
     with pytest.raises(ValueRangeError) as info:
         multiclass_pair(nan, gt, num_classes=3)
     assert str(info.value) == "prediction: prediction holds NaN or infinite values"

@@ -687,7 +687,7 @@ def test_unmatched_files_are_all_listed(unmatched):
     with pytest.raises(PairingError) as refused:
         pair_files(pred, gt, pred_suffix="_0000")
     assert str(refused.value) == (
-        "3 unmatched file(s) (use --missing skip|empty): "
+        "3 unmatched file(s) (use missing skip|empty): "
         f"prediction without ground truth: {pred / 'p_only.png'}; "
         f"ground truth without prediction: {gt / 'aa.png'}; "
         f"ground truth without prediction: {gt / 'g_only.png'}"
@@ -711,7 +711,7 @@ def test_missing_skip_and_empty(unmatched):
     assert empty.unmatched_gt == [gt / "aa.png", gt / "g_only.png"]
     with pytest.raises(UsageError) as bad:
         pair_files(pred, gt, missing="ignore")
-    assert str(bad.value) == "--missing: expected error, skip or empty, got 'ignore'"
+    assert str(bad.value) == "missing: expected error, skip or empty, got 'ignore'"
 
 
 def test_no_pair_at_all_is_an_error_even_when_skipping(unmatched):
@@ -802,7 +802,7 @@ def test_unmatched_files_on_one_side_only_are_an_error_too(tmp_path):
     with pytest.raises(PairingError) as refused:
         pair_files(tmp_path / "p", tmp_path / "g")
     assert str(refused.value) == (
-        f"1 unmatched file(s) (use --missing skip|empty): ground truth without prediction: {tmp_path / 'g' / 'b.png'}"
+        f"1 unmatched file(s) (use missing skip|empty): ground truth without prediction: {tmp_path / 'g' / 'b.png'}"
     )
     with pytest.raises(PairingError, match=r"^1 unmatched file\(s\).*prediction without ground truth: .*b\.png$"):
         pair_files(tmp_path / "g", tmp_path / "p")

@@ -76,9 +76,9 @@ def test_labels_agree_with_ignore_index_and_num_classes(tmp_path):
     assert labels_for_settings(plain, num_classes=3, class_names=None, ignore_index=None)[1:] == (3, None)
     ignoring = _labels(tmp_path, {"background": 0, "a": 1, "ignore": 255})
     assert labels_for_settings(ignoring, num_classes=None, class_names=None, ignore_index=255)[2] == 255
-    with pytest.raises(UsageError, match="ignores label 255, not --ignore-index 254"):
+    with pytest.raises(UsageError, match="ignores label 255, not ignore_index 254"):
         labels_for_settings(ignoring, num_classes=None, class_names=None, ignore_index=254)
-    with pytest.raises(UsageError, match="^--labels names the classes already; leave out --class-names$"):
+    with pytest.raises(UsageError, match="^labels names the classes already; leave out class_names$"):
         labels_for_settings(plain, num_classes=None, class_names="a,b,c", ignore_index=None)
 
 
@@ -114,8 +114,8 @@ def test_class_weights_from_a_comma_list_a_json_list_and_a_classweights_json(tmp
         ({}, "median", 2, "no scheme 'median'; has none$"),
         ([1, "a"], "median", 2, "expected a list of numbers"),
         ({"weights": {"median": 3}}, "median", 2, "expected a list of numbers"),
-        ([1, 2], "median", None, "--class-weights needs --num-classes$"),
-        ([1, 2], "median", 3, "--class-weights: 2 weights for --num-classes 3$"),
+        ([1, 2], "median", None, "class_weights needs num_classes$"),
+        ([1, 2], "median", 3, "class_weights: 2 weights for num_classes 3$"),
     ],
 )
 def test_class_weights_file_errors(tmp_path, content, scheme, k, message):
@@ -129,7 +129,7 @@ def test_class_weights_file_errors(tmp_path, content, scheme, k, message):
 def test_class_weights_comma_list_errors():
     with pytest.raises(UsageError, match="expected a JSON file or comma-separated numbers, got '1;2'"):
         load_class_weights("1;2", "median", 2)
-    with pytest.raises(UsageError, match="--class-weights needs --num-classes"):
+    with pytest.raises(UsageError, match="class_weights needs num_classes"):
         load_class_weights("1,2", "median", None)
 
 

@@ -348,7 +348,7 @@ def test_select_message(multiclass):
         select("dice,dicee", multiclass=multiclass)
     mode = "multi-class" if multiclass else "binary"
     head, known = str(raised.value).split("; known: ")
-    assert head == f"--metrics: unknown {mode} score or group 'dicee'"
+    assert head == f"metrics: unknown {mode} score or group 'dicee'"
     table = registry.MULTICLASS_BY_NAME if multiclass else registry.BY_NAME
     assert known.split(", ") == ["region", "surface", "losses", *table]
     assert ("ce" in known.split(", ")) is multiclass

@@ -171,7 +171,7 @@ def test_errors_name_the_file():
     gt = np.array([[0, 7]], np.uint8)
     with pytest.raises(ValueRangeError, match="g: label 7 outside 0..3"):
         _score(np.zeros((1, 2), np.uint8), gt)
-    with pytest.raises(ShapeError, match="p: 3 channels, expected --num-classes 4"):
+    with pytest.raises(ShapeError, match="p: 3 channels, expected num_classes 4"):
         _score(np.zeros((3, 1, 2), np.float32), np.zeros((1, 2), np.uint8))
 
 

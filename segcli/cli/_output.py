@@ -69,9 +69,24 @@ def silence_stdout() -> None:
         pass
 
 
+def flag_of(command: str | None = None):
+    """The name -> flag lookup of ``command`` (``segcli.settings.flag``), for ``SegcliError.spelled``."""
+    from segcli.settings import flag
+
+    return lambda name: flag(name, command)
+
+
+def spell(text: str, command: str | None = None) -> str:
+    """A library message (a ``Failure``'s) with its options as ``command``'s flags."""
+    from segcli.errors import spelled
+
+    return spelled(text, flag_of(command))
+
+
 @contextlib.contextmanager
-def library_errors() -> Iterator[None]:
-    """Turn every error into one stderr line and its exit code; ``--debug`` adds the traceback."""
+def library_errors(command: str | None = None) -> Iterator[None]:
+    """Turn every error into one stderr line and its exit code, each option named in it as the
+    flag of ``command``; ``--debug`` adds the traceback."""
     try:
         yield
     except (typer.Exit, typer.BadParameter.__mro__[1]):  # exits and click's usage errors pass
@@ -79,7 +94,7 @@ def library_errors() -> Iterator[None]:
     except SegcliError as exc:
         if state["debug"]:
             traceback.print_exc()
-        fail(str(exc), exc.exit_code)
+        fail(exc.spelled(flag_of(command)), exc.exit_code)
     except BrokenPipeError:
         silence_stdout()
         raise typer.Exit(code=EXIT_BROKEN_PIPE) from None
@@ -103,15 +118,15 @@ def library_errors() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def option_errors(flags: dict[str, str] | None = None) -> Iterator[None]:
-    """The library's ``InvalidOption`` (named by setting) as a usage error naming the CLI flag."""
+def option_errors(command: str | None = None) -> Iterator[None]:
+    """The library's ``InvalidOption`` (named by setting) as a usage error naming the CLI flag of
+    ``command`` (``segcli.settings.flag``)."""
     from segcli.errors import InvalidOption
 
     try:
         yield
     except InvalidOption as exc:
-        flag = (flags or {}).get(exc.option, "--" + exc.option.replace("_", "-"))
-        raise typer.BadParameter(exc.reason, param_hint=flag) from None
+        raise typer.BadParameter(spell(exc.reason, command), param_hint=flag_of(command)(exc.option)) from None
 
 
 @contextlib.contextmanager

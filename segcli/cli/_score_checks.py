@@ -16,21 +16,6 @@ from segcli.results.journal import journal_path
 from segcli.results.outputs import is_stream_target
 
 
-def split_object_metrics(metrics: str, objects) -> tuple[str, list[str]]:
-    """The --metrics spec without object scores, and the object scores chosen: the group
-    ``objects`` or their names; with --objects and no object score named, all of them."""
-    from segcli.scores.objects import SCORE_NAMES
-
-    items = [item.strip() for item in metrics.split(",") if item.strip()]
-    chosen = [n for n in SCORE_NAMES if "objects" in items or n in items]
-    rest = [item for item in items if item != "objects" and item not in SCORE_NAMES]
-    if objects is not None and not chosen:
-        chosen = list(SCORE_NAMES)
-    if not rest and not chosen:
-        rest = ["all"]
-    return ",".join(rest), chosen
-
-
 def never_over_inputs(pairs, targets: dict, *, extra=(), inside=()) -> None:
     """An output path that is one of the run's input files is refused, with or without --overwrite:
     the pairs' files, ``extra`` input files (a dataset.json, a class-weights JSON), and any path
@@ -96,15 +81,13 @@ def check_objects_out(objects_out: Path | None, output: Path | None, overwrite: 
     return target
 
 
-def with_raters(pairing, raters: list[Path], num_classes, thresholds, gt_suffix: str):
+def with_raters(pairing, raters: list[Path], gt_suffix: str):
     """Each pair with its file from every --rater directory (matched by name like GT)."""
     from dataclasses import replace as replace_pair
 
     from segcli.errors import PairingError
     from segcli.inputs.pairing import find_images
 
-    if num_classes is not None or thresholds is not None:
-        raise typer.BadParameter("applies to binary scoring without --thresholds", param_hint="--rater")
     found = [find_images(root, suffix=gt_suffix) for root in raters]
     missing = [f"{root}: no file for {pair.name}" for root, files in zip(raters, found, strict=True)
                for pair in pairing.pairs if pair.name not in files]  # fmt: skip
@@ -124,65 +107,9 @@ def staple_or_note() -> bool:
     return False
 
 
-def thresholds_option(text: str | None, threshold: float | None, chosen: list[str]) -> tuple[float, ...] | None:
-    """--thresholds: only scores that depend on the hard mask; never with --threshold."""
-    if text is None:
-        return None
-    from segcli.run.pair import parse_thresholds
-    from segcli.scores.table import BY_NAME
-
-    if threshold is not None:
-        raise typer.BadParameter("give --threshold or --thresholds, not both", param_hint="--thresholds")
-    losses = [m for m in chosen if m in BY_NAME and BY_NAME[m].group == "losses"]
-    if losses and len(losses) < len(chosen):
-        chosen[:] = [m for m in chosen if m not in losses]  # "all": region and surface scores
-    elif losses:
-        raise typer.BadParameter(
-            f"losses ({', '.join(losses)}) do not depend on the threshold", param_hint="--thresholds"
-        )
-    return parse_thresholds(text)
-
-
-def empty_distance_option(text: str) -> str | float:
-    from segcli.settings import empty_distance_policy
-
-    try:
-        return empty_distance_policy(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"expected inf, worst, nan or a number, got {text!r}", param_hint="--empty-distance"
-        ) from None
-
-
-# Settings whose CLI flag is not the setting's name with dashes.
-OPTION_FLAGS = {"unet_w0": "--w0", "unet_sigma": "--sigma", "spacing_override": "--spacing"}
-
-
-# Options that only one mode uses: given in the other, they are said to be ignored.
-BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "pos_weight", "unet_w0",
-               "unet_sigma")  # fmt: skip
-
-
-MULTICLASS_ONLY = ("class_names", "class_weights", "include_background")
-
-
-def warn_about_settings(settings, pred, gt, ignore_index: int | None) -> None:
-    """Settings that are legal but probably not what was meant: said, never silently applied."""
-    from segcli.settings import ScoreOptions
-
-    defaults = ScoreOptions()
-    if settings.num_classes is None:
-        if ignore_index is not None:
-            warn("--ignore-index applies to multi-class scoring (--num-classes); ignored in binary mode")
-        for name in MULTICLASS_ONLY:
-            if getattr(settings, name) not in (None, False):
-                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
-                warn(f"{flag} applies to multi-class scoring (--num-classes); ignored in binary mode")
-    else:
-        for name in BINARY_ONLY:
-            if getattr(settings.options, name) != getattr(defaults, name):
-                flag = OPTION_FLAGS.get(name, "--" + name.replace("_", "-"))
-                warn(f"{flag} applies to binary scoring; no multi-class score uses it")
+def warn_about_settings(settings, pred, gt) -> None:
+    """Settings that are legal but probably not what was meant: said, never silently applied (the
+    options that do nothing are ``segcli.settings.unused``'s)."""
     if settings.num_classes is not None and 0 <= settings.ignore_index < settings.num_classes:
         warn(
             f"--ignore-index {settings.ignore_index} is also class {settings.ignore_index} of "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from segcli.cli._output import info, progress, state, warn
+from segcli.cli._output import info, progress, spell, state, warn
 from segcli.display import printable_lines
 from segcli.results.journal import input_stamp, journal_path
 from segcli.results.outputs import TEXT_ERRORS
@@ -136,8 +136,9 @@ class ScoreRun:
                         warn(message)
                 if isinstance(outcome, Failure):
                     self.failures.append(outcome.name)
-                    self.messages[outcome.name] = outcome.message
-                    warn(f"not scored: {outcome.message}")
+                    message = spell(outcome.message)  # its options as flags
+                    self.messages[outcome.name] = message
+                    warn(f"not scored: {message}")
                     if outcome.detail and state["debug"]:
                         typer.echo(printable_lines(outcome.detail), err=True)
                     if self.fail_fast:
@@ -238,8 +239,10 @@ class ScoreRun:
                 differ.append("input files")
                 break
         if table.settings is not None:
-            now = _normal(self.record)
-            if any(table.settings.get(k) != v for k, v in now.items() if k not in NOT_COMPARED):
+            from segcli.settings import current_names
+
+            now, recorded_settings = _normal(self.record), current_names(table.settings)
+            if any(recorded_settings.get(k) != v for k, v in now.items() if k not in NOT_COMPARED):
                 differ.append("settings")
         if differ:
             raise UsageError(

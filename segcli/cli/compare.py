@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from segcli.cli._locations import local_input, output_or_stdout
-from segcli.cli._output import info, library_errors, warn
+from segcli.cli._output import info, library_errors, spell, warn
 from segcli.cli.score import OutputFormat
 
 
@@ -84,7 +84,7 @@ def compare(
             differ = settings_differences(run_a.settings, run_b.settings)
             if differ:
                 warn(f"the two runs used different settings: {', '.join(differ)}")
-        with option_errors({"scores": "--metrics"}):
+        with option_errors("compare"):
             rows, pairing = compare_runs(run_a, run_b, scores=scores if gt is None else None)
         undirected = [f"{r['score']} ({r['better']})" for r in rows if r["wins"] is None]
         if undirected:
@@ -183,7 +183,7 @@ def _score_both(pairings: list, metrics: str, workers: int | None):
         with progress(len(pairing.pairs), f"scoring {root}") as advance:
             for outcome in score_pairs(pairing.pairs, settings, workers=workers, on_done=advance):
                 if isinstance(outcome, Failure):
-                    warn(f"not scored: {outcome.message}")
+                    warn(f"not scored: {spell(outcome.message)}")
                 else:
                     table.values[outcome.name] = outcome.values
         tables.append(table)

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from segcli.cli._locations import local_output
-from segcli.cli._output import cap_workers, fail, info, library_errors, parse_floats, progress, state, warn
+from segcli.cli._output import cap_workers, fail, flag_of, info, library_errors, parse_floats, progress, state, warn
 from segcli.display import printable_lines
 
 
@@ -208,7 +208,8 @@ def _class_weights(wc: str, scheme: str) -> str | tuple[float, ...]:
         weights = load_class_weights(wc, scheme, 2)
     except UsageError as exc:
         # load_class_weights is shared with score, whose option it names.
-        raise UsageError(str(exc).replace("--class-weights", "--wc").replace("--num-classes 2", "2 classes")) from None
+        message = exc.spelled(flag_of("weightmap"))  # --class-weights is weightmap's --wc
+        raise UsageError(message.replace("--num-classes 2", "2 classes")) from None
     try:
         return tuple(check_class_weights(weights).tolist())
     except ValueError:

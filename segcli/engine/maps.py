@@ -14,6 +14,7 @@ import numpy as np
 
 from segcli.engine.distance import InsideOutside, Spacing, edt
 from segcli.engine.stats import BitMask
+from segcli.settings import default
 
 # exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
 BORDER_TERM_CUTOFF = 1e-6
@@ -59,7 +60,9 @@ def _check_spacing(spacing: Spacing | None, ndim: int) -> None:
         raise ValueError(f"spacing: expected {ndim} finite numbers > 0, got {list(spacing)}")
 
 
-def connected_instances(mask: np.ndarray, *, connectivity: Connectivity = 1) -> np.ndarray:
+def connected_instances(
+    mask: np.ndarray, *, connectivity: Connectivity = default("connectivity", "weightmap")
+) -> np.ndarray:
     """Label the connected components of a binary mask (1 = face neighbours, 2 = all neighbours).
 
     >>> connected_instances(np.array([[1, 0, 1], [0, 0, 1]], bool)).tolist()
@@ -151,8 +154,8 @@ def check_unet_options(*, w0: float, sigma: float, class_weights=None) -> tuple[
 def unet_weight_map(
     instances: np.ndarray,
     *,
-    w0: float = 10.0,
-    sigma: float = 5.0,
+    w0: float = default("w0"),
+    sigma: float = default("sigma"),
     class_weights: np.ndarray | None = None,
     spacing: Spacing | None = None,
 ) -> np.ndarray:
@@ -262,10 +265,10 @@ def map_for_image(
     array: np.ndarray,
     kind: MapKind,
     *,
-    w0: float = 10.0,
-    sigma: float = 5.0,
+    w0: float = default("w0"),
+    sigma: float = default("sigma"),
     class_weights: np.ndarray | Literal["uniform", "balanced"] = "uniform",
-    connectivity: Connectivity = 1,
+    connectivity: Connectivity = default("connectivity", "weightmap"),
     spacing: Spacing | None = None,
     device: str | None = None,
 ) -> np.ndarray:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segcli.errors import ShapeError, ValueRangeError
-from segcli.settings import PredKind
+from segcli.errors import ShapeError, ValueRangeError, option
+from segcli.settings import PredKind, default
 
 PRED_KINDS: tuple[str, ...] = ("auto", "prob", "logits", "mask", "labels")
 
@@ -65,7 +65,7 @@ def resolve_kind(pred: np.ndarray, pred_kind: PredKind, *, multiclass: bool, pat
         return "prob"
     raise ValueRangeError(
         f"{path}: floating-point values in [{low:g}, {high:g}] are neither probabilities (above 1 + "
-        f"{PROB_TOLERANCE:g}) nor clearly logits (none negative); choose with --pred-kind prob|logits"
+        f"{PROB_TOLERANCE:g}) nor clearly logits (none negative); choose with {option('pred_kind')} prob|logits"
     )
 
 
@@ -172,8 +172,8 @@ def binary_pair(
     pred: np.ndarray | None,
     gt: np.ndarray,
     *,
-    pred_kind: PredKind = "auto",
-    threshold: float = 0.5,
+    pred_kind: PredKind = default("pred_kind"),
+    threshold: float = default("threshold"),
     pred_path: Path | str = "prediction",
     gt_path: Path | str = "ground truth",
 ) -> BinaryPair:
@@ -200,7 +200,9 @@ def binary_pair(
     elif kind == "logits":
         prob = sigmoid(pred)
     else:
-        raise ValueRangeError(f"{pred_path}: --pred-kind {kind} needs --num-classes (multi-class mode)")
+        raise ValueRangeError(
+            f"{pred_path}: {option('pred_kind')} {kind} needs {option('num_classes')} (multi-class mode)"
+        )
     return BinaryPair(prob=prob, hard=prob >= threshold, target=target, kind=kind)
 
 
@@ -227,8 +229,8 @@ def multiclass_pair(
     gt: np.ndarray,
     *,
     num_classes: int,
-    ignore_index: int | None = 255,
-    pred_kind: PredKind = "auto",
+    ignore_index: int | None = default("ignore_index"),
+    pred_kind: PredKind = default("pred_kind"),
     pred_path: Path | str = "prediction",
     gt_path: Path | str = "ground truth",
 ) -> MulticlassPair:
@@ -296,7 +298,7 @@ def multiclass_kind(
     if pred.ndim != len(gt_shape) + 1 or pred.shape[1:] != tuple(gt_shape):
         raise ShapeError(f"{pred_path}: shape {pred.shape} does not match ground truth shape {tuple(gt_shape)}")
     if pred.shape[0] != num_classes:
-        raise ShapeError(f"{pred_path}: {pred.shape[0]} channels, expected --num-classes {num_classes}")
+        raise ShapeError(f"{pred_path}: {pred.shape[0]} channels, expected {option('num_classes')} {num_classes}")
     kind = resolve_kind(pred, pred_kind, multiclass=True, path=pred_path)
     if kind not in ("prob", "logits"):
         raise ShapeError(f"{pred_path}: a channel-first prediction must be prob or logits, not {kind}")
@@ -307,6 +309,6 @@ def _check_labels(labels: np.ndarray, num_classes: int, path: Path | str) -> Non
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         bad = labels[(labels < 0) | (labels >= num_classes)]
         raise ValueRangeError(
-            f"{path}: label {bad.flat[0]} outside 0..{num_classes - 1} (--num-classes {num_classes}) "
+            f"{path}: label {bad.flat[0]} outside 0..{num_classes - 1} ({option('num_classes')} {num_classes}) "
             "and not the ignore index"
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from segcli.errors import PairingError, UsageError
+from segcli.errors import PairingError, UsageError, option
 from segcli.inputs.images import IMAGE_SUFFIXES, image_stem, image_suffix, is_image_file
 from segcli.inputs.remote import Url, as_input, list_files
 
@@ -203,7 +203,7 @@ def pair_files(
     prediction against an empty prediction and leaves predictions without ground truth out.
     """
     if missing not in ("error", "skip", "empty"):
-        raise UsageError(f"--missing: expected error, skip or empty, got {missing!r}")
+        raise UsageError(f"{option('missing')}: expected error, skip or empty, got {missing!r}")
     pred_single, preds = _find(as_input(pred_root), pred_suffix)
     gt_single, gts = _find(as_input(gt_root), gt_suffix)
     if pred_single and gt_single:
@@ -214,7 +214,7 @@ def pair_files(
     if missing == "error" and (unmatched_pred or unmatched_gt):
         lines = [f"prediction without ground truth: {p}" for p in unmatched_pred]
         lines += [f"ground truth without prediction: {g}" for g in unmatched_gt]
-        raise PairingError(f"{len(lines)} unmatched file(s) (use --missing skip|empty): " + "; ".join(lines))
+        raise PairingError(f"{len(lines)} unmatched file(s) (use {option('missing')} skip|empty): " + "; ".join(lines))
     pairs = [Pair(k, preds[k], gts[k]) for k in sorted(preds.keys() & gts.keys())]
     if missing == "empty":
         pairs += [Pair(k, None, gts[k]) for k in sorted(gts.keys() - preds.keys())]

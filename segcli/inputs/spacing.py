@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from segcli.errors import ShapeError
+from segcli.errors import ShapeError, option
 from segcli.settings import SPACING_RANGE
 
 if TYPE_CHECKING:
@@ -110,9 +110,8 @@ def pair_spacing(
                 pred_text = f"{pred_text} {pred_unit} ({spacing_text(physical)} {gt_unit})"
                 gt_text = f"{gt_text} {gt_unit}"
             what = f"spacing {pred_text} differs from {gt_path} spacing {gt_text}"
-            raise GeometryError(
-                f"{pred_path}: {what}; pass --spacing to choose (or --ignore-geometry for the GT's)", what
-            )
+            choose = f"pass {option('spacing')} to choose (or {option('ignore_geometry')} for the GT's)"
+            raise GeometryError(f"{pred_path}: {what}; {choose}", what)
         return gt_s, "gt"
     if gt_spacing is not None:
         return resolve_spacing(None, gt_spacing, ndim, gt_path), "gt"
@@ -200,7 +199,7 @@ def check_beside_gt(
     image: Image,
     gt: Image,
     *,
-    spacing_override: tuple[float, ...] | None,
+    spacing: tuple[float, ...] | None,
     ignore_geometry: bool,
     path: object = None,
     gt_path: object = None,
@@ -210,7 +209,7 @@ def check_beside_gt(
 
     Where both files state an affine (medical volumes), their geometry must agree
     (``geometry_differences``; ``ignore_geometry`` lets files of the same shape through); then their
-    spacings (``pair_spacing``: ``spacing_override`` chooses, ``ignore_geometry`` takes the GT's).
+    spacings (``pair_spacing``: ``spacing``, the option, chooses; ``ignore_geometry`` takes the GT's).
     ``GeometryError`` otherwise, naming ``path`` and ``gt_path`` (default: each file's own).
     """
     path = image.path if path is None else path
@@ -227,11 +226,15 @@ def check_beside_gt(
             gt_unit=gt.unit,
         )
         if differences and not (ignore_geometry and image.array.shape == gt.array.shape):
-            hint = "" if differences[0].startswith("shape") else "; pass --ignore-geometry to score with the GT's"
+            hint = (
+                ""
+                if differences[0].startswith("shape")
+                else f"; pass {option('ignore_geometry')} to score with the GT's"
+            )
             what = f"geometry differs from {gt_path}: {'; '.join(differences)}"
             raise GeometryError(f"{path}: {what}{hint}", what)
     return pair_spacing(
-        spacing_override,
+        spacing,
         gt.spacing,
         image.spacing,
         gt.array.ndim,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from segcli.errors import OutputError, UsageError
 from segcli.results.outputs import describe_os_error
+from segcli.settings import current_names
 
 JOURNAL_VERSION = 1
 # Settings that may differ between an interrupted run and its resumption without changing a value.
@@ -176,8 +177,8 @@ def _check_header(path: Path, stored: dict, header: dict) -> None:
     if not isinstance(stored, dict) or stored.get("segcli_journal") != JOURNAL_VERSION:
         raise UsageError(f"{path}: not a segcli journal of this version; delete it or pass --overwrite")
 
-    def comparable(h: dict) -> dict:
-        settings = {k: v for k, v in h.get("settings", {}).items() if k not in NOT_COMPARED}
+    def comparable(h: dict) -> dict:  # a journal of an older segcli: its settings under today's names
+        settings = {k: v for k, v in current_names(h.get("settings", {})).items() if k not in NOT_COMPARED}
         return {k: v for k, v in h.items() if k != "settings"} | {"settings": settings}
 
     old, new = comparable(stored), comparable(header)

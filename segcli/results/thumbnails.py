@@ -135,7 +135,7 @@ def _disagreement(gt: Image, settings: dict, image: Image) -> str:
     if shape != gt_shape:  # a volume of another depth has slices of the masks' shape: said here
         return f"its shape {shape} differs from the GT's {gt_shape}" if len(shape) == 3 == len(gt_shape) else ""
     try:
-        check_beside_gt(image, gt, spacing_override=None, ignore_geometry=bool(settings.get("ignore_geometry")))
+        check_beside_gt(image, gt, spacing=None, ignore_geometry=bool(settings.get("ignore_geometry")))
     except GeometryError as exc:
         return exc.what
     return ""
@@ -165,7 +165,8 @@ def _case_masks(meta: dict, settings: dict, base_dir: Path | None) -> tuple[np.n
     pred_path = _locate(meta.get("pred_path"), base_dir) if meta.get("pred_path") else None
     if meta.get("pred_path") and pred_path is None:
         raise InputError(f"{meta['pred_path']}: no longer readable")
-    stated = settings.get("spacing_override") is None  # as the run read them: --spacing, no header's
+    # as the run read them: under --spacing, no header's (older records name it spacing_override)
+    stated = settings.get("spacing", settings.get("spacing_override")) is None
     gt_image = read_image(gt_path, spacing=stated)
     gt = gt_image.array
     pred = read_image(pred_path, spacing=stated).array if pred_path is not None else None

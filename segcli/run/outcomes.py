@@ -22,7 +22,8 @@ class Record:
 
 @dataclass(frozen=True)
 class Failure:
-    """A pair that could not be scored; ``message`` is one line naming the file."""
+    """A pair that could not be scored; ``message`` is one line naming the file, its options marked
+    (``segcli.errors.option``) for each door to spell (``segcli.errors.spelled``)."""
 
     name: str
     message: str

@@ -36,7 +36,7 @@ def _capturing(work: Callable[[Pair, ScoreSettings], object], pair: Pair, settin
         try:
             result = work(pair, settings)
         except InputError as exc:
-            return Failure(pair.name, str(exc), _messages(caught))
+            return Failure(pair.name, exc.marked, _messages(caught))  # options marked: each door spells them
         except MemoryError:
             return Failure(pair.name, f"{pair.gt}: out of memory while scoring", _messages(caught))
         except Exception as exc:  # one pair's unexpected error must not end the run
@@ -217,7 +217,7 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
         gt = labels(gt_image.array, gt_image.path, "ground truth")
         pred = labels(pred_image.array, pred_image.path, "prediction") if pred_image is not None else np.zeros_like(gt)
     else:
-        connectivity = settings.object_connectivity
+        connectivity = settings.connectivity
         gt = objects.label_objects(binary.target, "components", connectivity=connectivity)
         pred = objects.label_objects(binary.hard, "components", connectivity=connectivity)
     table = objects.overlap_table(gt, pred)

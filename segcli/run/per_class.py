@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from segcli.errors import UsageError
+from segcli.errors import UsageError, option
 from segcli.inputs.images import Image
 from segcli.inputs.interpret import BinaryPair, multiclass_pair
 from segcli.scores import columns as column_names
@@ -77,7 +77,7 @@ def columns(settings: ScoreSettings) -> list[str]:
     per_class, losses = _split(settings)
     if losses and has_regions(settings):
         raise UsageError(
-            f"--labels: regions (classes of several labels) overlap, so the multi-class losses "
+            f"{option('labels')}: regions (classes of several labels) overlap, so the multi-class losses "
             f"({', '.join(losses)}) do not apply; choose region and surface scores"
         )
     out: list[str] = []
@@ -95,9 +95,9 @@ def check_columns(settings: ScoreSettings, object_metrics: Sequence[str] | None 
         return
     per_class, losses = _split(settings)
     objects = settings.object_metrics if object_metrics is None else tuple(object_metrics)
-    option = "--labels" if settings.class_labels is not None else "--class-names"
+    source = "labels" if settings.class_labels is not None else "class_names"
     labels = [label for label, _ in _class_masks(settings)]
-    column_names.check_class_names(labels, (*per_class, *objects), losses, option=option)
+    column_names.check_class_names(labels, (*per_class, *objects), losses, option=source)
 
 
 def score_multiclass_pair(
@@ -166,9 +166,9 @@ def _object_values(pair, classes, settings: ScoreSettings) -> dict[str, float]:
     values: dict[str, float] = {}
     for label, members in classes:
         gt = label_objects(_member_mask(pair.target, members) & pair.valid, "components",
-                           connectivity=settings.object_connectivity)  # fmt: skip
+                           connectivity=settings.connectivity)  # fmt: skip
         pred = label_objects(_member_mask(pair.labels, members) & pair.valid, "components",
-                             connectivity=settings.object_connectivity)  # fmt: skip
+                             connectivity=settings.connectivity)  # fmt: skip
         batch = ObjectBatch([overlap_table(gt, pred)], settings.iou_threshold)
         values |= compute_object_scores(batch, settings.object_metrics, suffix=column_names.per_class("", label))[0]
     return values
@@ -190,33 +190,39 @@ def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], 
     try:
         document = json.loads(Path(source).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UsageError(f"--labels {source}: cannot read JSON ({_first_line(exc)})") from None
+        raise UsageError(f"{option('labels')} {source}: cannot read JSON ({_first_line(exc)})") from None
     table = document.get("labels") if isinstance(document, dict) else None
     if not isinstance(table, dict) or not table:
-        raise UsageError(f'--labels {source}: expected a "labels" object such as {{"background": 0, "liver": 1}}')
+        raise UsageError(
+            f'{option("labels")} {source}: expected a "labels" object such as {{"background": 0, "liver": 1}}'
+        )
     classes: list[tuple[str, tuple[int, ...]]] = []
     ignore = None
     for name, value in table.items():
         members = value if isinstance(value, list) else [value]
         if not members or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 0 for m in members):
-            raise UsageError(f"--labels {source}: label {name!r} is {value!r}; expected a label >= 0 or a list of them")
+            raise UsageError(
+                f"{option('labels')} {source}: label {name!r} is {value!r}; expected a label >= 0 or a list of them"
+            )
         if max(members) >= MAX_CLASSES:
-            raise UsageError(f"--labels {source}: label {name!r} is {value!r}; labels go up to {MAX_CLASSES - 1}")
+            raise UsageError(
+                f"{option('labels')} {source}: label {name!r} is {value!r}; labels go up to {MAX_CLASSES - 1}"
+            )
         if name == "ignore":
             if len(members) != 1:
-                raise UsageError(f"--labels {source}: the ignore label must be one label, got {value!r}")
+                raise UsageError(f"{option('labels')} {source}: the ignore label must be one label, got {value!r}")
             ignore = members[0]
             continue
         if not name or "," in name:
-            raise UsageError(f"--labels {source}: class name {name!r} cannot be a column name")
+            raise UsageError(f"{option('labels')} {source}: class name {name!r} cannot be a column name")
         members = tuple(sorted(set(members)))
         if any(members == seen for _, seen in classes):
-            raise UsageError(f"--labels {source}: {name!r} has the labels of another class ({value!r})")
+            raise UsageError(f"{option('labels')} {source}: {name!r} has the labels of another class ({value!r})")
         classes.append((str(name), members))
     if not any(members != (0,) for _, members in classes):
-        raise UsageError(f"--labels {source}: no class besides the background")
+        raise UsageError(f"{option('labels')} {source}: no class besides the background")
     if ignore is not None and any(ignore in members for _, members in classes):
-        raise UsageError(f"--labels {source}: the ignore label {ignore} is also a class")
+        raise UsageError(f"{option('labels')} {source}: the ignore label {ignore} is also a class")
     num_classes = max(max(members) for _, members in classes) + 1
     return tuple(classes), max(num_classes, 2), ignore
 
@@ -227,12 +233,16 @@ def labels_for_settings(
     """--labels: the classes, the class count and the ignore label of a dataset.json; a
     --num-classes or --ignore-index given too must agree with it, --class-names must be absent."""
     if class_names is not None:
-        raise UsageError("--labels names the classes already; leave out --class-names")
+        raise UsageError(f"{option('labels')} names the classes already; leave out {option('class_names')}")
     classes, count, ignore = load_labels(source)
     if num_classes is not None and num_classes != count:
-        raise UsageError(f"--labels {source} has labels 0..{count - 1}, not --num-classes {num_classes}")
+        raise UsageError(
+            f"{option('labels')} {source} has labels 0..{count - 1}, not {option('num_classes')} {num_classes}"
+        )
     if ignore is not None and ignore_index is not None and ignore != ignore_index:
-        raise UsageError(f"--labels {source} ignores label {ignore}, not --ignore-index {ignore_index}")
+        raise UsageError(
+            f"{option('labels')} {source} ignores label {ignore}, not {option('ignore_index')} {ignore_index}"
+        )
     return classes, count, ignore if ignore is not None else ignore_index
 
 
@@ -247,11 +257,13 @@ def load_class_weights(source: str, scheme: str, num_classes: int | None) -> tup
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"--class-weights {source}: cannot read JSON ({exc})") from None
+            raise UsageError(f"{option('class_weights')} {source}: cannot read JSON ({exc})") from None
         if isinstance(document, dict):
             table = document.get("weights", {})
             if scheme not in table:
-                raise UsageError(f"--class-weights {source}: no scheme {scheme!r}; has {', '.join(table) or 'none'}")
+                raise UsageError(
+                    f"{option('class_weights')} {source}: no scheme {scheme!r}; has {', '.join(table) or 'none'}"
+                )
             document = table[scheme]
         weights = document
     else:
@@ -259,12 +271,12 @@ def load_class_weights(source: str, scheme: str, num_classes: int | None) -> tup
             weights = [float(part) for part in source.split(",")]
         except ValueError:
             raise UsageError(
-                f"--class-weights: expected a JSON file or comma-separated numbers, got {source!r}"
+                f"{option('class_weights')}: expected a JSON file or comma-separated numbers, got {source!r}"
             ) from None
     if not isinstance(weights, list) or not all(isinstance(w, (int, float)) for w in weights):
-        raise UsageError(f"--class-weights {source}: expected a list of numbers")
+        raise UsageError(f"{option('class_weights')} {source}: expected a list of numbers")
     if num_classes is None:
-        raise UsageError("--class-weights needs --num-classes")
+        raise UsageError(f"{option('class_weights')} needs {option('num_classes')}")
     if len(weights) != num_classes:
-        raise UsageError(f"--class-weights: {len(weights)} weights for --num-classes {num_classes}")
+        raise UsageError(f"{option('class_weights')}: {len(weights)} weights for {option('num_classes')} {num_classes}")
     return tuple(float(w) for w in weights)

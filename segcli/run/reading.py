@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from segcli.errors import ResourceError, ShapeError
+from segcli.errors import ResourceError, ShapeError, option
 from segcli.inputs.images import Image, read_image
 from segcli.inputs.pairing import Pair
 from segcli.inputs.spacing import check_beside_gt, check_spacing_range, pair_spacing
@@ -47,20 +47,21 @@ def _check_memory(pair: Pair, settings: ScoreSettings, gt: np.ndarray, *others: 
         raise ResourceError(
             f"{pair.gt}: scoring {len(settings.metrics)} score(s) on shape {gt.shape} needs about "
             f"{needed / 2**30:.1f} GiB, over the {settings.max_memory / 2**30:.1f} GiB each pair may use; "
-            "choose fewer scores (--metrics region,surface needs least), fewer --workers, or raise --max-memory"
+            f"choose fewer scores ({option('metrics')} region,surface needs least), fewer {option('workers')}, "
+            f"or raise {option('max_memory')}"
         )
 
 
 def read_pair(pair: Pair, settings: ScoreSettings):
     """Both images, checked against the memory budget, the options with this pair's spacing, and
     the record's ``meta`` (spacing and where it came from)."""
-    stated = settings.spacing_override is None  # --spacing given: a file's broken tag does not matter
+    stated = settings.spacing is None  # --spacing given: a file's broken tag does not matter
     gt_image = read_image(pair.gt, spacing=stated)
     pred_image = read_image(pair.pred, spacing=stated) if pair.pred is not None else None
     _check_memory(pair, settings, gt_image.array, pred_image.array if pred_image else None)
     ndim = gt_image.array.ndim
     if pred_image is None:
-        spacing, source = pair_spacing(settings.spacing_override, gt_image.spacing, None, ndim, pair.gt, "prediction")
+        spacing, source = pair_spacing(settings.spacing, gt_image.spacing, None, ndim, pair.gt, "prediction")
     else:
         compared = pred_image
         if settings.num_classes is not None and pred_image.array.ndim == ndim + 1:  # a channel axis first
@@ -69,7 +70,7 @@ def read_pair(pair: Pair, settings: ScoreSettings):
         spacing, source = check_beside_gt(
             compared,
             gt_image,
-            spacing_override=settings.spacing_override,
+            spacing=settings.spacing,
             ignore_geometry=settings.ignore_geometry,
             path=pair.pred,
             gt_path=pair.gt,
@@ -89,7 +90,7 @@ def read_pair(pair: Pair, settings: ScoreSettings):
 def read_raters(pair: Pair, settings: ScoreSettings, gt_image: Image, pred_image: Image | None, meta: dict):
     """The pair's raters (``pair.raters``), each read and checked beside the GT as the prediction
     is (``meta``: ``read_pair``'s), and the memory budget counted again with them."""
-    stated = settings.spacing_override is None
+    stated = settings.spacing is None
     raters = []
     for path in pair.raters:
         image = read_image(path, spacing=stated)
@@ -102,7 +103,7 @@ def read_raters(pair: Pair, settings: ScoreSettings, gt_image: Image, pred_image
             check_beside_gt(
                 image,
                 reference,
-                spacing_override=settings.spacing_override,
+                spacing=settings.spacing,
                 ignore_geometry=settings.ignore_geometry,
                 path=path,
                 gt_path=reference_path,

@@ -110,10 +110,7 @@ class BinaryBatch:
     def unet_weights(self) -> np.ndarray:
         o = self.options
         return _stack(
-            [
-                unet_weight_map(connected_instances(g), w0=o.unet_w0, sigma=o.unet_sigma, spacing=o.spacing)
-                for g in self.target
-            ]
+            [unet_weight_map(connected_instances(g), w0=o.w0, sigma=o.sigma, spacing=o.spacing) for g in self.target]
         )
 
     @cached_property

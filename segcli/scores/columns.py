@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from segcli.errors import UsageError
+from segcli.errors import option as marked
 
 CONSENSUS = ("majority", "staple", "interrater")
 _SOURCE = re.compile(r"(?:rater\d+|majority|staple|interrater)\.")
@@ -146,29 +147,31 @@ def check_class_names(
     """Refuse class names that would not give unique columns: a name holding ``@`` or ``.``, or one
     whose ``<score>_<class>`` (for each of ``per_class_scores``) is another column of the run (a
     score's own column, ``other_columns`` such as the multi-class losses, or another score's
-    per-class column). ``option`` says where the names came from (``--class-names``, ``--labels``);
+    per-class column). ``option`` names the option the names came from (``class_names``, ``labels``);
     a ``UsageError`` (exit 2) naming the class and the column it collides with.
 
-    >>> check_class_names(["bg", "liver"], ["dice"], ["dice_loss"], option="--class-names")
+    >>> check_class_names(["bg", "liver"], ["dice"], ["dice_loss"], option="class_names")
     >>> try:
-    ...     check_class_names(["bg", "loss"], ["dice"], ["dice_loss"], option="--class-names")
+    ...     check_class_names(["bg", "loss"], ["dice"], ["dice_loss"], option="class_names")
     ... except UsageError as exc:
     ...     print(exc)
-    --class-names: class 'loss' makes the column dice_loss, which is also the score dice_loss; rename the class
+    class_names: class 'loss' makes the column dice_loss, which is also the score dice_loss; rename the class
     """
     names = list(names)
     for name in names:
         for char in RESERVED:
             if char in name:
                 kind = "a threshold" if char == "@" else "a rater's column"
-                raise UsageError(f"{option}: class name {name!r} holds {char!r}, which marks {kind}; rename the class")
+                raise UsageError(
+                    f"{marked(option)}: class name {name!r} holds {char!r}, which marks {kind}; rename the class"
+                )
     owner = {column: f"the score {column}" for column in (*per_class_scores, *other_columns)}
     for score in per_class_scores:
         for name in names:
             column = per_class(score, name)
             if column in owner:
                 raise UsageError(
-                    f"{option}: class {name!r} makes the column {column}, which is also {owner[column]}; "
+                    f"{marked(option)}: class {name!r} makes the column {column}, which is also {owner[column]}; "
                     "rename the class"
                 )
             owner[column] = f"the {score} of class {name!r}"

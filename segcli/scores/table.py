@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from segcli.errors import UsageError
+from segcli.errors import UsageError, option
 from segcli.scores import loss_rows, object_rows, region_rows
 from segcli.scores.batch import EMPTY_DISTANCE_SCORES, BinaryBatch, image_diagonal
 from segcli.scores.combine import (
@@ -44,6 +44,7 @@ __all__ = [
     "Scored",
     "compute_scores",
     "lookup",
+    "options_read",
     "parse_combination",
     "select",
     "split_objects",
@@ -96,10 +97,20 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
             chosen[item] = table[item]  # pragma: no mutate (only the keys of chosen are read)
         else:
             mode = "multi-class" if multiclass else "binary"
-            raise UsageError(
-                f"--metrics: unknown {mode} score or group {item!r}; known: {', '.join(GROUPS + tuple(table))}"
-            )
+            known = ", ".join(GROUPS + tuple(table))
+            raise UsageError(f"{option('metrics')}: unknown {mode} score or group {item!r}; known: {known}")
     return [s for s in table.values() if s.name in chosen]
+
+
+def options_read(*, multiclass: bool = False) -> dict[str, tuple[str, ...]]:
+    """Which options each score of the mode reads (its row's ``options``; ``combined`` reads its
+    terms' through ``combine``), for the rule that says the options a run does not use.
+
+    >>> options_read()["focal_loss"]
+    ('focal_alpha', 'focal_gamma')
+    """
+    table = MULTICLASS_BY_NAME if multiclass else BY_NAME
+    return {name: row.options for name, row in table.items()} | {COMBINED: COMBINED_ROWS[multiclass].options}
 
 
 def split_objects(spec: str, *, objects: str | None = None) -> tuple[str, list[str]]:

@@ -19,6 +19,13 @@ from segcli.inputs.images import Image
 from segcli.inputs.spacing import GeometryError, check_beside_gt
 
 HINT = "pass --spacing to choose (or --ignore-geometry for the GT's)"
+
+
+def _as_the_cli(error) -> str:
+    """The message as the CLI prints it: each option marked in it spelled as its flag."""
+    return error.spelled(lambda name: "--" + name.replace("_", "-"))
+
+
 EYE = np.eye(4)
 
 
@@ -27,7 +34,7 @@ def _image(path, spacing=None, affine=None, unit=None, shape=(4, 5, 6)) -> Image
 
 
 def _check(image, gt, **kw):
-    return check_beside_gt(image, gt, **({"spacing_override": None, "ignore_geometry": False} | kw))
+    return check_beside_gt(image, gt, **({"spacing": None, "ignore_geometry": False} | kw))
 
 
 def test_agreeing_files_give_the_gt_spacing():
@@ -44,7 +51,7 @@ def test_another_spacing_names_the_file_in_its_role():
     rater = _image("r2/a.tif", (1.0, 1.0, 1.0))
     with pytest.raises(GeometryError) as caught:
         _check(rater, gt)
-    assert str(caught.value) == f"r2/a.tif: spacing 1,1,1 differs from gt/a.tif spacing 1,0.5,0.5; {HINT}"
+    assert _as_the_cli(caught.value) == f"r2/a.tif: spacing 1,1,1 differs from gt/a.tif spacing 1,0.5,0.5; {HINT}"
     assert caught.value.what == "spacing 1,1,1 differs from gt/a.tif spacing 1,0.5,0.5"
     assert isinstance(caught.value, ShapeError)  # exit 1, as every input error
     with pytest.raises(GeometryError, match="^other/name.tif: spacing 1,1,1 differs from shown.tif spacing"):
@@ -59,7 +66,8 @@ def test_another_geometry_names_the_file_and_what_differs():
     with pytest.raises(GeometryError) as caught:
         _check(rater, gt)
     what = "geometry differs from gt/a.nii.gz: origin 0,3,0 vs 0,0,0"
-    assert str(caught.value) == f"r2/a.nii.gz: {what}; pass --ignore-geometry to score with the GT's"
+    assert _as_the_cli(caught.value) == f"r2/a.nii.gz: {what}; pass --ignore-geometry to score with the GT's"
+    assert str(caught.value) == f"r2/a.nii.gz: {what}; pass ignore_geometry to score with the GT's"  # the API's
     assert caught.value.what == what
     again = pickle.loads(pickle.dumps(caught.value))  # a worker's error may cross a process
     assert (str(again), again.what, type(again)) == (str(caught.value), what, GeometryError)
@@ -71,7 +79,7 @@ def test_ignore_geometry_and_spacing_let_a_file_through():
     gt = _image("gt.nii", (1.0, 0.5, 0.5), EYE)
     other = _image("r.nii", (1.0, 1.0, 1.0), moved)
     assert _check(other, gt, ignore_geometry=True) == ((1.0, 0.5, 0.5), "gt")
-    assert _check(_image("r.tif", (9.0, 9.0, 9.0)), gt, spacing_override=(2.0,)) == ((2.0, 2.0, 2.0), "option")
+    assert _check(_image("r.tif", (9.0, 9.0, 9.0)), gt, spacing=(2.0,)) == ((2.0, 2.0, 2.0), "option")
     # a shape difference is never ignored: said without the hint
     with pytest.raises(GeometryError, match=r"^r.nii: geometry differs from gt.nii: shape 4,5,7 vs 4,5,6$"):
         _check(_image("r.nii", (1.0, 0.5, 0.5), EYE, shape=(4, 5, 7)), gt, ignore_geometry=True)

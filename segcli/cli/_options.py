@@ -1,0 +1,138 @@
+"""The options every command shares, as ``Annotated`` aliases built from ``segcli.settings``: each
+option's help is written once there (``help_text``) and each default too (``default``), so a
+command's signature reads ``threshold: ThresholdOpt = None`` and nothing else. Options whose help
+differs by command have one alias per command (``MapSigmaOpt`` for weightmap). Only typer and the
+settings table are imported: ``segcli --help`` imports neither numpy nor torch.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from segcli.cli._locations import local_input, local_output_file, output_or_stdout
+from segcli.settings import help_text
+
+LOSS_PANEL = "Loss parameters"
+MC_PANEL = "Multi-class"
+OBJECTS_PANEL = "Objects"
+REPORT_PANEL = "Report"
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    tsv = "tsv"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class PredKindChoice(str, Enum):
+    auto = "auto"
+    prob = "prob"
+    logits = "logits"
+    mask = "mask"
+    labels = "labels"
+
+
+class ObjectMode(str, Enum):
+    instances = "instances"
+    components = "components"
+
+
+class Missing(str, Enum):
+    error = "error"
+    skip = "skip"
+    empty = "empty"
+
+
+def option(name: str, *flags: str, command: str | None = None, **settings) -> typer.models.OptionInfo:
+    """The typer option of setting ``name``, its help from the settings table."""
+    return typer.Option(*flags, help=help_text(name, command), **settings)
+
+
+def _loss(name: str) -> typer.models.OptionInfo:
+    return option(name, rich_help_panel=LOSS_PANEL)
+
+
+def _mc(name: str, **settings) -> typer.models.OptionInfo:
+    return option(name, rich_help_panel=MC_PANEL, **settings)
+
+
+# what to score and how to read it
+MetricsOpt = Annotated[str, option("metrics")]
+PredKindOpt = Annotated[PredKindChoice, option("pred_kind")]
+ThresholdOpt = Annotated[float | None, option("threshold")]  # None: not given (--thresholds may be)
+ThresholdsOpt = Annotated[str | None, option("thresholds")]
+SpacingOpt = Annotated[str | None, option("spacing")]
+SpacingUnitOpt = Annotated[str | None, option("spacing_unit")]
+IgnoreGeometryOpt = Annotated[bool, option("ignore_geometry")]
+EmptyDistanceOpt = Annotated[str, option("empty_distance")]
+NsdToleranceOpt = Annotated[float, option("nsd_tolerance")]
+# multi-class
+NumClassesOpt = Annotated[int | None, _mc("num_classes")]
+IgnoreIndexOpt = Annotated[int | None, _mc("ignore_index")]  # None: not given (said in binary mode)
+IncludeBackgroundOpt = Annotated[bool, _mc("include_background")]
+ClassNamesOpt = Annotated[str | None, _mc("class_names")]
+LabelsOpt = Annotated[Path | None, _mc("labels", parser=local_input)]
+ClassWeightsOpt = Annotated[str | None, _mc("class_weights")]
+ClassWeightSchemeOpt = Annotated[str, _mc("class_weight_scheme")]
+# loss parameters
+FocalAlphaOpt = Annotated[float, _loss("focal_alpha")]
+FocalGammaOpt = Annotated[float, _loss("focal_gamma")]
+TverskyAlphaOpt = Annotated[float, _loss("tversky_alpha")]
+TverskyBetaOpt = Annotated[float, _loss("tversky_beta")]
+FocalTverskyGammaOpt = Annotated[float, _loss("focal_tversky_gamma")]
+PosWeightOpt = Annotated[float | None, _loss("pos_weight")]
+W0Opt = Annotated[float, _loss("w0")]
+SigmaOpt = Annotated[float, _loss("sigma")]
+SmoothOpt = Annotated[float, _loss("smooth")]
+DiceGammaOpt = Annotated[float, _loss("dice_gamma")]
+CombineOpt = Annotated[str | None, _loss("combine")]
+# object scores
+ObjectsOpt = Annotated[ObjectMode | None, option("objects", rich_help_panel=OBJECTS_PANEL)]
+IouThresholdOpt = Annotated[float, option("iou_threshold", rich_help_panel=OBJECTS_PANEL)]
+ConnectivityOpt = Annotated[int | None, option("connectivity", rich_help_panel=OBJECTS_PANEL)]
+ObjectsOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        parser=local_output_file,
+        help="A CSV with every GT and predicted object (matched/missed/false/split/merged).",
+        rich_help_panel=OBJECTS_PANEL,
+    ),
+]
+# the summary's interval
+CiOpt = Annotated[float | None, option("ci")]
+BootstrapOpt = Annotated[int, option("bootstrap")]
+SeedOpt = Annotated[int, option("seed")]
+# how a run runs
+WorkersOpt = Annotated[int | None, option("workers")]
+ReaderWorkersOpt = Annotated[int | None, option("workers", command="classweights")]
+CompareWorkersOpt = Annotated[int | None, option("workers", command="compare")]
+DeviceOpt = Annotated[str, option("device")]
+SchedulerOpt = Annotated[str | None, option("scheduler", envvar="DASK_SCHEDULER_ADDRESS")]
+MaxMemoryOpt = Annotated[float | None, option("max_memory")]
+FailFastOpt = Annotated[bool, option("fail_fast")]
+# weightmap's own spelling of the shared options
+MapW0Opt = Annotated[float, option("w0", command="weightmap")]
+MapSigmaOpt = Annotated[float, option("sigma", command="weightmap")]
+MapClassWeightsOpt = Annotated[str, option("class_weights", "--wc", command="weightmap")]
+MapClassWeightSchemeOpt = Annotated[str, option("class_weight_scheme", "--wc-scheme", command="weightmap")]
+MapConnectivityOpt = Annotated[int, option("connectivity", command="weightmap")]
+MapSpacingOpt = Annotated[str | None, option("spacing", command="weightmap")]
+MapDeviceOpt = Annotated[str, option("device", command="weightmap")]
+MapSchedulerOpt = Annotated[str | None, option("scheduler", command="weightmap", envvar="DASK_SCHEDULER_ADDRESS")]
+# outputs
+OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing --output file.")]
+OutputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        parser=output_or_stdout,
+        help="Write the report here (atomically) instead of stdout (- is stdout).",
+    ),
+]

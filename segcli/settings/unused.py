@@ -1,0 +1,121 @@
+"""The one rule that says which given options do nothing in a run, for every command.
+
+``unused_options`` takes the options given (name -> value, those away from their default), the
+run's settings and which options each score reads (``{score name: option names}``; today
+each score row's ``options``: ``segcli.scores.table.options_read``), and returns one message per option that
+nothing reads, its options marked (``segcli.errors.option``) for the CLI to spell as flags.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from segcli.errors import option
+from segcli.settings.run import ScoreSettings
+
+# The score parameters whose uselessness is said (the options every distance reads, spacing and
+# empty_distance, and the mode's options are said by the other rules or not at all).
+SCORE_PARAMETERS = (
+    "nsd_tolerance",
+    "pos_weight",
+    "focal_alpha",
+    "focal_gamma",
+    "smooth",
+    "dice_gamma",
+    "tversky_alpha",
+    "tversky_beta",
+    "focal_tversky_gamma",
+    "w0",
+    "sigma",
+)
+# Options only binary scoring reads; and only multi-class scoring.
+BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "pos_weight", "w0", "sigma")
+MULTICLASS_ONLY = ("ignore_index", "class_names", "class_weights", "include_background")
+# What a cluster's workers do instead of --workers, by command.
+CLUSTER_WORK = {"score": "score the pairs", "weightmap": "compute the maps", "classweights": "count the files"}
+
+
+def unused_options(
+    given: Mapping[str, object],
+    settings: ScoreSettings | None = None,
+    reads: Mapping[str, tuple[str, ...]] | None = None,
+    *,
+    command: str = "score",
+) -> list[str]:
+    """A message for each option in ``given`` that does nothing in this run."""
+    said = _unused_without(given, command)
+    if settings is not None:
+        said += _unused_in_mode(given, settings)
+        said += _unused_by_scores(given, settings, reads or {})
+    return said
+
+
+def _unused_without(given: Mapping[str, object], command: str) -> list[str]:
+    """Options that shape another option, which is not given."""
+    said = []
+    if "report" not in given and ("report_sort" in given or "images" in given):
+        said.append(
+            f"{option('report_sort')} and {option('images')} shape the HTML report; "
+            f"without {option('report')} they do nothing"
+        )
+    if "spacing_unit" in given and "spacing" not in given:
+        said.append(
+            f"{option('spacing_unit')} names the unit of {option('spacing')}; "
+            f"without {option('spacing')} it does nothing"
+        )
+    weights = given.get("class_weights")
+    if "class_weight_scheme" in given and not (isinstance(weights, str) and os.path.isfile(weights)):
+        said.append(
+            f"{option('class_weight_scheme')} picks from a {option('class_weights')} JSON file; "
+            "without one it does nothing"
+        )
+    interval = [name for name in ("bootstrap", "seed") if name in given]
+    if interval and "ci" not in given:
+        names = " and ".join(option(name) for name in interval)
+        verb = "shape" if len(interval) > 1 else "shapes"
+        does = "they do" if len(interval) > 1 else "it does"
+        said.append(f"{names} {verb} the {option('ci')} interval; without {option('ci')} {does} nothing")
+    if "workers" in given and "scheduler" in given:
+        said.append(f"{option('workers')} applies to local runs; the cluster's workers {CLUSTER_WORK[command]}")
+    return said
+
+
+def _unused_in_mode(given: Mapping[str, object], settings: ScoreSettings) -> list[str]:
+    """Options of the binary mode in a multi-class run, and the other way round."""
+    if settings.num_classes is None:
+        flags = [name for name in MULTICLASS_ONLY if name in given]
+        return [
+            f"{option(name)} applies to multi-class scoring ({option('num_classes')}); ignored in binary mode"
+            for name in flags
+        ]
+    return [
+        f"{option(name)} applies to binary scoring; no multi-class score uses it"
+        for name in BINARY_ONLY
+        if name in given
+    ]
+
+
+def _unused_by_scores(given: Mapping[str, object], settings: ScoreSettings, reads) -> list[str]:
+    """Score parameters no chosen score reads, and object options without an object score."""
+    said = []
+    objects = f"({option('objects')}, or obj_* in {option('metrics')})"
+    if settings.object_metrics:
+        if "connectivity" in given and settings.objects != "components":
+            said.append(
+                f"{option('connectivity')} applies to {option('objects')} components; "
+                "instance maps are used as they are"
+            )
+    else:
+        for name in ("iou_threshold", "connectivity"):
+            if name in given:
+                said.append(f"{option(name)} applies to object scores {objects}; none is asked for")
+    chosen = set(settings.metrics) | {loss for _, loss in settings.options.combine}
+    binary_only = settings.num_classes is not None
+    for name in dict.fromkeys(n for names in reads.values() for n in names if n in SCORE_PARAMETERS):
+        if name not in given or (binary_only and name in BINARY_ONLY):
+            continue
+        readers = [score for score, names in reads.items() if name in names]
+        if not chosen & set(readers):
+            said.append(f"{option(name)} applies to {', '.join(readers)}; none is asked for")
+    return said

@@ -572,7 +572,7 @@ def test_describe_os_error_without_an_errno():
 
 # ------------------------------------------------------------------------------------- pairing
 
-PNG = Path(__file__).resolve().parents[1] / "sample_data" / "gt" / "case01.png"
+PNG = Path(__file__).resolve().parents[2] / "sample_data" / "gt" / "case01.png"
 
 
 def _tree(tmp_path, where: str, names) -> Path | str:

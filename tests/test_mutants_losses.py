@@ -131,7 +131,7 @@ def test_dice_family_with_non_default_parameters_match_monai(pred, rng):
 
 def _lovasz_hinge_reference(logits, labels):
     """Berman et al.'s reference lovasz_hinge_flat (the one test_scores_losses writes out)."""
-    from tests.test_scores_losses import _lovasz_hinge_reference as reference
+    from tests.scores.test_binary_losses import _lovasz_hinge_reference as reference
 
     return reference(logits, labels)
 

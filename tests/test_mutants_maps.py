@@ -36,7 +36,7 @@ from segcli.engine.maps import (
     preview_rgb,
     unet_weight_map,
 )
-from tests.test_maps import unet_reference
+from tests.engine.test_maps import unet_reference
 
 
 def _two_cells():

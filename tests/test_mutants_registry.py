@@ -48,7 +48,7 @@ from segcli.scores.table import (
 from segcli.settings import ScoreOptions
 from tests.test_seed_losses import _probs, _ref_bce, _ref_boundary_bce, _ref_dice_loss, _ref_focal, _ref_tversky
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 PRESET_NAMES = ("loss_balanced", "loss_imbalanced", "loss_boundary", "loss_medical")
 REL = 1e-5
 

@@ -29,7 +29,7 @@ from tests.conftest import smooth_mask
 
 REL = 1e-5
 NEW_LOSSES = ("squared_dice_loss", "nearest_cell_bce", *PRESETS)
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _probs(rng, shape):

@@ -247,7 +247,7 @@ def test_a_url_folder_never_takes_a_sibling_sharing_its_prefix():
 
     memory = fsspec.filesystem("memory")
     root = f"segcli-{uuid.uuid4().hex[:8]}"
-    png = Path(__file__).parent.parent / "sample_data" / "gt" / "case01.png"
+    png = Path(__file__).resolve().parents[2] / "sample_data" / "gt" / "case01.png"
     for name in ("pred/a.png", "pred/deep/b.png", "pred2/c.png", "pred/.cache/d.png", "pred/notes.txt"):
         memory.pipe(f"/{root}/{name}", png.read_bytes())
     found = find_images(f"memory://{root}/pred")

@@ -445,7 +445,7 @@ def test_classweights_reads_nifti(runner, tmp_path, rng):
 
 
 def test_sample_nifti_pair_is_anisotropic_and_oblique():
-    root = Path(__file__).resolve().parents[1] / "sample_data" / "nifti"
+    root = Path(__file__).resolve().parents[2] / "sample_data" / "nifti"
     image = read_image(root / "gt" / "patient01.nii.gz")
     assert image.spacing == (3.0, 0.75, 0.8)
     assert not np.allclose(image.affine[:3, :3], np.diag(np.diag(image.affine[:3, :3])))

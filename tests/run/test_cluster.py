@@ -96,7 +96,7 @@ def test_without_dask_the_option_names_the_extra(monkeypatch, pairs):
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from tests.test_fsspec import make_dataset
+    from tests.inputs.test_remote import make_dataset
 
     return make_dataset(tmp_path_factory.mktemp("cluster-urls"))
 
@@ -113,7 +113,7 @@ def _on_every_worker_memory(client, root: str) -> None:
 
 @pytest.mark.parametrize("kind", ["memory", "file"])
 def test_url_inputs_on_the_cluster_give_the_local_records(cluster, dataset, kind):
-    from tests.test_fsspec import to_memory
+    from tests.inputs.test_remote import to_memory
 
     local_cluster, client = cluster
     base = ["--metrics", "dice,hd95,assd,bce", "--missing", "skip"]

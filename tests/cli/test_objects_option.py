@@ -1,5 +1,5 @@
 """`score --objects`: the object columns and --objects-out through the CLI, against the library
-(itself checked against StarDist and torchmetrics in test_objects.py) and hand-worked counts."""
+(itself checked against StarDist and torchmetrics in tests/scores/test_objects.py) and hand-worked counts."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from PIL import Image
 
 distributed = pytest.importorskip("distributed")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HARD_LIMIT = 40  # seconds: far above what any case may take, far below a hang
 
 

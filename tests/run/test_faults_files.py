@@ -27,7 +27,7 @@ from segcli.errors import ReadError
 from segcli.inputs.images import read_image
 from segcli.results.outputs import OutputLock
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

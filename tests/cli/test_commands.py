@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from segcli.cli.main import app
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Tests of segcli/scores: one file per score family, each against independent references (tests/scores/_reference.py runs the cases)."""

@@ -1,1 +1,2 @@
-"""Tests of segcli/results: formats and summaries, intervals, the journal, output guards, read-back, compare, the HTML report."""
+"""Tests of segcli/results: formats and summaries, intervals, the journal, output guards,
+read-back, compare, the HTML report."""

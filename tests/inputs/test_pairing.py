@@ -9,6 +9,7 @@ Expectations are worked out by hand from the trees the tests build.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import os
 import shutil
@@ -23,9 +24,9 @@ from typer.testing import CliRunner
 
 import segcli
 from segcli.cli.main import app
-from segcli.errors import UsageError
+from segcli.errors import PairingError, UsageError
 from segcli.inputs import pairing
-from segcli.inputs.pairing import find_images, pair_files
+from segcli.inputs.pairing import Pair, find_images, pair_files
 
 
 @pytest.fixture
@@ -284,3 +285,242 @@ def test_an_empty_input_is_refused_naming_its_argument(runner, tmp_path, monkeyp
     assert result.exit_code == 2
     assert named in result.stderr
     assert not (tmp_path / "w").exists()
+
+
+# segcli/inputs/pairing.py: keys without extension and suffix, suffix only at the end, hidden files and
+# non-images ignored, the error listing every unmatched file, --missing skip and empty.
+
+PNG = Path(__file__).resolve().parents[2] / "sample_data" / "gt" / "case01.png"
+
+
+def _tree(tmp_path, where: str, names) -> Path | str:
+    """The files ``names`` (a copy of one PNG, or text) under a local folder or a ``memory://`` one."""
+    if where == "local":
+        root = tmp_path / "root"
+        for name in names:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(PNG.read_bytes())
+        return root
+    import uuid
+
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    root = f"segcli-{uuid.uuid4().hex[:8]}/root"
+    for name in names:
+        memory.pipe(f"/{root}/{name}", PNG.read_bytes())
+    return f"memory://{root}"
+
+
+def _keys(found) -> dict[str, str]:
+    return {key: str(path) for key, path in found.items()}
+
+
+@pytest.mark.parametrize("where", ["local", "url"])
+def test_keys_lose_extension_and_suffix_only_at_the_end(tmp_path, where):
+    names = [
+        "a.png",
+        "sub/b.nii.gz",
+        "c_0000.png",
+        "x_0000y.png",
+        "dXXXX.png",
+        "README.txt",
+        ".hidden.png",
+        ".cache/e.png",
+    ]
+    root = _tree(tmp_path, where, names)
+    assert _keys(find_images(root)) == {
+        "a": f"{root}/a.png",
+        "sub/b": f"{root}/sub/b.nii.gz",
+        "c_0000": f"{root}/c_0000.png",
+        "x_0000y": f"{root}/x_0000y.png",
+        "dXXXX": f"{root}/dXXXX.png",  # no suffix is removed unless one is given
+    }
+    assert _keys(find_images(root, suffix="_0000")) == {
+        "a": f"{root}/a.png",
+        "sub/b": f"{root}/sub/b.nii.gz",
+        "c": f"{root}/c_0000.png",
+        "x_0000y": f"{root}/x_0000y.png",
+        "dXXXX": f"{root}/dXXXX.png",
+    }
+
+
+@pytest.mark.parametrize("where", ["local", "url"])
+def test_a_single_file_is_keyed_by_its_name_and_two_files_are_a_pair(tmp_path, where):
+    root = _tree(tmp_path, where, ["p/c_0000.png", "g/other.png", "g/notes.txt"])
+    assert _keys(find_images(f"{root}/p/c_0000.png", suffix="_0000")) == {"c": f"{root}/p/c_0000.png"}
+    assert _keys(find_images(f"{root}/p/c_0000.png")) == {"c_0000": f"{root}/p/c_0000.png"}
+    pairing = pair_files(f"{root}/p/c_0000.png", f"{root}/g/other.png")  # two files: a pair whatever their names
+    assert [(p.name, str(p.pred), str(p.gt)) for p in pairing.pairs] == [
+        ("other", f"{root}/p/c_0000.png", f"{root}/g/other.png")
+    ]
+    assert pairing.unmatched_pred == [] and pairing.unmatched_gt == []
+    with pytest.raises(UsageError) as text:
+        find_images(f"{root}/g/notes.txt")
+    assert str(text.value) == f"{root}/g/notes.txt: not a supported image file"
+
+
+@pytest.mark.parametrize("where", ["local", "url"])
+def test_two_files_with_one_key_and_a_folder_without_images_are_refused(tmp_path, where):
+    root = _tree(tmp_path, where, ["d/a.png", "d/a_0000.tif", "t/notes.txt"])
+    assert len(find_images(f"{root}/d")) == 2  # a and a_0000
+    with pytest.raises(UsageError) as same:
+        find_images(f"{root}/d", suffix="_0000")
+    assert str(same.value) == f"{root}/d/a_0000.tif: same name as {root}/d/a.png once the extension is removed"
+    with pytest.raises(UsageError) as empty:
+        find_images(f"{root}/t")
+    assert str(empty.value) == (
+        f"{root}/t: no image files found (TIFF, PNG, BMP, JPEG, NPY, NPZ, NIfTI, NRRD, MHA/MHD)"
+    )
+
+
+def test_a_missing_root_and_a_broken_link_root_are_told_apart(tmp_path):
+    with pytest.raises(UsageError) as missing:
+        find_images(tmp_path / "nothing")
+    assert str(missing.value) == f"{tmp_path / 'nothing'}: no such file or directory"
+    (tmp_path / "link").symlink_to(tmp_path / "nothing")
+    with pytest.raises(UsageError) as broken:
+        find_images(tmp_path / "link")
+    assert str(broken.value) == f"{tmp_path / 'link'}: a symbolic link that leads nowhere (broken, or a loop)"
+
+
+@pytest.fixture
+def unmatched(tmp_path):
+    for name in (
+        "pred/a.png",
+        "pred/b_0000.png",
+        "pred/p_only.png",
+        "gt/a.png",
+        "gt/aa.png",
+        "gt/b.png",
+        "gt/g_only.png",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(PNG.read_bytes())
+    return tmp_path / "pred", tmp_path / "gt"
+
+
+def test_unmatched_files_are_all_listed(unmatched):
+    pred, gt = unmatched
+    with pytest.raises(PairingError) as refused:
+        pair_files(pred, gt, pred_suffix="_0000")
+    assert str(refused.value) == (
+        "3 unmatched file(s) (use --missing skip|empty): "
+        f"prediction without ground truth: {pred / 'p_only.png'}; "
+        f"ground truth without prediction: {gt / 'aa.png'}; "
+        f"ground truth without prediction: {gt / 'g_only.png'}"
+    )
+
+
+def test_missing_skip_and_empty(unmatched):
+    pred, gt = unmatched
+    skipped = pair_files(pred, gt, pred_suffix="_0000", missing="skip")
+    assert skipped.pairs == [Pair("a", pred / "a.png", gt / "a.png"), Pair("b", pred / "b_0000.png", gt / "b.png")]
+    assert skipped.unmatched_pred == [pred / "p_only.png"]
+    assert skipped.unmatched_gt == [gt / "aa.png", gt / "g_only.png"]
+    empty = pair_files(pred, gt, pred_suffix="_0000", missing="empty")
+    assert empty.pairs == [  # by name: a GT without prediction takes its place among the others
+        Pair("a", pred / "a.png", gt / "a.png"),
+        Pair("aa", None, gt / "aa.png"),
+        Pair("b", pred / "b_0000.png", gt / "b.png"),
+        Pair("g_only", None, gt / "g_only.png"),
+    ]
+    assert empty.unmatched_pred == [pred / "p_only.png"]
+    assert empty.unmatched_gt == [gt / "aa.png", gt / "g_only.png"]
+    with pytest.raises(UsageError) as bad:
+        pair_files(pred, gt, missing="ignore")
+    assert str(bad.value) == "--missing: expected error, skip or empty, got 'ignore'"
+
+
+def test_no_pair_at_all_is_an_error_even_when_skipping(unmatched):
+    pred, gt = unmatched
+    with pytest.raises(PairingError) as none:
+        pair_files(pred / "p_only.png", gt, missing="skip")  # one file against a folder: keyed, not paired blindly
+    assert str(none.value) == f"no prediction in {pred / 'p_only.png'} matches a ground truth in {gt}"
+
+
+def test_an_image_name_that_is_not_a_regular_file_is_refused_by_what_it_is(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.png").write_bytes(PNG.read_bytes())
+    os.mkfifo(tmp_path / "d" / "b.png")
+    with pytest.raises(UsageError) as fifo:
+        find_images(tmp_path / "d")
+    assert str(fifo.value) == (
+        f"{tmp_path / 'd' / 'b.png'}: not a regular file; an image name that cannot be read is never skipped silently"
+    )
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "c.png").symlink_to(tmp_path / "d" / "b.png")  # a link that leads somewhere: not broken
+    with pytest.raises(UsageError, match=r"c\.png: not a regular file;"):
+        find_images(tmp_path / "e")
+    (tmp_path / "f").mkdir()
+    (tmp_path / "f" / "d.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(UsageError, match=r"d\.png: a broken symbolic link;"):
+        find_images(tmp_path / "f")
+
+
+class _Unexaminable:
+    """A directory entry whose type or identity cannot be learnt (behind a folder without
+    permission, which root cannot arrange): every other answer is the real entry's."""
+
+    def __init__(self, entry, fails: str) -> None:
+        self._entry, self._fails = entry, fails
+        self.name, self.path = entry.name, entry.path
+
+    def __getattr__(self, attribute):
+        if attribute == self._fails:
+
+            def denied(*args, **kwargs):
+                raise PermissionError(errno.EACCES, "Permission denied", self.path)
+
+            return denied
+        return getattr(self._entry, attribute)
+
+
+@pytest.mark.parametrize(("name", "fails"), [("a.png", "is_file"), ("sub", "is_dir"), ("sub", "stat")])
+def test_an_entry_that_cannot_be_examined_is_named(tmp_path, monkeypatch, name, fails):
+    from segcli.inputs import pairing
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.png").write_bytes(PNG.read_bytes())
+    (tmp_path / "sub" / "b.png").write_bytes(PNG.read_bytes())
+    listing = pairing._listing
+    monkeypatch.setattr(
+        pairing, "_listing", lambda d: [_Unexaminable(e, fails) if e.name == name else e for e in listing(d)]
+    )
+    with pytest.raises(UsageError) as refused:
+        find_images(tmp_path)
+    assert str(refused.value) == f"{tmp_path / name}: cannot be examined (Permission denied)"
+
+
+def test_a_root_that_cannot_be_examined_is_named(tmp_path):
+    from segcli.inputs import pairing
+
+    with pytest.raises(UsageError) as refused:  # gone between the checks and the walk
+        list(pairing._walk_local(tmp_path / "gone"))
+    assert str(refused.value) == f"{tmp_path / 'gone'}: cannot be examined (No such file or directory)"
+
+
+def test_each_side_drops_its_own_suffix_and_none_by_default(tmp_path):
+    for name in ("p/c.png", "p/eXXXX.png", "g/c_0000.png", "g/eXXXX_0000.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(PNG.read_bytes())
+    pairing = pair_files(tmp_path / "p", tmp_path / "g", gt_suffix="_0000")
+    assert pairing.pairs == [
+        Pair("c", tmp_path / "p" / "c.png", tmp_path / "g" / "c_0000.png"),
+        Pair("eXXXX", tmp_path / "p" / "eXXXX.png", tmp_path / "g" / "eXXXX_0000.png"),
+    ]
+    swapped = pair_files(tmp_path / "g", tmp_path / "p", pred_suffix="_0000")
+    assert [pair.name for pair in swapped.pairs] == ["c", "eXXXX"]
+
+
+def test_unmatched_files_on_one_side_only_are_an_error_too(tmp_path):
+    for name in ("p/a.png", "g/a.png", "g/b.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(PNG.read_bytes())
+    with pytest.raises(PairingError) as refused:
+        pair_files(tmp_path / "p", tmp_path / "g")
+    assert str(refused.value) == (
+        f"1 unmatched file(s) (use --missing skip|empty): ground truth without prediction: {tmp_path / 'g' / 'b.png'}"
+    )
+    with pytest.raises(PairingError, match=r"^1 unmatched file\(s\).*prediction without ground truth: .*b\.png$"):
+        pair_files(tmp_path / "g", tmp_path / "p")

@@ -11,6 +11,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial.distance import cdist
 
+from segcli.engine import cpus
 from segcli.engine.cpus import _cgroup_quota, available_cpus, plan_cpus, set_threads, threads
 from segcli.scores.surface import surface_distances
 
@@ -183,3 +184,80 @@ def test_the_run_records_its_cpu_plan(tmp_path):
         "workers": workers,
         "threads_per_worker": max(1, cpus // workers) if 3 < cpus else 1,
     }
+
+
+# segcli/engine/cpus.py at its edges: cgroup v1/v2 quotas, affinity, the thread plan, against the rules
+# the module states.
+
+
+def _write(folder, **files):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name.replace("__", ".")).write_text(text + "\n")
+
+
+def test_cgroup_membership_is_read_from_proc_self(monkeypatch, tmp_path):
+    real_path = cpus.Path
+    membership = tmp_path / "membership"
+    monkeypatch.setattr(cpus, "Path", lambda p: membership if p == "/proc/self/cgroup" else real_path(p))
+    _write(tmp_path / "job", cpu__max="150000 100000")
+    _write(tmp_path, cpu__max="300000 100000")
+    membership.write_text("1:cpu:/\n0::/job\n")
+    assert _cgroup_quota(tmp_path) == 1.5
+    membership.unlink()  # unreadable: the root's quota
+    assert _cgroup_quota(tmp_path) == 3.0
+
+
+def test_cgroup_v2_paths_with_colons_and_leading_letters(tmp_path):
+    _write(tmp_path / "Xa:b", cpu__max="150000 100000")
+    _write(tmp_path, cpu__max="300000 100000")
+    assert _cgroup_quota(tmp_path, "0::/Xa:b\n") == 1.5
+    assert _cgroup_quota(tmp_path, "0::/gone\n") == 3.0  # the process's folder missing: the root's
+
+
+def test_cgroup_v2_unlimited_is_final(tmp_path):
+    """``max`` in cpu.max: no quota, even where a v1 file would give one."""
+    _write(tmp_path, cpu__max="max 100000")
+    _write(tmp_path / "cpu", cpu__cfs_quota_us="50000", cpu__cfs_period_us="100000")
+    assert _cgroup_quota(tmp_path, "0::/\n") is None
+
+
+def test_cgroup_v1_quota_of_the_process_cgroup(tmp_path):
+    _write(tmp_path / "cpu" / "Xjob", cpu__cfs_quota_us="250000", cpu__cfs_period_us="100000")
+    _write(tmp_path / "cpu", cpu__cfs_quota_us="50000", cpu__cfs_period_us="100000")
+    membership = "4:memory:/other\n3:cpu,cpuacct:/Xjob\n"
+    assert _cgroup_quota(tmp_path, membership) == 2.5
+    assert _cgroup_quota(tmp_path, "3:cpu,cpuacct:/gone\n") == 0.5  # the process's folder missing: the root's
+    assert _cgroup_quota(tmp_path, "4:memory:/Xjob\n") == 0.5  # not the cpu controller's path
+
+
+@pytest.mark.parametrize(
+    ("quota", "period", "expected"),
+    [("1", "100000", 1e-5), ("2", "1", 2.0), ("0", "100000", None), ("-1", "100000", None), ("100000", "0", None)],
+)
+def test_cgroup_v1_quota_is_quota_over_period_when_both_positive(tmp_path, quota, period, expected):
+    _write(tmp_path / "cpu", cpu__cfs_quota_us=quota, cpu__cfs_period_us=period)
+    assert _cgroup_quota(tmp_path, "3:cpu:/\n") == expected
+
+
+def test_available_cpus_reads_the_quota_and_keeps_a_quota_at_or_above_the_cores(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    assert available_cpus(quota=float(cores)) == (cores, "affinity")
+    assert available_cpus(quota=0.0) == (cores, "affinity")  # 0: no quota
+    monkeypatch.setattr(cpus, "_cgroup_quota", lambda: 0.5)
+    assert available_cpus() == (1, "cgroup quota")
+
+
+def test_available_cpus_without_affinity(monkeypatch):
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert available_cpus(quota=None) == (3, "cpu count")
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one
+    assert available_cpus(quota=None) == (1, "cpu count")
+
+
+def test_plan_threads_at_the_edges(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # the plan with no cap asked
+    assert plan_cpus(3, cpus=(4, "affinity")).threads_per_worker == 1  # 4 // 3 CPUs a worker
+    assert plan_cpus(4, workers=1, cpus=(4, "affinity")).threads_per_worker == 1  # the items fill the CPUs
+    assert plan_cpus(3, workers=1, cpus=(4, "affinity")).threads_per_worker == 4

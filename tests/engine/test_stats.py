@@ -20,6 +20,7 @@ from segcli.engine.stats import (
     erode_square,
     safe_divide,
 )
+from tests.conftest import smooth_mask
 
 SHAPES = [(7,), (130,), (1, 1), (1, 5), (2, 7), (5, 63), (6, 64), (7, 65), (9, 130), (1, 3, 3), (3, 4, 70), (4, 2, 129)]
 
@@ -232,3 +233,30 @@ def test_confusion_counts_of_a_batch_of_no_image(backend):
     ops = NUMPY if backend == "numpy" else TorchOps("cpu")
     counts = confusion_counts(np.zeros((0, 4, 5), bool), np.zeros((0, 4, 5), bool), ops=ops)
     assert [getattr(counts, name).tolist() for name in ("tp", "fp", "fn", "tn")] == [[], [], [], []]
+
+
+# The packed-bit morphology's one-iteration defaults and the bounding box's pad, against scipy.ndimage.
+
+
+def test_morphology_defaults_are_one_iteration():
+    rng = np.random.default_rng(8)
+    mask = smooth_mask(rng, (23, 70), smooth=1.5)
+    cross = ndimage.generate_binary_structure(2, 1)
+    square = np.ones((3, 3), bool)
+    np.testing.assert_array_equal(dilate_cross(mask), ndimage.binary_dilation(mask, cross))
+    np.testing.assert_array_equal(erode_square(mask), ndimage.binary_erosion(mask, square, border_value=0))
+    packed = BitMask.pack(mask)
+    np.testing.assert_array_equal(packed.dilate_cross().unpack(), ndimage.binary_dilation(mask, cross))
+    np.testing.assert_array_equal(packed.erode_square().unpack(), ndimage.binary_erosion(mask, square, border_value=0))
+
+
+def test_bounding_box_default_pad_and_per_axis_pad():
+    """The tight box by default; a pad per axis grows it on both sides, clipped to the image."""
+    from segcli.engine.stats import bounding_box
+
+    mask = np.zeros((6, 7), bool)
+    mask[2:4, 3] = True
+    assert bounding_box(mask) == (slice(2, 4), slice(3, 4))
+    assert bounding_box(mask, pad=(1, 2)) == (slice(1, 5), slice(1, 6))
+    assert bounding_box(mask, pad=5) == (slice(0, 6), slice(0, 7))
+    assert bounding_box(np.zeros((3, 3), bool)) is None

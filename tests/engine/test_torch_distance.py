@@ -248,3 +248,62 @@ def test_on_cuda_equals_cpu(rng):
     for a, b in zip(on_gpu, surface_distances(pred, target, (3.0, 0.7, 0.7)), strict=True):
         np.testing.assert_allclose(a.pred_to_gt, b.pred_to_gt, rtol=1e-12)
         np.testing.assert_allclose(a.gt_to_pred, b.gt_to_pred, rtol=1e-12)
+
+
+# segcli/engine/torch_distance.py at its edges: tensors numpy cannot read, the device asked, the halving search
+# on CUDA, boundary_iou's one-pixel boundaries and default width. References: scipy.ndimage.distance_transform_edt
+# and hand-worked cases.
+
+
+def test_edt_takes_tensors_numpy_cannot_read():
+    """A tensor that needs grad, or is bfloat16, is read as a tensor, never through numpy."""
+    expected = ndimage.distance_transform_edt(np.array([[0, 1, 1, 1, 0]]))
+    graded = torch.tensor([[0.0, 1.0, 1.0, 1.0, 0.0]], requires_grad=True)
+    np.testing.assert_array_equal(edt(graded).numpy(), expected)
+    np.testing.assert_array_equal(edt(graded.detach().to(torch.bfloat16)).numpy(), expected)
+
+
+def test_edt_lands_on_the_device_asked():
+    """``device``: the result is computed and left there (a column needs no nonzero, which the
+    meta device cannot run); without it, on the tensor's own device."""
+    column = np.array([[1], [1], [0]])
+    assert edt(column, device="meta").device.type == "meta"
+    assert edt(torch.from_numpy(column).to("meta")).device.type == "meta"
+    assert edt(column).tolist() == [[2.0], [1.0], [0.0]]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("direct_offsets", [0, 2])
+def test_the_halving_search_on_cuda_equals_scipy(monkeypatch, direct_offsets):
+    """Every tensor the halving search makes lives on the GPU (a CPU one there raises)."""
+    monkeypatch.setattr(device_distance, "DIRECT_OFFSETS", direct_offsets)
+    rng = np.random.default_rng(7)
+    for shape, spacing in [((37, 45), (0.8, 1.3)), ((9, 21, 17), (2.0, 0.7, 0.7))]:
+        mask = rng.random(shape) > 0.02
+        mask[(0,) * len(shape)] = False
+        got = edt(mask, spacing, device="cuda").cpu().numpy()
+        np.testing.assert_allclose(got, ndimage.distance_transform_edt(mask, sampling=spacing), rtol=1e-12)
+
+
+def test_boundary_iou_of_one_pixel_boundaries():
+    """Hand-worked: a lone pixel is its own boundary region (union 1): IoU 1 with itself, 0 with
+    an empty mask; two empty masks: 1."""
+    from segcli.engine.torch_distance import boundary_iou
+
+    one = torch.zeros(1, 5, 5, dtype=torch.bool)
+    one[0, 2, 2] = True
+    empty = torch.zeros_like(one)
+    assert boundary_iou(one, one, width=1).tolist() == [1.0]
+    assert boundary_iou(one, empty, width=1).tolist() == [0.0]
+    assert boundary_iou(empty, empty, width=1).tolist() == [1.0]
+
+
+def test_boundary_iou_default_width_is_2():
+    """Hand-worked, 7x7 full vs. full with a hole at the centre: width 2 leaves the full mask's
+    3x3 centre out of its region (40 pixels) and takes all 48 of the other: IoU 40/48."""
+    from segcli.engine.torch_distance import boundary_iou
+
+    full = torch.ones(1, 7, 7, dtype=torch.bool)
+    holed = full.clone()
+    holed[0, 3, 3] = False
+    assert boundary_iou(full, holed).tolist() == [40 / 48]

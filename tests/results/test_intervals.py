@@ -13,6 +13,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
+from segcli.results.formats import ReportWriter
 from segcli.results.intervals import mean_intervals
 
 
@@ -78,3 +79,24 @@ def test_all_equal_and_too_few(data):
 def test_bad_ci_options(data, args):
     result = _score(data, *args)
     assert result.exit_code == 2 and ("--ci" in result.stderr or "--bootstrap" in result.stderr)
+
+
+# The interval's defaults, as the README states them.
+
+
+def test_intervals_default_to_the_documented_resamples_and_seed():
+    from segcli.results.intervals import N_RESAMPLES, SEED
+
+    # 12 distinct values: a bootstrap from another seed gives other bounds
+    values = [
+        (f"c{i}", {"dice": v})
+        for i, v in enumerate([0.5, 0.7, 0.9, 0.6, 0.81, 0.42, 0.77, 0.65, 0.93, 0.55, 0.71, 0.6])
+    ]
+    summaries = []
+    for kwargs in ({}, {"n_resamples": N_RESAMPLES, "seed": SEED}):
+        writer = ReportWriter(io.StringIO(), "csv", ["dice"], confidence=0.9, **kwargs)
+        for name, row in values:
+            writer.write(name, row)
+        summaries.append(writer.finish()["dice"])
+    assert summaries[0]["ci_low"] == summaries[1]["ci_low"] and summaries[0]["ci_high"] == summaries[1]["ci_high"]
+    assert summaries[0]["ci_low"] < 0.678333 < summaries[0]["ci_high"]  # the mean

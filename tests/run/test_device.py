@@ -4,7 +4,10 @@ included; the device path of ``score_pairs`` scores them in batches and fails a 
 
 from __future__ import annotations
 
+import json
 import math
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -14,7 +17,9 @@ from PIL import Image
 from segcli.engine.backend import TorchOps
 from segcli.inputs.interpret import BinaryPair
 from segcli.inputs.pairing import Pair
+from segcli.run import device as device_module
 from segcli.run import device_batches as device_run
+from segcli.run.device import auto_device, gpu_pays, image_shape, needs_distances, recorded_device
 from segcli.run.outcomes import Failure
 from segcli.run.pipeline import score_pairs
 from segcli.scores.batch import BinaryBatch
@@ -229,3 +234,114 @@ def test_cli_auto_records_the_device_it_chose_and_resume_keeps_it(tmp_path, rng,
 def test_batch_size_is_checked():
     with pytest.raises(ValueError, match="batch_size: expected >= 1, got 0"):
         list(device_run.score_on_device([], ScoreSettings(metrics=("dice",)), "cpu", batch_size=0))
+
+
+# segcli/run/device.py: the device rule (distance work, when a GPU pays, a recorded device) and the image
+# shape it reads from every format, against the rules the module states.
+
+
+def _fake_torch(monkeypatch, available: bool, count: int):
+    cuda = types.SimpleNamespace(is_available=lambda: available, device_count=lambda: count)
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+
+
+def _gpu_machine(monkeypatch, tmp_path, *, files: bool = True):
+    """A machine whose NVIDIA device file exists (or not), torch seeing 2 GPUs, any run large."""
+    if files:
+        (tmp_path / "nvidia0").touch()
+    monkeypatch.setattr(device_module, "NVIDIA_DEVICE_FILES", (tmp_path / "nvidiactl", tmp_path / "nvidia0"))
+    monkeypatch.setattr(device_module, "AUTO_CUDA_PIXELS_PER_WORKER", {2: 1, 3: 1})
+    _fake_torch(monkeypatch, True, 2)
+
+
+def test_a_preset_holding_a_distance_loss_is_distance_work(monkeypatch):
+    from segcli.scores import table as registry
+
+    monkeypatch.setitem(registry.PRESETS, "loss_test_distance", ((0.5, "bce"), (0.5, "boundary_loss")))
+    assert needs_distances(["dice", "loss_test_distance"])
+    assert not needs_distances(["dice", "loss_balanced"])
+
+
+@pytest.mark.parametrize(("pairs", "pixels", "workers"), [(0, 1, 1), (1, 0, 1), (1, 1, 0), (-1, 5, 5)])
+def test_gpu_pays_refuses_each_count_below_one(pairs, pixels, workers):
+    with pytest.raises(ValueError, match="pairs, pixels and workers: expected >= 1"):
+        gpu_pays(["hd95"], pairs=pairs, pixels=pixels, ndim=2, workers=workers)
+
+
+def test_a_recorded_gpu_without_an_nvidia_file_is_the_cpu(monkeypatch, tmp_path):
+    """Rule 1 holds for a resumed run too: no device file, no GPU, whatever the journal says."""
+    _gpu_machine(monkeypatch, tmp_path, files=False)
+    np.save(tmp_path / "gt.npy", np.zeros((8, 9, 10), np.uint8))
+    journal = tmp_path / "out.csv.partial"
+    for recorded in ("cuda:1", "cpu"):
+        journal.write_text(json.dumps({"segcli_journal": 1, "settings": {"device": recorded}}) + "\n")
+        assert auto_device(["hd95"], [tmp_path / "gt.npy"], workers=1, journal=journal) == "cpu"
+
+
+def test_auto_keeps_the_cpu_for_a_gt_without_a_2d_or_3d_shape(monkeypatch, tmp_path):
+    _gpu_machine(monkeypatch, tmp_path)
+    good, four_d, broken = tmp_path / "gt.npy", tmp_path / "gt4.npy", tmp_path / "broken.png"
+    np.save(good, np.zeros((8, 9, 10), np.uint8))
+    np.save(four_d, np.zeros((2, 8, 9, 10), np.uint8))
+    broken.write_bytes(b"not a png")
+    assert auto_device(["hd95"], [good], workers=1) == "cuda:0"  # the same machine says cuda for a volume
+    assert auto_device(["hd95"], [four_d], workers=1) == "cpu"
+    assert auto_device(["hd95"], [broken], workers=1) == "cpu"
+
+
+def test_recorded_device_of_a_header_without_settings(tmp_path):
+    journal = tmp_path / "out.csv.partial"
+    journal.write_text('{"segcli_journal": 1}\n{"name": "a"}\n')
+    assert recorded_device(journal) is None
+    journal.write_text('{"segcli_journal": 1, "settings": {"workers": 2}}\n')
+    assert recorded_device(journal) is None
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".jpg", ".jpeg", ".PNG", ".JPG"])
+def test_image_shape_of_every_2d_format(tmp_path, suffix):
+    from PIL import Image
+
+    path = tmp_path / f"gt{suffix}"
+    Image.fromarray(np.zeros((5, 7), np.uint8)).save(
+        path, format={".bmp": "BMP", ".png": "PNG"}.get(suffix.lower(), "JPEG")
+    )
+    assert image_shape(path) == (5, 7)
+
+
+@pytest.mark.parametrize(
+    ("array_shape", "expected"),
+    [
+        ((6, 8), (6, 8)),
+        ((6, 8, 3), (6, 8)),  # RGB: channels last
+        ((6, 8, 4), (6, 8)),  # RGBA
+        ((6, 8, 5), (6, 8, 5)),  # more than 4 last: a volume of 6 slices
+        ((4, 6, 8), (4, 6, 8)),
+    ],
+)
+@pytest.mark.parametrize("suffix", [".tif", ".tiff"])
+def test_image_shape_of_tiffs(tmp_path, array_shape, expected, suffix):
+    import tifffile
+
+    path = tmp_path / f"gt{suffix}"
+    photometric = "rgb" if array_shape[-1] in (3, 4) and len(array_shape) == 3 else "minisblack"
+    tifffile.imwrite(path, np.zeros(array_shape, np.uint8), photometric=photometric)
+    assert image_shape(path) == expected
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz", ".NII.GZ"])
+def test_image_shape_of_nifti(tmp_path, suffix):
+    import nibabel
+
+    for array_shape, expected in [((5, 6, 7), (5, 6, 7)), ((5, 6, 7, 2), (5, 6, 7)), ((5, 6), (5, 6))]:
+        path = tmp_path / f"gt{suffix}"
+        nibabel.save(nibabel.Nifti1Image(np.zeros(array_shape, np.uint8), np.eye(4)), path)
+        assert image_shape(path) == expected
+
+
+@pytest.mark.parametrize("suffix", [".nrrd", ".nhdr"])
+def test_image_shape_of_nrrd(tmp_path, suffix):
+    import nrrd
+
+    path = tmp_path / f"gt{suffix}"
+    nrrd.write(str(path), np.zeros((5, 6, 7), np.uint8), detached_header=suffix == ".nhdr")
+    assert image_shape(path) == (5, 6, 7)

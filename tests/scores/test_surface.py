@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 from segcli.scores import surface
 from segcli.scores.surface import surface_distances
@@ -234,3 +235,33 @@ def test_nsd_counts_a_distance_equal_to_the_tolerance():
     target[2, 2] = True  # diagonal neighbour: sqrt(0.6^2 + 0.8^2) = 1 exactly, in exact arithmetic
     assert surface.nsd([surface_distances(pred, target, (0.6, 0.8))], tolerance=1.0)[0] == 1.0
     assert surface.nsd([surface_distances(pred, target, (0.6, 0.8))], tolerance=0.99)[0] == 0.0
+
+
+# boundary_iou's two-pixel region and NSD's default tolerance of 1 (a distance on the limit is within).
+
+
+def test_boundary_region_default_is_two_pixels():
+    """boundary_iou's region (Cheng et al. 2021): the mask minus its erosion by the 3x3 square,
+    twice by default, outside the image counting as background."""
+    from segcli.scores.surface import boundary_region
+
+    mask = smooth_mask(np.random.default_rng(9), (26, 70), smooth=2.0, fill=0.5)
+    eroded = ndimage.binary_erosion(mask, np.ones((3, 3), bool), iterations=2, border_value=0)
+    np.testing.assert_array_equal(boundary_region(mask), mask & ~eroded)
+
+
+def test_nsd_default_tolerance_is_one_and_a_distance_on_the_limit_is_within():
+    """surface.nsd's default tolerance is 1 px (MONAI's class_thresholds in the README); a
+    distance exactly on the slackened limit tolerance * (1 + 1e-9) counts as within, from both
+    sides. Hand case: one pixel each, 5 px apart."""
+    from segcli.scores import surface
+
+    pred, target = np.zeros((1, 8), bool), np.zeros((1, 8), bool)
+    pred[0, 0], target[0, 5] = True, True
+    d = [surface.surface_distances(pred, target)]
+    two_apart = [surface.surface_distances(pred, np.roll(pred, 2))]
+    assert surface.nsd(two_apart)[0] == 0.0
+    assert surface.nsd([surface.surface_distances(pred, np.roll(pred, 1))])[0] == 1.0
+    on_limit = 5.0 / (1 + 1e-9)
+    assert on_limit * (1.0 + 1e-9) == 5.0
+    assert surface.nsd(d, tolerance=on_limit)[0] == 1.0

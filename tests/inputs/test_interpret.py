@@ -1,12 +1,11 @@
-"""segcli/inputs/interpret.py pinned where mutation testing found it loose: which reading ``auto`` chooses
+"""segcli/inputs/interpret.py: which reading ``auto`` chooses
 for a prediction (mask, prob, logits, labels) at the edges of the tolerance band, so that a
 probability map with one value of 1.0001 stays probabilities and one of -0.001 is not logits;
 the clipping of those values and its warning; the logits note only when ``auto`` chose logits;
 the ground truth's binarisation and its two warnings (fractional values, a label map); singleton
 channel axes at either end; the threshold's side; the ignore label and the labels checked in
 multi-class mode; and every message as a user reads it, naming the file. Sigmoid and softmax
-against scipy.special (expit, softmax); other values worked by hand in the tests.
-"""
+against scipy.special (expit, softmax); other values worked by hand in the tests."""
 
 from __future__ import annotations
 
@@ -46,9 +45,6 @@ def _one_warning(function, *args, **kwargs):
     return result, str(caught[0].message)
 
 
-# --- resolve_kind: the rule of ``auto`` -------------------------------------------------------
-
-
 def test_auto_reading_at_the_edges_of_the_tolerance_band():
     # exactly -0.001 and exactly 1 + 0.001 are still probabilities (the band is closed)
     assert resolve_kind(np.array([-0.001, 0.5]), "auto", multiclass=False) == "prob"
@@ -79,9 +75,6 @@ def test_unknown_pred_kind_is_a_value_error():
     with pytest.raises(ValueError) as info:
         resolve_kind(np.zeros(3), "sigmoid", multiclass=False)
     assert str(info.value) == ("pred_kind: expected one of ('auto', 'prob', 'logits', 'mask', 'labels'), got 'sigmoid'")
-
-
-# --- as_probabilities: clipping inside the band, error beyond it ------------------------------
 
 
 def test_probabilities_inside_0_1_are_float32_unchanged_and_silent():
@@ -123,9 +116,6 @@ def test_binary_prob_1_0001_is_clipped_not_read_as_logits():
     assert pair.hard.tolist() == [[False, True, True], [True, False, False]]
 
 
-# --- sigmoid and softmax against scipy --------------------------------------------------------
-
-
 def test_sigmoid_matches_expit_in_float32_without_overflow_warnings():
     logits = np.array([-200.0, -90.0, -20.0, -1.5, 0.0, 0.3, 4.0, 30.0, 200.0], np.float64)
     got = _quiet(sigmoid, logits)
@@ -151,9 +141,6 @@ def test_softmax_matches_scipy_on_large_logits_and_either_axis():
     np.testing.assert_allclose(got.sum(axis=0), 1.0, rtol=1e-6)
     got1 = softmax(logits, axis=1)
     np.testing.assert_allclose(got1, special.softmax(logits.astype(np.float64), axis=1), rtol=2e-6, atol=1e-7)
-
-
-# --- the ground truth in binary mode ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -235,9 +222,6 @@ def test_non_finite_ground_truth_is_an_error_naming_the_file():
         with pytest.raises(ValueRangeError) as info:
             multiclass_pair(None, gt, num_classes=3, gt_path="g.nii")
         assert str(info.value) == "g.nii: ground truth holds NaN or infinite values"
-
-
-# --- binary_pair --------------------------------------------------------------------------------
 
 
 def test_missing_prediction_is_an_empty_mask():
@@ -338,8 +322,6 @@ def test_non_finite_prediction_is_an_error_naming_the_file():
             binary_pair(pred, GT, pred_path="p.nii")
         assert str(info.value) == "p.nii: prediction holds NaN or infinite values"
 
-
-# --- multi-class ---------------------------------------------------------------------------------
 
 MGT = np.array([[0, 1, 2], [255, 2, 1]], np.uint8)
 

@@ -1,4 +1,4 @@
-"""segcli/scores/batch.py pinned where mutation testing found it loose: the messages of the options a
+"""segcli/scores/batch.py: the messages of the options a
 batch refuses (as the API and the CLI report them), the image diagonal that
 ``--empty-distance worst`` stands in for a missing structure (worked by hand, with and without
 spacing), boundary_iou's width on the torch path (against the numpy path), and a multi-class

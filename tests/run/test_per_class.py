@@ -1,4 +1,4 @@
-"""segcli/run/per_class.py pinned where mutation testing found it loose: --labels (an nnU-Net
+"""segcli/run/per_class.py: --labels (an nnU-Net
 dataset.json) and --class-weights parsing with the messages users read, the per-class object
 scores' connectivity and IoU threshold, and losses with --labels that hold no region."""
 
@@ -21,9 +21,6 @@ def _labels(tmp_path, table):
     path = tmp_path / "dataset.json"
     path.write_text(json.dumps({"labels": table}), encoding="utf-8")
     return path
-
-
-# --labels -------------------------------------------------------------------------------------
 
 
 def test_labels_file_order_ignore_label_and_class_count(tmp_path):
@@ -92,9 +89,6 @@ def test_losses_allowed_with_labels_that_hold_no_region_and_refused_with_one():
         columns(regions)
 
 
-# --class-weights ------------------------------------------------------------------------------
-
-
 def test_class_weights_from_a_comma_list_a_json_list_and_a_classweights_json(tmp_path):
     assert load_class_weights("0.5,2,3", "median", 3) == (0.5, 2.0, 3.0)
     listed = tmp_path / "w.txt"  # an existing file is JSON whatever its suffix
@@ -131,9 +125,6 @@ def test_class_weights_comma_list_errors():
         load_class_weights("1;2", "median", 2)
     with pytest.raises(UsageError, match="--class-weights needs --num-classes"):
         load_class_weights("1,2", "median", None)
-
-
-# object scores per class ----------------------------------------------------------------------
 
 
 def test_object_scores_per_class_use_connectivity_and_iou_threshold(tmp_path):

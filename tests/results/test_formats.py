@@ -1,4 +1,4 @@
-"""What `score` writes, pinned where mutation testing found it loose (segcli/results/formats.py): the
+"""What `score` writes (segcli/results/formats.py): the
 --thresholds long format in every output format (rows, summary rows, the best threshold), the
 terminal tables (one row per image, or transposed when the scores do not fit; their titles, right-
 aligned numbers, and the width of a file or a terminal), the interval rows and their default
@@ -20,7 +20,9 @@ import pytest
 from segcli.results.formats import ReportWriter, ThresholdWriter, best_thresholds, split_threshold
 
 HIGHER = {"dice": True, "hd": False}
+
 COLUMNS = ["dice@0.3", "hd@0.3", "dice@0.5", "hd@0.5"]
+
 RECORDS = [
     ("x", {"dice@0.3": 0.5, "hd@0.3": 2.0, "dice@0.5": 0.7, "hd@0.5": math.inf}),
     ("y", {"dice@0.3": 0.9, "hd@0.3": 1.0, "dice@0.5": 0.7, "hd@0.5": 3.0}),
@@ -255,9 +257,6 @@ def test_table_summary_with_intervals(monkeypatch):
     assert other.finish()["dice"]["ci_low"] != summary["dice"]["ci_low"]
 
 
-# The second mutation run (segcli/results/formats.py alone, its fast tests): the record formats' details.
-
-
 def _titles(text):
     """The lines of a rich table output that are titles (no box characters), stripped."""
     return [line.strip() for line in text.splitlines() if line.strip() and not any(c in line for c in "┏┃┡│└")]
@@ -359,24 +358,6 @@ def test_empty_distance_policies_with_records_that_had_none(policy):
     summary = writer.finish()
     assert summary["hd"]["n_empty_distance"] == 1
     assert summary["hd"]["mean"] == (3.0 if policy == "nan" else 2.0)
-
-
-def test_intervals_default_to_the_documented_resamples_and_seed():
-    from segcli.results.intervals import N_RESAMPLES, SEED
-
-    # 12 distinct values: a bootstrap from another seed gives other bounds
-    values = [
-        (f"c{i}", {"dice": v})
-        for i, v in enumerate([0.5, 0.7, 0.9, 0.6, 0.81, 0.42, 0.77, 0.65, 0.93, 0.55, 0.71, 0.6])
-    ]
-    summaries = []
-    for kwargs in ({}, {"n_resamples": N_RESAMPLES, "seed": SEED}):
-        writer = ReportWriter(io.StringIO(), "csv", ["dice"], confidence=0.9, **kwargs)
-        for name, row in values:
-            writer.write(name, row)
-        summaries.append(writer.finish()["dice"])
-    assert summaries[0]["ci_low"] == summaries[1]["ci_low"] and summaries[0]["ci_high"] == summaries[1]["ci_high"]
-    assert summaries[0]["ci_low"] < 0.678333 < summaries[0]["ci_high"]  # the mean
 
 
 def test_table_titles_and_right_aligned_numbers(monkeypatch):

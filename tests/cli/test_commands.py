@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import json
 import os
@@ -17,6 +18,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
+from segcli.scores.table import BY_NAME, PRESETS, SCORES
+from segcli.settings import ScoreOptions
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 
@@ -183,7 +186,6 @@ def test_sample_data_all_scores(runner):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     from segcli.results.formats import META_COLUMNS
-    from segcli.scores.table import BY_NAME
 
     assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, *META_COLUMNS}
     assert {i["name"] for i in doc["images"]} == {"case01", "case02", "case03", "volume01"}
@@ -320,7 +322,6 @@ def test_max_memory_reports_the_pair_and_scores_the_rest(runner, tmp_path):
         app, ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--max-memory", "0.01", "--workers", "1"]
     )
     assert result.exit_code == 1
-    from segcli.scores.table import BY_NAME
 
     assert f"large.png: scoring {len(BY_NAME)} score(s) on shape (600, 600) needs about" in result.stderr
     assert [r["name"] for r in _csv(result.stdout)][0] == "small"
@@ -384,3 +385,35 @@ def test_output_file_has_the_usual_permissions(runner, pairs):
     target = pairs / "r.csv"
     assert runner.invoke(app, ["score", str(pairs / "pred"), str(pairs / "gt"), "-o", str(target)]).exit_code == 0
     assert target.stat().st_mode & 0o044  # readable by group/others under the usual umask
+
+
+# The loss options' CLI defaults are the library's; `segcli metrics` and the README list the losses.
+
+NEW_LOSSES = ("squared_dice_loss", "nearest_cell_bce", *PRESETS)
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_cli_defaults_are_the_options_defaults():
+    from segcli.cli.score import score
+
+    parameters = inspect.signature(score).parameters
+    assert parameters["smooth"].default == ScoreOptions().smooth
+    assert parameters["dice_gamma"].default == ScoreOptions().dice_gamma
+
+
+def test_metrics_command_and_readme_list_the_new_losses():
+    result = CliRunner().invoke(_app(), ["metrics"])
+    assert result.exit_code == 0
+    table_rows = [line for line in README.read_text(encoding="utf-8").splitlines() if line.startswith("| ")]
+    for name in (*NEW_LOSSES, "combined"):
+        assert name in result.stdout, name
+        assert any(name in row.split("|")[1] for row in table_rows), name
+    formulas = {s.formula for s in SCORES if s.name in NEW_LOSSES}
+    assert "0.3 bce + 0.4 dice_loss + 0.3 boundary_bce" in formulas
+
+
+def _app():
+    from segcli.cli.main import app
+
+    return app

@@ -8,13 +8,17 @@ the same square shifted by 2 rows (overlap 4x6 = 24 of 36 pixels each).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from typer.testing import CliRunner
 
 import segcli
 import segcli.losses
 import segcli.metrics
+from benchmarks.synth import label_map
 from segcli.engine.backend import NUMPY
 from segcli.errors import InvalidOption
 from segcli.settings import ScoreOptions, ScoreSettings
@@ -144,3 +148,44 @@ def test_numpy_scalar_in_a_where_keeps_float32():
 def test_summarize_counts_numpy_scores():
     summary = segcli.summarize([{"name": "a", "dice": np.float32(0.5)}, {"name": "b", "dice": np.float32(1.0)}])
     assert summary["dice"]["mean"] == 0.75 and summary["dice"]["max"] == 1.0  # not left out
+
+
+# --smooth, --dice-gamma and --combine: a bad value is exit 2 naming the option.
+
+
+def _png(path: Path, array) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+@pytest.fixture
+def label_pairs(tmp_path, rng):
+    for i in range(2):
+        gt = label_map(rng, (16, 18), num_classes=3)
+        _png(tmp_path / "gt" / f"{i}.png", gt)
+        _png(tmp_path / "pred" / f"{i}.png", np.roll(np.where(gt == 255, 0, gt), i + 1, axis=1))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--smooth", "nan"),
+        ("--smooth", "-1"),
+        ("--smooth", "0"),
+        ("--dice-gamma", "inf"),
+        ("--dice-gamma", "-2"),
+        ("--combine", "0.3*bce + 0.7*dicee"),
+        ("--combine", "0.3*bce; rm"),
+    ],
+)
+def test_cli_rejects_bad_values_naming_the_option(label_pairs, option, value):
+    result = CliRunner().invoke(_app(), ["score", str(label_pairs / "pred"), str(label_pairs / "gt"), option, value])
+    assert result.exit_code == 2, result.output
+    assert option in result.stderr
+
+
+def _app():
+    from segcli.cli.main import app
+
+    return app

@@ -3,6 +3,7 @@ independently in float64 (scipy for the distance maps), on probability maps and 
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -13,10 +14,11 @@ from scipy import ndimage
 
 from segcli.engine.backend import TorchOps
 from segcli.engine.stats import confusion_counts
+from segcli.errors import InvalidOption
 from segcli.inputs.interpret import BinaryPair
 from segcli.scores.batch import BinaryBatch
 from segcli.scores.binary_losses import LossInputs, combo_loss, lovasz_jaccard
-from segcli.scores.table import BY_NAME
+from segcli.scores.table import BY_NAME, PRESETS, lookup, parse_combination
 from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
 
@@ -456,3 +458,208 @@ def test_lovasz_hinge_on_a_torch_device_scores_every_image_of_a_batch():
     pairs = [BinaryPair(prob=prob[i : i + 1], hard=prob[i : i + 1] >= 0.5, target=target[i : i + 1]) for i in range(2)]
     batch = BinaryBatch(pairs, ScoreOptions(), ops=TorchOps("cpu"))
     np.testing.assert_allclose(BY_NAME["lovasz_hinge"].compute(batch), expected, rtol=REL5)
+
+
+# squared_dice_loss, nearest_cell_bce, the smooth term and degenerate images against the sources' formulas
+# written out in float64 (MONAI's squared_pred, scipy's EDT); the options' checks.
+
+NEW_LOSSES = ("squared_dice_loss", "nearest_cell_bce", *PRESETS)
+
+
+def _probs_unclipped(rng, shape):
+    target = smooth_mask(rng, shape)
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape), 2)
+    prob = 1 / (1 + np.exp(-(3 * (target * 2.0 - 1) + 4 * noise)))
+    return prob.astype(np.float32), target
+
+
+def _mask_apart(rng, shape):
+    """A bool prediction (the four-category path), its fill away from the target's: FP != FN."""
+    return smooth_mask(rng, shape, fill=0.22), smooth_mask(rng, shape)
+
+
+def _floats(rng, shape):
+    """The same kind of hard prediction as 0.0/1.0 floats (the per-pixel path)."""
+    pred, target = _mask_apart(rng, shape)
+    return pred.astype(np.float32), target
+
+
+FORMULA_MAKERS = {"prob": _probs_unclipped, "mask": _mask_apart, "floats": _floats}
+
+FORMULA_CASES = [(kind, shape) for kind in FORMULA_MAKERS for shape in ((41, 57), (7, 19, 23))]
+
+
+@pytest.fixture(params=FORMULA_CASES, ids=[f"{k}-{len(s)}d" for k, s in FORMULA_CASES])
+def formula_case(request, rng):
+    kind, shape = request.param
+    return FORMULA_MAKERS[kind](rng, shape)
+
+
+def _batch(prob, target, **options):
+    hard = prob if prob.dtype == bool else prob >= 0.5
+    return BinaryBatch([BinaryPair(prob=prob, hard=hard, target=target)], ScoreOptions(**options))
+
+
+def _value(name, prob, target, **options):
+    return float(lookup(name).compute(_batch(prob, target, **options))[0])
+
+
+def _clamped(prob):
+    return np.clip(prob.astype(np.float64), 1e-7, 1 - 1e-7)
+
+
+def _ref_bce_pixels(prob, target):
+    p = _clamped(prob)
+    return -(target * np.log(p) + (1 - target) * np.log(1 - p))
+
+
+def _ref_bce(prob, target):
+    return _ref_bce_pixels(prob, target).mean()
+
+
+def _ref_dice_loss(prob, target, smooth=1e-6):
+    p, g = prob.astype(np.float64), target.astype(np.float64)
+    return 1 - (2 * (p * g).sum() + smooth) / (p.sum() + g.sum() + smooth)
+
+
+def _ref_focal(prob, target, alpha=0.25, gamma=2.0):
+    p = prob.astype(np.float64)
+    p_t = np.where(target, p, 1 - p)
+    a_t = np.where(target, alpha, 1 - alpha)
+    return (a_t * (1 - p_t) ** gamma * _ref_bce_pixels(prob, target)).mean()
+
+
+def _ref_tversky(prob, target, alpha=0.3, beta=0.7, smooth=1e-6):
+    p, g = prob.astype(np.float64), target.astype(np.float64)
+    tp, fp, fn = (p * g).sum(), (p * (1 - g)).sum(), ((1 - p) * g).sum()
+    return 1 - (tp + smooth) / (tp + alpha * fp + beta * fn + smooth)
+
+
+def _ref_boundary_bce(prob, target):
+    cross = ndimage.generate_binary_structure(target.ndim, 1)
+    ring = ndimage.binary_dilation(target, cross) & ~ndimage.binary_erosion(target, cross)
+    if not ring.any():  # an empty or full GT has no border (scipy's transform has nothing to measure to)
+        return _ref_bce(prob, target)
+    band = ndimage.distance_transform_cdt(~ring, metric="taxicab") <= 3
+    return (np.where(band, 5.0, 1.0) * _ref_bce_pixels(prob, target)).mean()
+
+
+def _ref_nearest_cell_bce(prob, target, spacing=None, eps=1e-7):
+    """The source's per-pixel form: pos_weight = beta/(1-beta) + exp(-d^2), beta clipped."""
+    g = target.astype(np.float64)
+    beta = np.clip(1 - g.mean(), eps, 1 - eps)
+    if target.any():
+        d = ndimage.distance_transform_edt(~target, sampling=spacing)
+    else:  # no foreground: no nearest cell, the distance is infinite
+        d = np.full(target.shape, np.inf)
+    pos_weight = beta / (1 - beta) + np.exp(-(d**2))
+    p = _clamped(prob)
+    return np.mean(-(pos_weight * g * np.log(p) + (1 - g) * np.log(1 - p)))
+
+
+def _ref_preset(name, prob, target, *, focal_alpha=0.25, focal_gamma=2.0, alpha=0.3, beta=0.7, smooth=1e-6):
+    bce, dice = _ref_bce(prob, target), _ref_dice_loss(prob, target, smooth)
+    if name == "loss_balanced":
+        return 0.5 * bce + 0.5 * dice
+    if name == "loss_imbalanced":
+        return 0.5 * dice + 0.5 * _ref_focal(prob, target, focal_alpha, focal_gamma)
+    if name == "loss_boundary":
+        return 0.3 * bce + 0.4 * dice + 0.3 * _ref_boundary_bce(prob, target)
+    if name == "loss_medical":
+        return 0.5 * dice + 0.5 * _ref_tversky(prob, target, alpha, beta, smooth)
+    raise ValueError(name)
+
+
+def _t4d(array):
+    return torch.from_numpy(np.asarray(array, dtype=np.float64))[None, None]
+
+
+@pytest.mark.parametrize("smooth", [1e-6, 1.0])
+def test_squared_dice_loss_matches_monai_squared_pred(formula_case, smooth):
+    from monai.losses import DiceLoss
+
+    prob, target = formula_case
+    ref = DiceLoss(squared_pred=True, smooth_nr=smooth, smooth_dr=smooth)(_t4d(prob), _t4d(target)).item()
+    got = _value("squared_dice_loss", prob, target, smooth=smooth)
+    assert got == pytest.approx(ref, rel=REL5, abs=1e-9)
+    if not np.isin(prob, (0, 1)).all():  # a probability map: squaring changes the value
+        assert got != pytest.approx(_value("dice_loss", prob, target, smooth=smooth), rel=1e-3)
+
+
+@pytest.mark.parametrize("gamma", [1.0, 1.5, 3.0])
+def test_squared_dice_loss_follows_dice_gamma(formula_case, gamma):
+    prob, target = formula_case
+    p, g = prob.astype(np.float64), target.astype(np.float64)
+    ref = 1 - (2 * (p * g).sum() + 1e-6) / ((p**gamma).sum() + (g**gamma).sum() + 1e-6)
+    assert _value("squared_dice_loss", prob, target, dice_gamma=gamma) == pytest.approx(ref, rel=REL5, abs=1e-9)
+
+
+def test_smooth_1_reproduces_the_dice_of_smoothing_1(formula_case):
+    """``--smooth 1``: 1 - (2 sum pg + 1) / (sum p + sum g + 1), as MONAI with smooth 1; the
+    Tversky losses take the same smoothing."""
+    from monai.losses import DiceLoss, TverskyLoss
+
+    prob, target = formula_case
+    assert _value("dice_loss", prob, target, smooth=1.0) == pytest.approx(_ref_dice_loss(prob, target, 1.0), rel=REL5)
+    monai = DiceLoss(smooth_nr=1.0, smooth_dr=1.0)(_t4d(prob), _t4d(target)).item()
+    assert _value("dice_loss", prob, target, smooth=1.0) == pytest.approx(monai, rel=REL5, abs=1e-9)
+    tversky = TverskyLoss(alpha=0.3, beta=0.7, smooth_nr=1.0, smooth_dr=1.0)(_t4d(prob), _t4d(target)).item()
+    assert _value("tversky_loss", prob, target, smooth=1.0) == pytest.approx(tversky, rel=REL5, abs=1e-9)
+    assert _value("focal_tversky_loss", prob, target, smooth=1.0) == pytest.approx(tversky**0.75, rel=REL5, abs=1e-9)
+    combo = 0.5 * _ref_bce(prob, target) + 0.5 * _ref_dice_loss(prob, target, 1.0)
+    assert _value("combo_loss", prob, target, smooth=1.0) == pytest.approx(combo, rel=REL5)
+
+
+def test_nearest_cell_bce_matches_the_formula_with_scipy_edt(formula_case):
+    prob, target = formula_case
+    spacing = (2.0, 0.7, 1.3)[-target.ndim :]
+    ref = _ref_nearest_cell_bce(prob, target, spacing)
+    assert _value("nearest_cell_bce", prob, target, spacing=spacing) == pytest.approx(ref, rel=REL5)
+    # the distance term adds exactly 1 to the weight of the positives: wbce with negatives/positives + 1
+    pos_weight = (~target).sum() / target.sum() + 1
+    assert _value("nearest_cell_bce", prob, target) == pytest.approx(
+        _value("wbce", prob, target, pos_weight=pos_weight), rel=REL5
+    )
+
+
+DEGENERATE = {
+    "all background": np.zeros((9, 11), bool),
+    "all foreground": np.ones((9, 11), bool),
+}
+
+
+@pytest.mark.parametrize("target_kind", sorted(DEGENERATE))
+@pytest.mark.parametrize("pred_kind", ["empty mask", "full mask", "probabilities"])
+def test_degenerate_images_give_finite_values_equal_to_the_formulas(target_kind, pred_kind, rng):
+    target = DEGENERATE[target_kind]
+    prob = {
+        "empty mask": np.zeros(target.shape, bool),
+        "full mask": np.ones(target.shape, bool),
+        "probabilities": rng.random(target.shape).astype(np.float32),
+    }[pred_kind]
+    batch = _batch(prob, target, combine=parse_combination("0.3*bce + 0.4*dice_loss + 0.3*boundary_loss"))
+    for name in (*NEW_LOSSES, "combined"):
+        assert np.isfinite(lookup(name).compute(batch)[0]), name
+    assert _value("nearest_cell_bce", prob, target) == pytest.approx(_ref_nearest_cell_bce(prob, target), rel=REL5)
+    for name in PRESETS:
+        assert _value(name, prob, target) == pytest.approx(_ref_preset(name, prob, target), rel=REL5, abs=1e-9), name
+
+
+def test_mask_predictions_take_the_four_category_path(rng):
+    """A bool prediction is scored on four values per image (no per-pixel pass, no distance
+    transform for nearest_cell_bce), with the values of its 0.0/1.0 float copy."""
+    pred, target = _mask_apart(rng, (64, 80))
+    as_mask = _batch(pred, target)
+    as_floats = _batch(pred.astype(np.float32), target)
+    assert as_mask.loss_inputs.weights.shape == (1, 4)  # TN, FN, FP, TP, weighted by their counts
+    for name in NEW_LOSSES:
+        assert lookup(name).compute(as_mask)[0] == pytest.approx(lookup(name).compute(as_floats)[0], rel=1e-6), name
+    assert "gt_edts" not in as_mask.__dict__ and "unet_weights" not in as_mask.__dict__
+
+
+@pytest.mark.parametrize("field", ["smooth", "dice_gamma"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, 0.0, -1.0])
+def test_options_reject_meaningless_values(field, value):
+    with pytest.raises(InvalidOption) as raised:
+        ScoreOptions(**{field: value})
+    assert raised.value.option == field

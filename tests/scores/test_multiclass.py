@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from benchmarks.synth import label_map
 from segcli.errors import ShapeError, ValueRangeError
 from segcli.inputs.images import Image
+from segcli.inputs.images import Image as SegImage
 from segcli.run.per_class import columns, score_multiclass_pair
 from segcli.scores.multiclass_losses import cross_entropy, lovasz_softmax, multiclass_dice_loss, multiclass_focal_loss
-from segcli.scores.table import MULTICLASS_BY_NAME
+from segcli.scores.table import MULTICLASS_BY_NAME, PRESETS
 from segcli.settings import ScoreOptions, ScoreSettings
 
 K = 4
@@ -312,3 +313,35 @@ def test_lovasz_softmax_hand_worked_asymmetric_case():
     prob = np.array([[[0.8, 0.4], [0.2, 0.6]]])
     got = lovasz_softmax(prob, np.array([[0, 1]]), np.ones((1, 2), bool))
     assert got[0] == pytest.approx(0.35, abs=1e-6)
+
+
+# Multi-class squared Dice against MONAI; degenerate images stay finite.
+
+REL5 = 1e-5
+
+
+def _mc_values(pred, gt, metrics, **options):
+    settings = ScoreSettings(metrics=tuple(metrics), num_classes=K, options=ScoreOptions(**options))
+    return score_multiclass_pair(
+        SegImage(pred, None, Path("p")), SegImage(gt, None, Path("g")), settings, settings.options
+    )
+
+
+def test_multiclass_squared_dice_matches_monai(rng):
+    from monai.losses import DiceLoss
+
+    gt = label_map(rng, (30, 33), num_classes=K, ignore_share=0.0)
+    logits = rng.standard_normal((K, 30, 33)).astype(np.float32)
+    values = _mc_values(logits, gt, ["squared_dice_loss"], smooth=0.5)
+    ref = DiceLoss(
+        include_background=False, softmax=True, to_onehot_y=True, squared_pred=True, smooth_nr=0.5, smooth_dr=0.5
+    )(torch.from_numpy(logits)[None].double(), torch.from_numpy(gt.astype(np.int64))[None, None])
+    assert values["squared_dice_loss"] == pytest.approx(ref.item(), rel=REL5)
+
+
+def test_multiclass_degenerate_images_are_finite():
+    for gt in (np.zeros((6, 7), np.uint8), np.full((6, 7), 2, np.uint8)):
+        for pred in (np.zeros_like(gt), np.full_like(gt, 3)):
+            with pytest.warns(UserWarning):
+                values = _mc_values(pred, gt, (*MULTICLASS_BY_NAME,))
+            assert all(np.isfinite(values[name]) for name in ("squared_dice_loss", *PRESETS)), values

@@ -1,56 +1,245 @@
-"""segcli/scores/table.py pinned where mutation testing found it loose.
-
-The rows built when segcli is imported (the four loss presets, binary and multi-class, the
-``combined`` rows, each row's binary form and its once-per-batch cache) are built again here at
-test time, so that a wrong builder fails a test: each preset's definition against the README's
-score table, its value against the weighted sum of the README's weights times its components
-computed by the formulas written out in numpy (tests/test_seed_losses.py) or by torch
-(multi-class), the multi-class presets' stderr warning, name, group, direction, mode and the GPU
-column against the README ("every score but unet_wce" runs on the device). Also the exact
-``--combine`` error messages users read (positions, the expected token, the mode, the list of
-losses), ``--metrics`` selection of groups and names and its message, the ``--empty-distance``
-replacements of ``compute_scores`` (the image diagonal worked by hand) and their log.
-"""
+"""Loss presets (loss_balanced, loss_imbalanced, loss_boundary, loss_medical) and ``--combine``: each preset
+equals its README definition and the weighted sum of its components (computed by the formulas written
+out in numpy in tests/scores/test_binary_losses.py, or by torch and MONAI), follows its components'
+options and reuses their values in the batch; ``--combine`` parses weighted sums, names the bad token
+and checks the mode, binary and multi-class, through the library and the CLI."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
-import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from typer.testing import CliRunner
 
-from segcli.errors import InvalidOption, UsageError
+from benchmarks.synth import label_map
+from segcli.errors import InvalidOption
+from segcli.inputs.images import Image as SegImage
 from segcli.inputs.interpret import BinaryPair, MulticlassPair
+from segcli.run.per_class import columns, score_multiclass_pair
 from segcli.scores import table as registry
 from segcli.scores.batch import BinaryBatch, MulticlassBatch
 from segcli.scores.table import (
-    _SINGLE_CLASS,
-    EMPTY_DISTANCE_LOG,
-    GROUPS,
-    Score,
-    _binary_row,
+    BY_NAME,
+    PRESETS,
     _combined_row,
     _multiclass_preset_compute,
-    _once_per_batch,
     _preset_rows,
-    _ThreadLog,
-    compute_scores,
     describe,
+    lookup,
     multiclass_preset,
     parse_combination,
     select,
 )
-from segcli.settings import ScoreOptions
-from tests.test_seed_losses import _probs, _ref_bce, _ref_boundary_bce, _ref_dice_loss, _ref_focal, _ref_tversky
+from segcli.settings import ScoreOptions, ScoreSettings
+from tests.conftest import smooth_mask
+from tests.scores.test_binary_losses import (
+    _batch,
+    _floats,
+    _mask_apart,
+    _probs_unclipped,
+    _ref_bce,
+    _ref_boundary_bce,
+    _ref_dice_loss,
+    _ref_focal,
+    _ref_preset,
+    _ref_tversky,
+    _value,
+)
+
+REL5 = 1e-5
+
+FORMULA_MAKERS = {"prob": _probs_unclipped, "mask": _mask_apart, "floats": _floats}
+
+FORMULA_CASES = [(kind, shape) for kind in FORMULA_MAKERS for shape in ((41, 57), (7, 19, 23))]
+
+
+@pytest.fixture(params=FORMULA_CASES, ids=[f"{k}-{len(s)}d" for k, s in FORMULA_CASES])
+def formula_case(request, rng):
+    kind, shape = request.param
+    return FORMULA_MAKERS[kind](rng, shape)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_match_their_formulas(formula_case, name):
+    prob, target = formula_case
+    assert _value(name, prob, target) == pytest.approx(_ref_preset(name, prob, target), rel=REL5)
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_presets_follow_their_components_options(formula_case, name):
+    prob, target = formula_case
+    options = {"focal_alpha": 0.6, "focal_gamma": 1.5, "tversky_alpha": 0.8, "tversky_beta": 0.2, "smooth": 1.0}
+    ref = _ref_preset(name, prob, target, focal_alpha=0.6, focal_gamma=1.5, alpha=0.8, beta=0.2, smooth=1.0)
+    assert _value(name, prob, target, **options) == pytest.approx(ref, rel=REL5)
+
+
+def test_presets_reuse_the_component_values_of_the_batch(rng):
+    """A preset computes each component once per batch, shared with that component's column."""
+    pred, target = _mask_apart(rng, (30, 40))
+    batch = _batch(pred, target)
+    boundary_bce = BY_NAME["boundary_bce"].compute(batch)
+    BY_NAME["loss_boundary"].compute(batch)
+    assert set(batch.score_values) == {"bce", "dice_loss", "boundary_bce", "loss_boundary"}
+    assert batch.score_values["boundary_bce"] is boundary_bce
+
+
+def test_combined_is_the_weighted_sum_of_its_columns(formula_case):
+    prob, target = formula_case
+    terms = parse_combination("0.3*bce + 0.4*dice_loss + 0.3*boundary_loss - 0.25 * squared_dice_loss")
+    batch = _batch(prob, target, combine=terms, spacing=(1.0,) * target.ndim)
+    expected = sum(w * BY_NAME[name].compute(batch)[0] for w, name in terms)
+    assert lookup("combined").compute(batch)[0] == pytest.approx(expected, abs=1e-7)
+    assert terms == ((0.3, "bce"), (0.4, "dice_loss"), (0.3, "boundary_loss"), (-0.25, "squared_dice_loss"))
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("bce", ((1.0, "bce"),)),
+        ("-bce + dice_loss*2", ((-1.0, "bce"), (2.0, "dice_loss"))),
+        (" .5*focal_loss-1e-1*loss_medical ", ((0.5, "focal_loss"), (-0.1, "loss_medical"))),
+    ],
+)
+def test_parse_combination_accepts_weighted_sums(text, terms):
+    assert parse_combination(text) == terms
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("0.3*bce + 0.7*dice", "'dice'"),  # a region score, not a loss
+        ("0.3*bce + 0.7*foo", "'foo'"),
+        ("0.3*bce 0.7*dice_loss", "'0.7'"),
+        ("0.3 bce", "'bce'"),
+        ("bce**2", "'*'"),
+        ("bce*dice_loss", "'dice_loss'"),
+        ("2*bce*3", "'*'"),
+        ("bce + + dice_loss", "'+'"),
+        ("bce;", "';'"),
+        ("__import__('os').system('true')", "'('"),
+        ("1e999*bce", "1e999"),
+        ("nan*bce", "'nan'"),
+        ("bce +", "ends"),
+        ("", "empty"),
+    ],
+)
+def test_parse_combination_names_the_bad_token(text, named):
+    with pytest.raises(InvalidOption) as raised:
+        parse_combination(text)
+    assert raised.value.option == "combine" and named in str(raised.value)
+
+
+def test_parse_combination_checks_the_mode():
+    assert parse_combination("0.5*ce + 0.5*dice_loss", multiclass=True) == ((0.5, "ce"), (0.5, "dice_loss"))
+    with pytest.raises(InvalidOption, match="'bce'.*multi-class form is ce"):
+        parse_combination("bce", multiclass=True)
+    with pytest.raises(InvalidOption, match="'ce'"):
+        parse_combination("ce")
+
+
+K = 4
+
+
+def _mc_values(pred, gt, metrics, **options):
+    settings = ScoreSettings(metrics=tuple(metrics), num_classes=K, options=ScoreOptions(**options))
+    return score_multiclass_pair(
+        SegImage(pred, None, Path("p")), SegImage(gt, None, Path("g")), settings, settings.options
+    )
+
+
+@pytest.mark.parametrize("prediction", ["logits", "labels"])
+def test_multiclass_presets_use_the_multiclass_components(rng, prediction):
+    gt = label_map(rng, (30, 33), num_classes=K)
+    logits = rng.standard_normal((K, 30, 33)).astype(np.float32)
+    pred = logits if prediction == "logits" else np.where(gt == 255, 0, logits.argmax(0)).astype(np.uint8)
+    components = ("ce", "dice_loss", "focal_loss")
+    with pytest.warns(UserWarning) as caught:
+        values = _mc_values(pred, gt, (*components, *PRESETS), focal_gamma=1.5, smooth=0.5)
+    assert values["loss_balanced"] == pytest.approx(0.5 * values["ce"] + 0.5 * values["dice_loss"], abs=1e-9)
+    assert values["loss_imbalanced"] == pytest.approx(0.5 * values["dice_loss"] + 0.5 * values["focal_loss"], abs=1e-9)
+    assert values["loss_boundary"] == pytest.approx(0.3 * values["ce"] + 0.4 * values["dice_loss"], abs=1e-9)
+    assert values["loss_medical"] == pytest.approx(0.5 * values["dice_loss"], abs=1e-9)
+    messages = {str(w.message) for w in caught}
+    assert any("loss_boundary" in m and "boundary_bce" in m for m in messages), messages
+    assert any("loss_medical" in m and "tversky_loss" in m for m in messages), messages
+    assert not any("loss_balanced" in m or "loss_imbalanced" in m for m in messages), messages
+
+
+def test_multiclass_combined_column(rng):
+    gt = label_map(rng, (20, 21), num_classes=K)
+    logits = rng.standard_normal((K, 20, 21)).astype(np.float32)
+    terms = parse_combination("0.3*ce + 0.7*squared_dice_loss", multiclass=True)
+    settings = ScoreSettings(metrics=("dice", "ce", "combined"), num_classes=K, options=ScoreOptions(combine=terms))
+    assert columns(settings)[-2:] == ["ce", "combined"]
+    values = _mc_values(logits, gt, ["ce", "squared_dice_loss", "combined"], combine=terms)
+    assert values["combined"] == pytest.approx(0.3 * values["ce"] + 0.7 * values["squared_dice_loss"], abs=1e-7)
+
+
+def _png(path: Path, array) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(array, np.uint8)).save(path)
+
+
+def _rows(stdout: str) -> list[dict]:
+    return [r for r in csv.DictReader(io.StringIO(stdout)) if not r["name"].startswith("summary:")]
+
+
+@pytest.fixture
+def label_pairs(tmp_path, rng):
+    for i in range(2):
+        gt = label_map(rng, (16, 18), num_classes=3)
+        _png(tmp_path / "gt" / f"{i}.png", gt)
+        _png(tmp_path / "pred" / f"{i}.png", np.roll(np.where(gt == 255, 0, gt), i + 1, axis=1))
+    return tmp_path
+
+
+def test_cli_combine_multiclass_column_and_preset_warnings(label_pairs):
+    args = ["score", str(label_pairs / "pred"), str(label_pairs / "gt"), "--num-classes", "3", "--format", "csv"]
+    result = CliRunner().invoke(
+        _app(), [*args, "--metrics", "ce,dice_loss,loss_boundary", "--combine", "0.25*ce + 0.75*dice_loss"]
+    )
+    assert result.exit_code == 0, result.output
+    for row in _rows(result.stdout):
+        expected = 0.25 * float(row["ce"]) + 0.75 * float(row["dice_loss"])
+        assert float(row["combined"]) == pytest.approx(expected, abs=1e-7)
+    assert "loss_boundary in multi-class mode is 0.3 ce + 0.4 dice_loss" in result.stderr
+    assert "boundary_bce" in result.stderr
+    bad = CliRunner().invoke(_app(), [*args, "--combine", "0.5*bce + 0.5*dice_loss"])
+    assert bad.exit_code == 2 and "--combine" in bad.stderr and "'bce'" in bad.stderr
+
+
+def test_cli_combine_binary_column(tmp_path, rng):
+    for i in range(2):
+        _png(tmp_path / "gt" / f"{i}.png", smooth_mask(rng, (20, 24)) * 255)
+        _png(tmp_path / "pred" / f"{i}.png", smooth_mask(rng, (20, 24)) * 255)
+    args = ["score", str(tmp_path / "pred"), str(tmp_path / "gt"), "--format", "csv", "--metrics", "bce,dice_loss"]
+    result = CliRunner().invoke(_app(), [*args, "--combine", "0.3*bce + 0.7*dice_loss"])
+    assert result.exit_code == 0, result.output
+    for row in _rows(result.stdout):
+        expected = 0.3 * float(row["bce"]) + 0.7 * float(row["dice_loss"])
+        assert float(row["combined"]) == pytest.approx(expected, abs=1e-7)
+
+
+def _app():
+    from segcli.cli.main import app
+
+    return app
+
+
+# The preset and combined rows of segcli/scores/table.py: the README's definitions, their weighted sums
+# (binary and multi-class, against the formulas and torch), a negative weight written as a difference, the
+# parser's term sequences and messages.
 
 README = Path(__file__).resolve().parents[2] / "README.md"
+
 PRESET_NAMES = ("loss_balanced", "loss_imbalanced", "loss_boundary", "loss_medical")
-REL = 1e-5
 
 
 def _readme_rows() -> dict[str, str]:
@@ -68,8 +257,6 @@ def _readme_terms(name: str) -> list[tuple[float, str]]:
     return [(float(w), c) for w, c in re.findall(r"([\d.]+) (\w+)", _readme_rows()[name])]
 
 
-# -- the binary presets ----------------------------------------------------------------------------
-
 REFERENCES = {
     "bce": _ref_bce,
     "dice_loss": _ref_dice_loss,
@@ -81,7 +268,7 @@ REFERENCES = {
 
 @pytest.fixture
 def binary_batch(rng):
-    prob, target = _probs(rng, (37, 41))
+    prob, target = _probs_unclipped(rng, (37, 41))
     return prob, target, BinaryBatch([BinaryPair(prob=prob, hard=prob >= 0.5, target=target)], ScoreOptions())
 
 
@@ -93,7 +280,7 @@ def test_preset_rows_are_the_readme_definitions_and_their_weighted_sums(binary_b
         assert row.group == "losses" and row.higher_is_better is False, row
         assert row.formula == _readme_rows()[row.name]
         expected = sum(w * REFERENCES[c](prob, target) for w, c in _readme_terms(row.name))
-        assert float(row.compute(batch)[0]) == pytest.approx(expected, rel=REL), row.name
+        assert float(row.compute(batch)[0]) == pytest.approx(expected, rel=REL5), row.name
     for b, m in zip(binary, multi, strict=True):
         # what `segcli metrics` shows: the recipe's preset name (without loss_), the options
         assert b.peers == m.peers == f"loss factory preset '{b.name[len('loss_') :]}'"
@@ -108,9 +295,6 @@ def test_describe_writes_a_negative_weight_as_a_difference():
     assert describe(((0.3, "bce"),)) == "0.3 bce"
 
 
-# -- the multi-class presets -----------------------------------------------------------------------
-
-K = 4
 # The README: "loss_* (multi-class): bce as ce; boundary_bce and tversky_loss left out (said on stderr)"
 MC_FORMULAS = {
     "loss_balanced": "0.5 ce + 0.5 dice_loss",
@@ -155,7 +339,7 @@ def test_multiclass_preset_rows_definitions_values_and_warnings(rng):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             value = float(row.compute(batch)[0])
-        assert value == pytest.approx(_mc_expected(row.name, components), rel=REL), row.name
+        assert value == pytest.approx(_mc_expected(row.name, components), rel=REL5), row.name
         left_out = {"loss_boundary": "boundary_bce", "loss_medical": "tversky_loss"}.get(row.name)
         if left_out is None:
             assert not caught, row.name
@@ -174,7 +358,7 @@ def test_multiclass_preset_terms_and_the_warnings_caller(rng):
     compute = _multiclass_preset_compute("loss_boundary")
     with pytest.warns(UserWarning) as caught:
         value = float(compute(batch)[0])
-    assert value == pytest.approx(_mc_expected("loss_boundary", _torch_components(prob, gt)), rel=REL)
+    assert value == pytest.approx(_mc_expected("loss_boundary", _torch_components(prob, gt)), rel=REL5)
     assert [str(w.message) for w in caught] == [
         "loss_boundary in multi-class mode is 0.3 ce + 0.4 dice_loss; left out, with no multi-class form: boundary_bce"
     ]
@@ -183,7 +367,7 @@ def test_multiclass_preset_terms_and_the_warnings_caller(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert float(_multiclass_preset_compute("loss_balanced")(batch)[0]) == pytest.approx(
-            _mc_expected("loss_balanced", _torch_components(prob, gt)), rel=REL
+            _mc_expected("loss_balanced", _torch_components(prob, gt)), rel=REL5
         )
 
 
@@ -195,39 +379,10 @@ def test_a_preset_with_two_components_without_a_multiclass_form(monkeypatch, rng
     prob, gt, batch = _mc_batch(rng)
     with pytest.warns(UserWarning) as caught:
         value = float(_multiclass_preset_compute("loss_probe")(batch)[0])
-    assert value == pytest.approx(2.0 * _torch_components(prob, gt)["ce"], rel=REL)
+    assert value == pytest.approx(2.0 * _torch_components(prob, gt)["ce"], rel=REL5)
     assert [str(w.message) for w in caught] == [
         "loss_probe in multi-class mode is 2 ce; left out, with no multi-class form: tversky_loss, boundary_bce"
     ]
-
-
-# -- each row's binary form, its cache, the combined rows -------------------------------------------
-
-
-def test_binary_rows_mode_and_gpu_column():
-    """The README: region and surface scores also run per class; every score but unet_wce runs on
-    the device (its U-Net map is built by the CPU workers)."""
-    rows = [_binary_row(s) for s in _SINGLE_CLASS + _preset_rows()[0]]
-    assert {r.name for r in rows if not r.on_device} == {"unet_wce"}
-    for row in rows:
-        assert row.on_device is (row.name != "unet_wce"), row.name
-        assert row.mode == ("binary" if row.group == "losses" else "both"), row.name
-    assert {r.group for r in rows} == set(GROUPS)
-
-
-def test_once_per_batch_computes_a_row_once_and_keeps_it_in_the_batch(binary_batch):
-    _, _, batch = binary_batch
-    calls = []
-
-    def compute(b):
-        calls.append(b)
-        return np.array([0.25])
-
-    row = _once_per_batch(Score("probe", "losses", "f", compute, higher_is_better=False))
-    assert (row.name, row.group, row.higher_is_better) == ("probe", "losses", False)
-    first = row.compute(batch)
-    assert row.compute(batch) is first and calls == [batch]
-    assert batch.score_values["probe"] is first and first.tolist() == [0.25]
 
 
 def test_combined_rows(binary_batch, rng):
@@ -236,21 +391,18 @@ def test_combined_rows(binary_batch, rng):
     batch = BinaryBatch([BinaryPair(prob=prob, hard=prob >= 0.5, target=target)], ScoreOptions(combine=terms))
     binary, multi = _combined_row(False), _combined_row(True)
     expected = 0.3 * _ref_bce(prob, target) - 0.2 * _ref_focal(prob, target) + 0.6 * _ref_tversky(prob, target)
-    assert float(binary.compute(batch)[0]) == pytest.approx(expected, rel=REL)
+    assert float(binary.compute(batch)[0]) == pytest.approx(expected, rel=REL5)
     mc_terms = parse_combination("0.25*ce + 0.5*focal_loss", multiclass=True)
     mc_prob, gt, mc_batch = _mc_batch(rng, combine=mc_terms)
     components = _torch_components(mc_prob, gt)
     assert float(multi.compute(mc_batch)[0]) == pytest.approx(
-        0.25 * components["ce"] + 0.5 * components["focal_loss"], rel=REL
+        0.25 * components["ce"] + 0.5 * components["focal_loss"], rel=REL5
     )
     for row, mode in ((binary, "binary"), (multi, "multiclass")):
         assert (row.name, row.group, row.mode, row.higher_is_better) == ("combined", "losses", mode, False)
         # what `segcli metrics` shows for it
         assert row.formula == "sum of weight * loss over the terms of --combine"
         assert row.defaults == '--combine, e.g. "0.3*bce + 0.4*dice_loss + 0.3*boundary_loss"'
-
-
-# -- the --combine parser: results and the messages users read ---------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -268,6 +420,7 @@ def test_parse_combination_term_sequences(text, terms):
 
 
 BINARY_LOSSES = ", ".join(s.name for s in select("losses"))
+
 MC_LOSSES = ", ".join(s.name for s in select("losses", multiclass=True))
 
 
@@ -328,76 +481,3 @@ def test_cli_combine_error_names_the_option_and_the_token():
         "Invalid value for --combine: unexpected '0.7' at position 9 in '0.3*bce 0.7*dice_loss'; expected '+' or '-'"
         in words
     )
-
-
-# -- --metrics ---------------------------------------------------------------------------------------
-
-
-def test_select_groups_names_and_blanks():
-    everything = [s.name for s in select(None)]
-    assert [s.name for s in select("")] == everything and [s.name for s in select("  ")] == everything
-    assert [s.name for s in select("all")] == everything
-    surface = ["hd", "hd95", "hd95_pooled", "assd", "masd", "nsd", "boundary_iou"]  # the README's table
-    assert [s.name for s in select("surface")] == surface
-    assert [s.name for s in select("dice, ,hd95,,iou")] == ["dice", "iou", "hd95"]  # the table's order
-    chosen = select("dice,surface")
-    assert [s.name for s in chosen] == ["dice", *surface]
-    assert all(s is registry.BY_NAME[s.name] for s in chosen)
-    assert [s.name for s in select("ce, dice", multiclass=True)][:2] == ["dice", "ce"]
-
-
-@pytest.mark.parametrize("multiclass", [False, True])
-def test_select_message(multiclass):
-    with pytest.raises(UsageError) as raised:
-        select("dice,dicee", multiclass=multiclass)
-    mode = "multi-class" if multiclass else "binary"
-    head, known = str(raised.value).split("; known: ")
-    assert head == f"--metrics: unknown {mode} score or group 'dicee'"
-    table = registry.MULTICLASS_BY_NAME if multiclass else registry.BY_NAME
-    assert known.split(", ") == ["region", "surface", "losses", *table]
-    assert ("ce" in known.split(", ")) is multiclass
-
-
-# -- --empty-distance --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("policy", "replaced"),
-    [
-        ("inf", np.inf),
-        ("worst", np.sqrt((4 * 2.0) ** 2 + (6 * 3.0) ** 2)),  # between opposite corner pixels' centres
-        ("nan", np.nan),
-        (7.5, 7.5),
-    ],
-)
-def test_compute_scores_empty_distance_policies(policy, replaced):
-    target = np.zeros((5, 7), bool)
-    target[1:3, 2:5] = True
-    empty = np.zeros_like(target)
-    options = ScoreOptions(empty_distance=policy, spacing=(2.0, 3.0))
-    batch = BinaryBatch([BinaryPair(prob=empty, hard=empty, target=target)], options)
-    EMPTY_DISTANCE_LOG.clear()
-    try:
-        (values,) = compute_scores(batch, ["dice", "hd", "assd"], prefix="a_", suffix="_1")
-        log = list(EMPTY_DISTANCE_LOG)
-    finally:
-        EMPTY_DISTANCE_LOG.clear()
-    assert values["a_dice_1"] == 0.0
-    for key in ("a_hd_1", "a_assd_1"):
-        assert values[key] == pytest.approx(replaced, nan_ok=True), key
-    assert log == ([] if policy == "inf" else ["a_hd_1", "a_assd_1"])
-    assert np.isposinf(batch.score_values["hd"]).all()  # the batch's own column is left as computed
-
-
-def test_thread_log_is_one_list_per_thread():
-    log = _ThreadLog()
-    log.append("hd")
-    log.extend(["assd", "hd"])
-    assert "hd" in log and "masd" not in log and list(log) == ["hd", "assd", "hd"]
-    seen = []
-    worker = threading.Thread(target=lambda: (log.append("x"), seen.append(list(log))))
-    worker.start()
-    worker.join()
-    assert seen == [["x"]] and list(log) == ["hd", "assd", "hd"]
-    log.clear()
-    assert list(log) == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -400,3 +402,31 @@ def test_many_files_on_two_workers_count_as_their_bincounts(tmp_path):
     expected = sum(np.bincount(a.ravel(), minlength=3) for a in arrays)
     for workers in (1, 2):
         assert cw.count_classes(paths, workers=workers).counts.tolist() == expected.tolist()
+
+
+# Median-frequency weights where the mean and median of the frequencies differ.
+
+
+def test_median_frequency_weights_when_mean_and_median_differ(tmp_path):
+    """Guards median-frequency balancing's median (not the mean) and its per-class denominator
+    (pixels of the images where the class occurs), counted from files. freq = n_c / pixels of
+    the images holding c, w_c = median(freq) / freq_c (Eigen & Fergus 2015)."""
+    from segcli import classweights as cw
+
+    images = [
+        np.array([[0, 0, 0, 1], [0, 0, 0, 0]], np.uint8),
+        np.array([[2, 2, 2, 2], [2, 0, 3, 3]], np.uint8),
+        np.array([[0, 0, 0, 0], [3, 3, 3, 255]], np.uint8),
+    ]
+    paths = []
+    for i, image in enumerate(images):
+        np.save(tmp_path / f"{i}.npy", image)
+        paths.append(tmp_path / f"{i}.npy")
+    counts = cw.count_classes(paths, num_classes=4)
+    freq = []
+    for c in range(4):
+        n = sum(int((im == c).sum()) for im in images)
+        pixels = sum(int((im != 255).sum()) for im in images if (im == c).any())
+        freq.append(n / pixels)
+    assert statistics.fmean(freq) != pytest.approx(statistics.median(freq))
+    np.testing.assert_allclose(cw.median(counts), statistics.median(freq) / np.array(freq), rtol=1e-12)

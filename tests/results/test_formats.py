@@ -14,10 +14,11 @@ import io
 import json
 import math
 import re
+import statistics
 
 import pytest
 
-from segcli.results.formats import ReportWriter, ThresholdWriter, best_thresholds, split_threshold
+from segcli.results.formats import ReportWriter, ThresholdWriter, best_thresholds, split_threshold, summarize
 
 HIGHER = {"dice": True, "hd": False}
 
@@ -490,3 +491,81 @@ def test_summary_does_not_import_masked_arrays():
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
         == "False"
     )
+
+
+# Summary statistics: population std, the true median, inf and nan next to finite values, the CSV/TSV
+# summary rows and JSON's inf/nan per statistic.
+
+
+def test_summary_statistics_are_population_std_and_true_median():
+    """Guards std's degrees of freedom (ddof 0, as SPEC says), the median of an even count (the
+    mean of the middle two), min, max and a row missing the column: reference the statistics
+    module."""
+    values = [1.0, 2.0, 4.0, 10.0]
+    rows = [{"dice": v} for v in values] + [{"hd": 3.0}]
+    s = summarize(["dice", "hd"], rows)["dice"]
+    assert s["mean"] == pytest.approx(statistics.fmean(values))
+    assert s["std"] == pytest.approx(statistics.pstdev(values))
+    assert s["std"] != pytest.approx(statistics.stdev(values))
+    assert s["median"] == pytest.approx(statistics.median(values)) and s["median"] == 3.0
+    assert (s["min"], s["max"], s["n_nonfinite"]) == (1.0, 10.0, 0)
+    assert summarize(["dice", "hd"], rows)["hd"]["mean"] == 3.0
+
+
+def test_summary_over_a_column_with_inf_or_nan_next_to_finite_values():
+    """Guards 'non-finite values take part': inf makes the mean and max inf and the std NaN, the
+    median stays the middle value; NaN makes every statistic NaN; each is counted once."""
+    s = summarize(["hd", "nsd"], [{"hd": 1.0, "nsd": 0.5}, {"hd": math.inf, "nsd": math.nan}, {"hd": 3.0, "nsd": 1.0}])
+    hd, nsd = s["hd"], s["nsd"]
+    assert hd["mean"] == math.inf and hd["max"] == math.inf and math.isnan(hd["std"])
+    assert (hd["median"], hd["min"], hd["n_nonfinite"]) == (3.0, 1.0, 1)
+    assert all(math.isnan(nsd[k]) for k in ("mean", "std", "median", "min", "max"))
+    assert nsd["n_nonfinite"] == 1
+    assert summarize(["x"], [{"y": 1.0}])["x"]["n_nonfinite"] == 0
+    assert math.isnan(summarize(["x"], [{"y": 1.0}])["x"]["mean"])
+
+
+@pytest.mark.parametrize("fmt,delimiter", [("csv", ","), ("tsv", "\t")])
+def test_csv_and_tsv_summary_rows_are_labelled_and_pinned(fmt, delimiter):
+    """Guards the summary rows users read in CSV/TSV: their labels, order and values, the
+    records before them, inf and nan as text."""
+    stream = io.StringIO()
+    writer = ReportWriter(stream, fmt, ["dice", "hd"], meta_columns=["spacing"])
+    writer.write("a", {"dice": 0.5, "hd": 2.0}, {"spacing": (2.0, 0.5)})
+    writer.write("b", {"dice": 1.0, "hd": math.inf}, {"spacing": (2.0, 0.5)})
+    writer.write("c", {"dice": 0.25}, {})
+    writer.finish()
+    rows = list(csv.reader(io.StringIO(stream.getvalue()), delimiter=delimiter))
+    assert rows[0] == ["name", "dice", "hd", "spacing"]
+    assert rows[1] == ["a", "0.5", "2", "2x0.5"]
+    assert rows[2] == ["b", "1", "inf", "2x0.5"]
+    assert rows[3] == ["c", "0.25", "nan", ""]
+    dice = [0.5, 1.0, 0.25]
+    expected = {
+        # hd: c has none, so the summary is over 2 and inf: mean, median and max inf, std nan
+        "summary:mean": ["0.5833333333", "inf"],
+        "summary:std": [f"{statistics.pstdev(dice):.10g}", "nan"],
+        "summary:median": ["0.5", "inf"],
+        "summary:min": ["0.25", "2"],
+        "summary:max": ["1", "inf"],
+        "summary:n_nonfinite": ["0", "1"],
+    }
+    assert [r[0] for r in rows[4:]] == list(expected)
+    for row in rows[4:]:
+        assert row[1:] == expected[row[0]] + [""], row[0]
+
+
+def test_json_summary_tells_inf_from_nan_per_statistic():
+    """Guards the JSON summary: null for a non-finite value and its kind in ``nonfinite``."""
+    stream = io.StringIO()
+    writer = ReportWriter(stream, "json", ["hd"])
+    writer.write("a", {"hd": 1.0})
+    writer.write("b", {"hd": math.inf})
+    writer.finish(failed=["c"], messages={"c": "c.png: broken"})
+    document = json.loads(stream.getvalue())
+    hd = document["summary"]["hd"]
+    assert hd["mean"] is None and hd["median"] == math.inf or hd["median"] is None
+    assert hd["nonfinite"] == {"mean": "inf", "std": "nan", "median": "inf", "max": "inf"}
+    assert hd["min"] == 1.0 and hd["n_nonfinite"] == 1
+    assert document["failures"] == [{"name": "c", "message": "c.png: broken"}]
+    assert document["images"][1] == {"name": "b", "hd": None, "nonfinite": {"hd": "inf"}}

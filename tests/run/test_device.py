@@ -345,3 +345,38 @@ def test_image_shape_of_nrrd(tmp_path, suffix):
     path = tmp_path / f"gt{suffix}"
     nrrd.write(str(path), np.zeros((5, 6, 7), np.uint8), detached_header=suffix == ".nhdr")
     assert image_shape(path) == (5, 6, 7)
+
+
+# A failure on the device path while a batch is pending keeps the records in order.
+
+
+def test_device_path_failure_while_a_batch_is_pending_keeps_records_in_order(tmp_path):
+    """Guards the order of records on the device path: a pair that fails while earlier pairs
+    wait in an unfinished batch comes after them and before the later ones, and every value
+    equals the CPU path's."""
+    from PIL import Image as PILImage
+
+    from segcli.inputs.pairing import Pair
+    from segcli.run.pipeline import score_pairs
+
+    rng = np.random.default_rng(2)
+    (tmp_path / "p").mkdir()
+    (tmp_path / "g").mkdir()
+    pairs = []
+    for i in range(4):
+        for folder in ("p", "g"):
+            mask = smooth_mask(rng, (20, 24))
+            PILImage.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / folder / f"{i}.png")
+        pairs.append(Pair(str(i), tmp_path / "p" / f"{i}.png", tmp_path / "g" / f"{i}.png"))
+    (tmp_path / "p" / "bad.png").write_bytes(b"not a png")
+    PILImage.fromarray(np.zeros((20, 24), np.uint8)).save(tmp_path / "g" / "bad.png")
+    pairs.insert(1, Pair("bad", tmp_path / "p" / "bad.png", tmp_path / "g" / "bad.png"))
+    settings = ScoreSettings(metrics=("dice", "hd", "bce"))
+    cpu = list(score_pairs(pairs, settings, workers=1))
+    device = list(score_pairs(pairs, settings, workers=1, torch_device="cpu", batch_size=3))
+    assert [o.name for o in device] == ["0", "bad", "1", "2", "3"] == [o.name for o in cpu]
+    assert type(device[1]).__name__ == "Failure" and "bad.png" in device[1].message
+    for a, b in zip(cpu, device, strict=True):
+        if hasattr(a, "values"):
+            for name in settings.metrics:
+                assert b.values[name] == pytest.approx(a.values[name], rel=1e-5), name

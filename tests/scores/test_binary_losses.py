@@ -663,3 +663,88 @@ def test_options_reject_meaningless_values(field, value):
     with pytest.raises(InvalidOption) as raised:
         ScoreOptions(**{field: value})
     assert raised.value.option == field
+
+
+# Losses whose terms differ (Tversky's FP and FN), options away from their defaults against MONAI,
+# the squared Dice with gamma 3 by hand, the torch Lovasz hinge's sort against the reference code.
+
+
+def _binary(name, pred, target, prob=None, **options):
+    prob = pred if prob is None else prob
+    pair = BinaryPair(prob=prob, hard=pred, target=target)
+    return float(BY_NAME[name].compute(BinaryBatch([pair], ScoreOptions(**options)))[0])
+
+
+def test_tversky_loss_weights_fp_by_alpha_and_fn_by_beta():
+    """Guards against alpha and beta exchanged in the Tversky losses: a hard prediction with only
+    false positives, then only false negatives (hand-worked: TP = 4, FP or FN = 2)."""
+    target = np.zeros((1, 8), bool)
+    target[0, :4] = True
+    over = np.zeros((1, 8), bool)
+    over[0, :6] = True
+    # FP only: 1 - 4 / (4 + 0.3 * 2) ; FN only: 1 - 2 / (2 + 0.7 * 2)
+    assert _binary("tversky_loss", over, target, smooth=1e-12) == pytest.approx(1 - 4 / 4.6, rel=1e-9)
+    assert _binary("tversky_loss", target, over, smooth=1e-12) == pytest.approx(1 - 4 / (4 + 0.7 * 2), rel=1e-9)
+
+
+def _prob_case(seed=7, shape=(30, 34)):
+    rng = np.random.default_rng(seed)
+    target = smooth_mask(rng, shape)
+    prob = np.clip(rng.random(shape) * 0.7 + 0.3 * target, 1e-3, 1 - 1e-3).astype(np.float32)
+    return prob, target
+
+
+@pytest.mark.parametrize("gamma,alpha", [(0.5, 0.25), (3.0, 0.6), (1.0, -1.0)])
+def test_focal_loss_away_from_gamma_2_matches_monai(gamma, alpha):
+    """Guards focal loss's general branch (gamma 2 takes its own) and alpha: MONAI FocalLoss with
+    gamma 0.5, 3 and 1, alpha 0.25, 0.6 and off."""
+    from monai.losses import FocalLoss
+
+    prob, target = _prob_case()
+    logits = np.log(prob.astype(np.float64) / (1 - prob))
+    ref = FocalLoss(gamma=gamma, alpha=None if alpha < 0 else alpha, use_softmax=False)(_t4d(logits), _t4d(target))
+    got = _binary("focal_loss", prob >= 0.5, target, prob=prob, focal_gamma=gamma, focal_alpha=alpha)
+    assert got == pytest.approx(ref.item(), rel=1e-4)
+
+
+def test_dice_and_tversky_options_away_from_defaults_match_monai():
+    """Guards --smooth, --tversky-alpha/beta, the focal Tversky exponent and combo's alpha."""
+    from monai.losses import DiceLoss, TverskyLoss
+
+    prob, target = _prob_case(seed=3)
+    x, y = _t4d(prob), _t4d(target)
+    dice = DiceLoss(smooth_nr=1.0, smooth_dr=1.0)(x, y).item()
+    tversky = TverskyLoss(alpha=0.6, beta=0.4, smooth_nr=1.0, smooth_dr=1.0)(x, y).item()
+    options = dict(smooth=1.0, tversky_alpha=0.6, tversky_beta=0.4, focal_tversky_gamma=1.5, combo_alpha=0.2)
+    hard = prob >= 0.5
+    assert _binary("dice_loss", hard, target, prob=prob, **options) == pytest.approx(dice, rel=1e-5)
+    assert _binary("tversky_loss", hard, target, prob=prob, **options) == pytest.approx(tversky, rel=1e-5)
+    assert _binary("focal_tversky_loss", hard, target, prob=prob, **options) == pytest.approx(tversky**1.5, rel=1e-5)
+    bce = F.binary_cross_entropy(_t4d(prob), _t4d(target)).item()
+    assert _binary("combo_loss", hard, target, prob=prob, **options) == pytest.approx(0.2 * bce + 0.8 * dice, rel=1e-5)
+
+
+def test_squared_dice_loss_with_gamma_3_hand_formula():
+    """Guards --dice-gamma away from 2 (MONAI has only 2): 1 - (2 sum pg + s) / (sum p^3 + sum g + s)."""
+    prob, target = _prob_case(seed=5)
+    p = prob.astype(np.float64)
+    expected = 1 - (2 * (p * target).sum() + 0.5) / ((p**3).sum() + target.sum() + 0.5)
+    got = _binary("squared_dice_loss", prob >= 0.5, target, prob=prob, dice_gamma=3.0, smooth=0.5)
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["distinct", "tied"])
+def test_torch_lovasz_hinge_sort_matches_the_reference(kind):
+    """Guards the torch backend's Lovász hinge (its own descending sort and gradient), on
+    distinct errors and on errors with many ties, against the reference code."""
+    from segcli.engine.backend import TorchOps
+
+    prob, target = _prob_case(seed=11, shape=(17, 19))
+    if kind == "tied":
+        prob = np.round(prob * 4) / 4
+        prob = np.clip(prob, 0.05, 0.95).astype(np.float32)
+    pair = BinaryPair(prob=prob, hard=prob >= 0.5, target=target)
+    got = float(BY_NAME["lovasz_hinge"].compute(BinaryBatch([pair], ScoreOptions(), ops=TorchOps("cpu")))[0])
+    p = torch.from_numpy(prob.astype(np.float64)).clamp(1e-7, 1 - 1e-7).ravel()
+    ref = _lovasz_hinge_reference(torch.log(p) - torch.log1p(-p), torch.from_numpy(target.ravel()).double())
+    assert got == pytest.approx(ref, rel=1e-5)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn import metrics as skm
 
 from benchmarks.synth import label_map
 from segcli.errors import ShapeError, ValueRangeError
@@ -345,3 +346,111 @@ def test_multiclass_degenerate_images_are_finite():
             with pytest.warns(UserWarning):
                 values = _mc_values(pred, gt, (*MULTICLASS_BY_NAME,))
             assert all(np.isfinite(values[name]) for name in ("squared_dice_loss", *PRESETS)), values
+
+
+# Multi-class means with no foreground class present, a wholly ignored image, ignore pixels in surface
+# scores and Dice losses.
+
+REGION = ("dice", "iou", "precision", "recall", "specificity", "accuracy", "mcc", "volume_similarity")
+
+
+def _multiclass(pred, gt, metrics, **kwargs):
+    settings = ScoreSettings(metrics=tuple(metrics), num_classes=kwargs.pop("num_classes", K3), **kwargs)
+    return score_multiclass_pair(Image(pred, None, Path("p")), Image(gt, None, Path("g")), settings, ScoreOptions())
+
+
+def test_multiclass_mean_with_no_foreground_class_present_falls_back_to_every_class():
+    """Guards the mean's fallback: with no foreground class in GT or prediction (here every
+    foreground pixel of the prediction lies on ignore pixels) the mean is over every foreground
+    class, each identical: dice 1, hd 0, not NaN."""
+    gt = np.zeros((6, 6), np.uint8)
+    gt[:, 4:] = 255
+    pred = np.zeros((6, 6), np.uint8)
+    pred[1:5, 4:] = 2
+    values = _multiclass(pred, gt, ["dice", "hd", "nsd"])
+    for c in (1, 2):
+        assert values[f"dice_{c}"] == 1.0 and values[f"hd_{c}"] == 0.0 and values[f"nsd_{c}"] == 1.0
+    assert values["dice"] == 1.0 and values["hd"] == 0.0 and values["nsd"] == 1.0
+
+
+def test_an_image_wholly_ignored_scores_as_identical():
+    """Guards the 0/0 rule where every count is 0 (every pixel carries the ignore label): each
+    region score of each class is 1, as for two empty masks, and no distance is infinite."""
+    gt = np.full((4, 5), 255, np.uint8)
+    pred = np.zeros((4, 5), np.uint8)
+    pred[1:3, 1:4] = 1
+    values = _multiclass(pred, gt, [*REGION, "hd"], include_background=True)
+    for name in REGION:
+        for c in range(K3):
+            assert values[f"{name}_{c}"] == 1.0, (name, c)
+    assert values["hd"] == 0.0
+
+
+def _ignore_case():
+    """A 3-class pair whose prediction puts classes 1 and 2 (and background) in the ignore band,
+    far from where the GT has them."""
+    gt = np.zeros((20, 26), np.uint8)
+    gt[4:10, 3:10] = 1
+    gt[12:18, 11:19] = 2
+    gt[:, 22:] = 255  # ignore band on the right
+    gt[0:2, :] = 255  # and along the top
+    pred = np.zeros_like(gt)
+    pred[5:11, 4:10] = 1
+    pred[11:17, 12:20] = 2
+    pred[0:2, 14:21] = 1  # class 1 on ignored pixels
+    pred[3:8, 23:26] = 2  # class 2 on ignored pixels
+    pred[10:20, 22:26] = 1  # background of the ignore band taken by class 1 (changes class 0's border)
+    return pred, gt
+
+
+def test_ignore_pixels_leave_prediction_and_gt_of_every_class_in_surface_scores():
+    """Guards the ignore label in multi-class surface scores: for every class, background
+    included, ignore pixels leave both the prediction and the GT. Reference: MedPy (hd, assd) and
+    MONAI (hd95, nsd) on the per-class masks with the ignore pixels removed by hand; the scores
+    with them left in differ (so the test can tell)."""
+    from medpy.metric import binary as medpy
+    from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+
+    pred, gt = _ignore_case()
+    valid = gt != 255
+    values = _multiclass(pred, gt, ["hd", "hd95", "assd", "nsd", "dice"], include_background=True)
+
+    def monai(fn, p, t, **kwargs):
+        as_batch = lambda m: torch.from_numpy(m[None, None].astype(np.float32))  # noqa: E731
+        return float(fn(as_batch(p), as_batch(t), include_background=True, **kwargs).reshape(-1)[0])
+
+    for c in range(K3):
+        p, t = (pred == c) & valid, (gt == c) & valid
+        assert values[f"hd_{c}"] == pytest.approx(medpy.hd(p, t), rel=1e-6), c
+        assert values[f"assd_{c}"] == pytest.approx(medpy.assd(p, t), rel=1e-6), c
+        assert values[f"hd95_{c}"] == pytest.approx(monai(compute_hausdorff_distance, p, t, percentile=95), rel=1e-6)
+        assert values[f"nsd_{c}"] == pytest.approx(monai(compute_surface_dice, p, t, class_thresholds=[1.0]), rel=1e-6)
+        assert values[f"dice_{c}"] == pytest.approx(skm.f1_score(t[valid], p[valid]), rel=1e-12)
+        # left in on the prediction's side, the ignore pixels would change every class's hd
+        assert medpy.hd(pred == c, t) != pytest.approx(values[f"hd_{c}"], rel=1e-3), c
+    assert values["hd"] == pytest.approx(np.mean([values["hd_1"], values["hd_2"]]))
+
+
+def test_multiclass_dice_losses_drop_ignore_pixels_from_the_probabilities():
+    """Guards ignore pixels in multi-class Dice losses: they leave the probabilities as well as
+    the one-hot GT. Reference: MONAI DiceLoss (plain and squared_pred) on the valid pixels only,
+    removed by hand, and the softmax focal loss written out over them."""
+    from monai.losses import DiceLoss
+
+    rng = np.random.default_rng(21)
+    gt = rng.integers(0, K3, (18, 22)).astype(np.uint8)
+    gt[:, :6] = 255
+    gt[:3] = 255
+    logits = (rng.standard_normal((K3, 18, 22)) * 2).astype(np.float32)
+    logits[2, gt == 255] += 6  # confident class 2 on the ignored pixels: counted, it would move every loss
+    values = _multiclass(logits, gt, ["dice_loss", "squared_dice_loss", "focal_loss"])
+    valid = gt != 255
+    prob = torch.softmax(torch.from_numpy(logits).double(), 0)[:, torch.from_numpy(valid)][None]  # (1, K, N)
+    target = torch.from_numpy(gt[valid].astype(np.int64))[None, None]
+    kwargs = dict(include_background=False, to_onehot_y=True, smooth_nr=1e-6, smooth_dr=1e-6)
+    assert values["dice_loss"] == pytest.approx(DiceLoss(**kwargs)(prob, target).item(), rel=1e-5)
+    squared = DiceLoss(squared_pred=True, **kwargs)(prob, target).item()
+    assert values["squared_dice_loss"] == pytest.approx(squared, rel=1e-5)
+    p_true = prob[0].gather(0, target[0])[0]
+    focal = (-((1 - p_true) ** 2) * torch.log(p_true)).mean().item()
+    assert values["focal_loss"] == pytest.approx(focal, rel=1e-5)

@@ -7,7 +7,11 @@ import pytest
 from sklearn import metrics as skm
 
 from segcli.engine.stats import ConfusionCounts, confusion_counts
+from segcli.inputs.interpret import BinaryPair
 from segcli.scores import region
+from segcli.scores.batch import BinaryBatch
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
 
 
@@ -88,3 +92,72 @@ def test_batch_first_vectorised():
     pred = np.array([[1, 1, 0, 0], [0, 0, 0, 0]], bool)
     target = np.array([[1, 0, 1, 0], [0, 0, 0, 0]], bool)
     np.testing.assert_allclose(region.dice(confusion_counts(pred, target)), [0.5, 1.0])
+
+
+# Region scores where their terms differ (FP != FN, a full GT), against scikit-learn.
+
+REGION = ("dice", "iou", "precision", "recall", "specificity", "accuracy", "mcc", "volume_similarity")
+
+
+def _binary(name, pred, target, prob=None, **options):
+    prob = pred if prob is None else prob
+    pair = BinaryPair(prob=prob, hard=pred, target=target)
+    return float(BY_NAME[name].compute(BinaryBatch([pair], ScoreOptions(**options)))[0])
+
+
+def _sklearn_region(pred, target):
+    t, p = target.ravel(), pred.ravel()
+    tn, fp, fn, tp = skm.confusion_matrix(t, p, labels=[False, True]).ravel()
+    return {
+        "dice": skm.f1_score(t, p, zero_division=0),
+        "iou": skm.jaccard_score(t, p, zero_division=0),
+        "precision": skm.precision_score(t, p, zero_division=0),
+        "recall": skm.recall_score(t, p, zero_division=0),
+        "specificity": skm.recall_score(~t, ~p, zero_division=0),
+        "accuracy": skm.accuracy_score(t, p),
+        "mcc": skm.matthews_corrcoef(t, p),
+        # Taha & Hanbury 2015, from scikit-learn's confusion matrix
+        "volume_similarity": 1 - abs(int(fn) - int(fp)) / (2 * tp + fp + fn),
+    }
+
+
+def _asymmetric_cases():
+    """(pred, target, FP, FN) with FP != FN: both non-zero, FP zero, FN zero."""
+    target = np.zeros((12, 15), bool)
+    target[2:9, 3:11] = True  # 56 pixels
+    both = np.zeros_like(target)
+    both[4:11, 5:14] = True  # FP and FN both non-zero, unequal
+    under = target.copy()
+    under[2:5, 3:11] = False  # FP = 0, FN = 24
+    over = target.copy()
+    over[9:12, 0:4] = True  # FP = 12, FN = 0
+    return [(both, target), (under, target), (over, target)]
+
+
+@pytest.mark.parametrize("case", range(3), ids=["fp-and-fn", "fp-zero", "fn-zero"])
+def test_region_scores_on_asymmetric_errors_match_scikit_learn(case):
+    """Guards against FP and FN swapped (or a wrong weight on one of them) in any region score:
+    data whose FP and FN differ, and each of them zero."""
+    pred, target = _asymmetric_cases()[case]
+    fp, fn = int((pred & ~target).sum()), int((~pred & target).sum())
+    assert fp != fn
+    expected = _sklearn_region(pred, target)
+    for name in REGION:
+        assert _binary(name, pred, target) == pytest.approx(expected[name], rel=1e-12), name
+    # and the same with prediction and GT exchanged (FP and FN exchange)
+    swapped = _sklearn_region(target, pred)
+    for name in REGION:
+        assert _binary(name, target, pred) == pytest.approx(swapped[name], rel=1e-12), name
+
+
+def test_specificity_of_a_full_gt_with_a_partial_prediction_is_zero():
+    """Guards the 0/0 rule: a full GT has no negatives, so specificity is 0/0; prediction and GT
+    differ (FN > 0), so it is 0 (scikit-learn with zero_division=0), and 1 only when both are
+    full."""
+    full = np.ones((6, 7), bool)
+    partial = full.copy()
+    partial[:2] = False
+    assert _binary("specificity", partial, full) == 0.0
+    assert skm.recall_score(~full.ravel(), ~partial.ravel(), zero_division=0) == 0.0
+    assert _binary("specificity", full, full) == 1.0
+    assert _binary("mcc", partial, full) == pytest.approx(skm.matthews_corrcoef(full.ravel(), partial.ravel()))

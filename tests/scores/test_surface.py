@@ -3,13 +3,19 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 from scipy import ndimage
 
+from segcli.inputs.interpret import BinaryPair
 from segcli.scores import surface
+from segcli.scores.batch import BinaryBatch
 from segcli.scores.surface import surface_distances
+from segcli.scores.table import BY_NAME
+from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
 
 CASES = [
@@ -265,3 +271,41 @@ def test_nsd_default_tolerance_is_one_and_a_distance_on_the_limit_is_within():
     on_limit = 5.0 / (1 + 1e-9)
     assert on_limit * (1.0 + 1e-9) == 5.0
     assert surface.nsd(d, tolerance=on_limit)[0] == 1.0
+
+
+# NSD at exactly the tolerance with spacing 1,1; boundary_iou of width 1, by hand.
+
+
+def _binary(name, pred, target, prob=None, **options):
+    prob = pred if prob is None else prob
+    pair = BinaryPair(prob=prob, hard=pred, target=target)
+    return float(BY_NAME[name].compute(BinaryBatch([pair], ScoreOptions(**options)))[0])
+
+
+def test_nsd_counts_a_distance_equal_to_the_tolerance_with_spacing_1_1():
+    """Guards the tolerance comparison: the offset (3, 4) px at spacing 1.1 is 5.5 exactly, which
+    floating point makes 5.500000000000001; at --nsd-tolerance 5.5 it is within. Hand case:
+    prediction pixels at (1, 1) and (1, 12), GT pixel at (4, 5); distances 5.5, sqrt(9 + 49) * 1.1
+    and 5.5: nsd = 2/3."""
+    assert math.sqrt((3 * 1.1) ** 2 + (4 * 1.1) ** 2) > 5.5  # the floating-point hair this test is about
+    pred = np.zeros((7, 14), bool)
+    target = np.zeros((7, 14), bool)
+    pred[1, [1, 12]] = True
+    target[4, 5] = True
+    spacing = (1.1, 1.1)
+    far = math.sqrt(58) * 1.1
+    assert _binary("nsd", pred, target, spacing=spacing, nsd_tolerance=5.5) == pytest.approx(2 / 3)
+    assert _binary("nsd", pred, target, spacing=spacing, nsd_tolerance=5.49) == 0.0
+    assert _binary("nsd", pred, target, spacing=spacing, nsd_tolerance=far) == 1.0
+    assert _binary("hd", pred, target, spacing=spacing) == pytest.approx(far)
+    assert _binary("assd", pred, target, spacing=spacing) == pytest.approx((5.5 + far + 5.5) / 3)
+
+
+def test_boundary_iou_width_1_hand_case():
+    """Guards boundary_iou's width: 1 px bands of a 4x4 and a 4x5 square (hand-counted: 12 and
+    14 ring pixels, 10 shared of 16 in the union)."""
+    pred = np.zeros((8, 9), bool)
+    target = np.zeros((8, 9), bool)
+    pred[2:6, 2:6] = True
+    target[2:6, 2:7] = True
+    assert _binary("boundary_iou", pred, target, boundary_iou_width=1) == pytest.approx(10 / 16)

@@ -13,6 +13,7 @@ from segcli.scores.batch import BinaryBatch
 from segcli.scores.table import BY_NAME
 from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
+from tests.scores._reference import binary_cases, check_against_reference
 
 
 def _counts(pred, target, valid=None):
@@ -161,3 +162,58 @@ def test_specificity_of_a_full_gt_with_a_partial_prediction_is_zero():
     assert skm.recall_score(~full.ravel(), ~partial.ravel(), zero_division=0) == 0.0
     assert _binary("specificity", full, full) == 1.0
     assert _binary("mcc", partial, full) == pytest.approx(skm.matthews_corrcoef(full.ravel(), partial.ravel()))
+
+
+# The region family against scikit-learn over the shared cases (tests/scores/_reference.py): FP != FN,
+# empty masks, a class absent, a full GT. scikit-learn's 0/0 is given as 0 (``zero_division=0``); segcli's
+# one convention on top is that identical masks agree perfectly (both empty scores 1 everywhere).
+
+
+def _identical_is_one(score):
+    def reference(case):
+        if np.array_equal(case.pred, case.gt):
+            return 1.0
+        return score(case.gt.ravel(), case.pred.ravel())
+
+    return reference
+
+
+SKLEARN = {
+    "dice": _identical_is_one(lambda t, p: skm.f1_score(t, p, zero_division=0.0)),
+    "iou": _identical_is_one(lambda t, p: skm.jaccard_score(t, p, zero_division=0.0)),
+    "precision": _identical_is_one(lambda t, p: skm.precision_score(t, p, zero_division=0.0)),
+    "recall": _identical_is_one(lambda t, p: skm.recall_score(t, p, zero_division=0.0)),
+    "specificity": _identical_is_one(lambda t, p: skm.recall_score(~t, ~p, zero_division=0.0)),
+    "accuracy": _identical_is_one(skm.accuracy_score),
+    "mcc": _identical_is_one(skm.matthews_corrcoef),
+}
+
+
+def _volume_similarity_by_hand(case):
+    """1 - |FP - FN| / (2 TP + FP + FN), Taha and Hanbury (2015), eq. 18; identical masks are 1."""
+    tp, fp, fn, _ = case.counts
+    return 1.0 if tp + fp + fn == 0 else 1.0 - abs(fp - fn) / (2 * tp + fp + fn)
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN))
+def test_region_scores_against_scikit_learn_over_the_cases(name):
+    compared = check_against_reference(name, SKLEARN[name], binary_cases(), rel=1e-9, abs=1e-12)
+    assert compared == len(binary_cases())  # scikit-learn defines every case
+
+
+def test_volume_similarity_against_the_formula_over_the_cases():
+    check_against_reference("volume_similarity", _volume_similarity_by_hand, binary_cases(), rel=1e-12)
+
+
+def test_the_cases_hold_what_the_formulas_need_to_tell_terms_apart():
+    """The shared cases are worth their name: FP above FN and below it, each mask empty alone and both,
+    a GT without a true negative, and spacings away from 1."""
+    cases = binary_cases()
+    counts = [case.counts for case in cases]
+    assert any(fp > fn for _, fp, fn, _ in counts) and any(fn > fp for _, fp, fn, _ in counts)
+    assert any(not case.pred.any() and case.gt.any() for case in cases)
+    assert any(case.pred.any() and not case.gt.any() for case in cases)
+    assert any(not case.pred.any() and not case.gt.any() for case in cases)
+    assert any(case.gt.all() and not case.pred.all() for case in cases)
+    assert any(case.spacing is not None and len(set(case.spacing)) > 1 for case in cases)
+    assert {case.pred.ndim for case in cases} == {2, 3}

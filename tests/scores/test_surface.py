@@ -17,6 +17,7 @@ from segcli.scores.surface import surface_distances
 from segcli.scores.table import BY_NAME
 from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask
+from tests.scores._reference import binary_cases, check_against_reference
 
 CASES = [
     ((50, 64), (1.0, 1.0)),
@@ -309,3 +310,73 @@ def test_boundary_iou_width_1_hand_case():
     pred[2:6, 2:6] = True
     target[2:6, 2:7] = True
     assert _binary("boundary_iou", pred, target, boundary_iou_width=1) == pytest.approx(10 / 16)
+
+
+# The surface family against MONAI and MedPy over the shared cases (tests/scores/_reference.py): FP != FN,
+# spacings away from 1 and anisotropic, one-pixel and disjoint masks. Neither library defines a distance
+# to an empty mask the way segcli does (--empty-distance, tests/scores/test_empty_distance.py): those cases
+# are left out for them, except both empty, where segcli's convention (distances 0, NSD 1) is the reference.
+
+
+def _both_empty_or(reference, both_empty):
+    def wrapped(case):
+        if not case.pred.any() and not case.gt.any():
+            return both_empty
+        if not case.pred.any() or not case.gt.any():
+            return None
+        return reference(case)
+
+    return wrapped
+
+
+def _monai_case(fn, **kwargs):
+    return lambda case: _monai(fn, case.pred, case.gt, spacing=case.spacing, **kwargs)
+
+
+def _medpy_case(fn):
+    return lambda case: fn(case.pred, case.gt, voxelspacing=case.spacing)
+
+
+def _monai_references():
+    from monai.metrics import compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
+
+    return {
+        "hd": _both_empty_or(_monai_case(compute_hausdorff_distance), 0.0),
+        "hd95": _both_empty_or(_monai_case(compute_hausdorff_distance, percentile=95), 0.0),
+        "assd": _both_empty_or(_monai_case(compute_average_surface_distance, symmetric=True), 0.0),
+        "nsd": _both_empty_or(_monai_case(compute_surface_dice, class_thresholds=[1.0]), 1.0),
+    }
+
+
+def _medpy_references():
+    from medpy.metric import binary
+
+    def masd(case):
+        there = binary.asd(case.pred, case.gt, voxelspacing=case.spacing)
+        back = binary.asd(case.gt, case.pred, voxelspacing=case.spacing)
+        return 0.5 * (there + back)
+
+    return {
+        "hd": _both_empty_or(_medpy_case(binary.hd), 0.0),
+        "hd95_pooled": _both_empty_or(_medpy_case(binary.hd95), 0.0),
+        "assd": _both_empty_or(_medpy_case(binary.assd), 0.0),
+        "masd": _both_empty_or(masd, 0.0),
+    }
+
+
+@pytest.mark.parametrize("name", ["hd", "hd95", "assd", "nsd"])
+def test_surface_scores_against_monai_over_the_cases(name):
+    check_against_reference(name, _monai_references()[name], binary_cases(), rel=TOL, abs=1e-6)
+
+
+@pytest.mark.parametrize("tolerance", [0.5, 2.5])
+def test_nsd_at_other_tolerances_against_monai_over_the_cases(tolerance):
+    from monai.metrics import compute_surface_dice
+
+    reference = _both_empty_or(_monai_case(compute_surface_dice, class_thresholds=[tolerance]), 1.0)
+    check_against_reference("nsd", reference, binary_cases(), rel=TOL, abs=1e-6, nsd_tolerance=tolerance)
+
+
+@pytest.mark.parametrize("name", ["hd", "hd95_pooled", "assd", "masd"])
+def test_surface_scores_against_medpy_over_the_cases(name):
+    check_against_reference(name, _medpy_references()[name], binary_cases(), rel=TOL, abs=1e-6)

@@ -134,7 +134,7 @@ def test_boundary_and_distance_maps_hand_cases():
 
 # segcli/engine/maps.py. The U-Net map through
 # ``map_for_image`` (defaults, spacing, connectivity, balanced and given class weights, sparse
-# labels) against the per-instance reference of tests/test_maps.py built on scipy's EDT; connected
+# labels) against the per-instance reference above, built on scipy's EDT; connected
 # components against scikit-image; the nearest two distances where they are documented exact
 # against one scipy transform per instance; the 1e-6 w0 cutoff and the sdf size limit worked by
 # hand; distance maps of label images against scipy; the device form (torch on the CPU) for

@@ -86,7 +86,7 @@ def test_raters_are_binary_only(cases):
 
 
 # segcli/run/raters.py. The CLI scores raters in worker
-# processes, so tests/test_raters.py never reached ``rater_scores`` in the test process; here it is
+# processes, so the CLI tests above never reached ``rater_scores`` in the test process; here it is
 # called directly: every ``rater<k>.``, ``majority.``, ``staple.`` and ``interrater.`` column, in
 # the order of ``rater_columns``, against scikit-learn's F1, Jaccard, precision and log loss and
 # SimpleITK's STAPLE computed here; raters given as 0/255 label masks; the interrater mean taken

@@ -145,7 +145,7 @@ def test_truncated_files_raise_read_error(tmp_path, share, suffix):
 @given(mask_pairs())
 def test_mask_predictions_score_losses_as_their_float_copies(case):
     """A mask prediction takes the four-category path of the losses, its 0.0/1.0 float copy the
-    per-pixel path (checked against torch, MONAI and the reference codes in test_scores_losses):
+    per-pixel path (checked against torch, MONAI and the reference codes in tests/scores/test_binary_losses.py):
     equal on every shape, spacing and empty category."""
     pred, target, _, spacing = case
     options = ScoreOptions(spacing=spacing)

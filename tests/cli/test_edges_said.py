@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import subprocess
 import sys
 import warnings
@@ -81,11 +82,13 @@ def test_a_name_with_a_carriage_return_cannot_split_or_forge_a_csv_row(tmp_path)
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["metrics"], ["score", "--help"]])
 def test_help_and_listings_on_a_full_or_closed_stdout_are_one_line_exit_3(args):
-    for redirect, cause in ((">/dev/full", "no space left on device"), (">&-", "closed")):
-        command = " ".join([sys.executable, "-m", "segcli", *args, redirect])
-        done = subprocess.run(["bash", "-c", command], capture_output=True, timeout=60)
-        assert done.returncode == 3, done.stderr
-        assert done.stderr.decode().splitlines() == [f"segcli: error: stdout: cannot write ({cause})"]
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout buffered, and not
+    for env in (buffered, {**buffered, "PYTHONUNBUFFERED": "1"}):
+        for redirect, cause in ((">/dev/full", "no space left on device"), (">&-", "closed")):
+            command = " ".join([sys.executable, "-m", "segcli", *args, redirect])
+            done = subprocess.run(["bash", "-c", command], capture_output=True, timeout=60, env=env)
+            assert done.returncode == 3, done.stderr
+            assert done.stderr.decode().splitlines() == [f"segcli: error: stdout: cannot write ({cause})"]
 
 
 def test_report_does_not_repeat_what_the_run_said_about_reading_its_pairs(tmp_path):

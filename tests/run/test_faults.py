@@ -497,13 +497,19 @@ def test_broken_pipe_exits_141_quietly(tmp_path):
 
 
 def test_full_disk_and_closed_stdout_are_one_line_exit_3(tmp_path):
+    """With stdout buffered (a plain shell) and unbuffered (``PYTHONUNBUFFERED``, which some CI images set):
+    buffered, what stdout still holds when the write fails must not fail again at the interpreter's exit
+    (exit 120 and an "Exception ignored" traceback)."""
     command = _sample_command(tmp_path)
-    with open("/dev/full", "w") as full:
-        result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True)
-    assert result.returncode == 3
-    assert result.stderr.strip() == "segcli: error: stdout: cannot write (no space left on device)"
-    closed = subprocess.run(" ".join(command) + " >&-", shell=True, capture_output=True, text=True)
-    assert closed.returncode == 3 and closed.stderr.strip().endswith("stdout: cannot write (closed)")
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for env in (buffered, {**buffered, "PYTHONUNBUFFERED": "1"}):
+        with open("/dev/full", "w") as full:
+            result = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True, env=env)
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.strip() == "segcli: error: stdout: cannot write (no space left on device)"
+        closed = subprocess.run(" ".join(command) + " >&-", shell=True, capture_output=True, text=True, env=env)
+        assert closed.returncode == 3 and closed.stderr.strip().endswith("stdout: cannot write (closed)")
+        assert closed.stderr.count("\n") == 1, closed.stderr
     no_stderr = subprocess.run(" ".join(command) + " --threshold 2 2>&-", shell=True, capture_output=True)
     assert no_stderr.returncode == 2
 

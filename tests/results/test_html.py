@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 
 import numpy as np
@@ -250,18 +251,27 @@ def test_page_renders_in_a_headless_browser(run, tmp_path):
         "--v=0",
     ]
     shot = tmp_path / "shot.png"
-    done = subprocess.run(
-        [CHROMIUM, *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # Chromium's singleton socket lives in TMPDIR and a socket's path is limited to 107 bytes: a short one
+    short = tempfile.mkdtemp(dir="/tmp" if os.path.isdir("/tmp") else None)
+    env = {**os.environ, "TMPDIR": short}
+    try:
+        done = subprocess.run(
+            [CHROMIUM, *flags, "--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
+        dom = subprocess.run(
+            [CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, env=env
+        )
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
     assert shot.exists(), done.stderr[-2000:]
     picture = np.asarray(Image.open(shot).convert("RGB"))
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 50  # not blank
     console = [line for line in done.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
-    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     parsed = _parse(dom.stdout)
     assert parsed.title == "segcli report: 12 pairs"
     assert {"Provenance", "Summary", "Distributions"} <= set(parsed.headings)

@@ -58,7 +58,7 @@ def fail(message: str, code: int) -> NoReturn:
 
 
 def silence_stdout() -> None:
-    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush is quiet."""
+    """After a broken pipe or a failed write: point stdout at /dev/null so the interpreter's final flush is quiet."""
     import os
 
     try:
@@ -108,6 +108,8 @@ def library_errors(command: str | None = None) -> Iterator[None]:
         from segcli.results.outputs import describe_os_error
 
         where = exc.filename or ("stdout" if exc.errno in (9, 28, 5) else None)
+        if where == "stdout":  # what stdout still buffers cannot be written either: the final flush stays quiet
+            silence_stdout()
         fail(describe_os_error(exc, where), EXIT_OUTPUT)
     except MemoryError:
         fail("out of memory (try fewer --workers or --max-memory)", EXIT_FAILED)

@@ -207,7 +207,7 @@ def _fallback_costs_ns(crop: np.ndarray, n_queries: int) -> dict[str, float]:
     """Modelled cost of answering ``n_queries`` over ``crop`` by each fallback method: every
     (query, target pixel) pair, a k-d tree (plus importing scipy.spatial, the first time in a
     process), a feature transform of the crop (not above ``EDT_MAX_PIXELS``). Work only: every
-    method gives the same bits (tests/test_scores_surface.py, the method chosen changes no bit)."""
+    method gives the same bits (tests/scores/test_surface.py, the method chosen changes no bit)."""
     # pragma: no mutate start
     n_target = np.count_nonzero(crop)
     listing = COORDINATES_NS_PER_PIXEL * crop.size

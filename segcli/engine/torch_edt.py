@@ -167,7 +167,7 @@ def _envelope_by_halving(lines: torch.Tensor, step: float) -> torch.Tensor:
     torch = import_torch()
     count, n = lines.shape
     # "placement": device= only says where a tensor lives; the CPU tests cannot tell, and on a GPU a
-    # wrong one raises (test_on_cuda_* in tests/test_device_distance.py and tests/test_mutants_device.py).
+    # wrong one raises (test_on_cuda_* in tests/engine/test_torch_distance.py).
     on = {"device": lines.device}  # pragma: no mutate (placement)
     out = torch.empty_like(lines)
     segments = [(0, n - 1)]  # rows still to do, as intervals; the same on every line

@@ -28,8 +28,8 @@ PRESETS: dict[str, Terms] = {
 }
 # A binary loss's multi-class form, where one exists; the others have none.
 MULTICLASS_FORM = {"bce": "ce", "dice_loss": "dice_loss", "focal_loss": "focal_loss"}
-PRESETS_TEST = "tests/test_seed_losses.py::test_presets_match_their_formulas"
-MULTICLASS_PRESETS_TEST = "tests/test_seed_losses.py::test_multiclass_presets_use_the_multiclass_components"
+PRESETS_TEST = "tests/scores/test_combine.py::test_presets_match_their_formulas"
+MULTICLASS_PRESETS_TEST = "tests/scores/test_combine.py::test_multiclass_presets_use_the_multiclass_components"
 
 # The column ``--combine`` adds: not a score of its own (it is whatever sum the user wrote), so
 # it is in no group; ``segcli.scores.table.lookup`` finds it.
@@ -132,7 +132,7 @@ def combined_row(multiclass: bool) -> Score:
         direction="lower",
         modes=MULTICLASS if multiclass else BINARY,
         defaults='--combine, e.g. "0.3*bce + 0.4*dice_loss + 0.3*boundary_loss"',
-        test="tests/test_seed_losses.py::"
+        test="tests/scores/test_combine.py::"
         + ("test_multiclass_combined_column" if multiclass else "test_combined_is_the_weighted_sum_of_its_columns"),
         default=False,
     )

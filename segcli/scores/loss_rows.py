@@ -10,9 +10,8 @@ from segcli.scores import binary_losses as losses
 from segcli.scores import multiclass_losses
 from segcli.scores.row import Score, once_per_batch
 
-LOSS_TEST = "tests/test_scores_losses.py"
-SEED_TEST = "tests/test_seed_losses.py"
-MULTICLASS_TEST = "tests/test_scores_multiclass.py"
+LOSS_TEST = "tests/scores/test_binary_losses.py"
+MULTICLASS_TEST = "tests/scores/test_multiclass.py"
 WEIGHT_MAPS_TEST = f"{LOSS_TEST}::test_weighted_bce_losses_match_references"
 MONAI_LOSSES_TEST = f"{LOSS_TEST}::test_dice_and_tversky_losses_match_monai"
 BINARY = ("binary", "soft")
@@ -67,7 +66,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         on_device=True,
         defaults="no parameters",
         peers="weighted cross entropy, 'distance to the nearest cell' variant",
-        test=f"{SEED_TEST}::test_nearest_cell_bce_matches_the_formula_with_scipy_edt",
+        test=f"{LOSS_TEST}::test_nearest_cell_bce_matches_the_formula_with_scipy_edt",
     ),
     _binary(
         "focal_loss",
@@ -100,7 +99,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         on_device=True,
         defaults="--dice-gamma 2 --smooth 1e-6",
         peers="MONAI DiceLoss(squared_pred=True); V-Net (Milletari et al. 2016)",
-        test=f"{SEED_TEST}::test_squared_dice_loss_matches_monai_squared_pred",
+        test=f"{LOSS_TEST}::test_squared_dice_loss_matches_monai_squared_pred",
     ),
     _binary(
         "tversky_loss",
@@ -233,7 +232,7 @@ MULTICLASS_ROWS: tuple[Score, ...] = (
         options=("dice_gamma", "smooth", "ignore_index", "include_background"),
         defaults="--dice-gamma 2 --smooth 1e-6, foreground classes unless --include-background",
         peers="MONAI DiceLoss(softmax, one-hot, squared_pred=True)",
-        test=f"{SEED_TEST}::test_multiclass_squared_dice_matches_monai",
+        test=f"{MULTICLASS_TEST}::test_multiclass_squared_dice_matches_monai",
     ),
     _multiclass(
         "focal_loss",

@@ -14,7 +14,7 @@ from segcli.scores import objects
 from segcli.scores.objects import OverlapTable
 from segcli.scores.row import Score
 
-OBJECTS_TEST = "tests/test_objects.py"
+OBJECTS_TEST = "tests/scores/test_objects.py"
 STARDIST_TEST = f"{OBJECTS_TEST}::test_scores_match_stardist"
 MODES = ("binary", "multiclass", "objects")
 MATCHING = ("iou_threshold", "connectivity")  # what a matched count reads

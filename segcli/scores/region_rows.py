@@ -9,9 +9,9 @@ from collections.abc import Callable
 from segcli.scores import region, surface
 from segcli.scores.row import Score, once_per_batch
 
-REGION_TEST = "tests/test_scores_region.py::test_region_scores_match_scikit_learn"
-MONAI_TEST = "tests/test_scores_surface.py::test_against_monai"
-MEDPY_TEST = "tests/test_scores_surface.py::test_against_medpy"
+REGION_TEST = "tests/scores/test_region.py::test_region_scores_match_scikit_learn"
+MONAI_TEST = "tests/scores/test_surface.py::test_against_monai"
+MEDPY_TEST = "tests/scores/test_surface.py::test_against_medpy"
 # What a distance reads: the spacing it is measured in, and what replaces an inf (one side empty).
 DISTANCE_OPTIONS = ("spacing", "empty_distance")
 
@@ -56,7 +56,7 @@ REGION_ROWS: tuple[Score, ...] = (
         "1 - |FN - FP| / (2TP + FP + FN)",
         region.volume_similarity,
         "Taha & Hanbury 2015",
-        "tests/test_scores_region.py::test_volume_similarity_hand_case",
+        "tests/scores/test_region.py::test_volume_similarity_hand_case",
     ),
 )
 
@@ -111,7 +111,7 @@ SURFACE_ROWS: tuple[Score, ...] = (
         on_device=True,
         defaults="width 2 px",
         peers="Cheng et al. 2021 (square erosion, as their API)",
-        test="tests/test_scores_surface.py::test_boundary_iou_hand_case",
+        test="tests/scores/test_surface.py::test_boundary_iou_hand_case",
     ),
 )
 

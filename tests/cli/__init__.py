@@ -1,0 +1,1 @@
+"""Tests of segcli/cli: each command through typer's CliRunner, display names, edges said, numeric arguments."""

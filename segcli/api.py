@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from segcli.run.build import SCORE_PARAMETERS
-from segcli.settings import default
+from segcli.settings import SCORE_PARAMETERS, default
 
 __all__ = ["score", "score_files", "summarize", "weight_map", "class_weights", "SCORE_OPTIONS"]
 

@@ -58,6 +58,33 @@ def _loss(name: str) -> typer.models.OptionInfo:
     return option(name, rich_help_panel=LOSS_PANEL)
 
 
+SCORE_PANEL = "Score parameters"
+
+
+def with_score_parameters(command):
+    """``command`` with a typer option for every score parameter of the settings table that its
+    signature does not write out (``Option(score=True)``: a new score's option is its table row
+    alone); typer reads the signature, and the values arrive in the command's ``**parameters``."""
+    import inspect
+
+    from segcli.settings import OPTIONS, SCORE_PARAMETERS, default
+
+    signature = inspect.signature(command, eval_str=True)  # typer reads the annotations from it
+    written = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    added = [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=default(name),
+            annotation=Annotated[float, option(name, rich_help_panel=SCORE_PANEL)],
+        )
+        for name in SCORE_PARAMETERS
+        if OPTIONS[name].score and name not in signature.parameters
+    ]
+    command.__signature__ = signature.replace(parameters=written + added)
+    return command
+
+
 def _mc(name: str, **settings) -> typer.models.OptionInfo:
     return option(name, rich_help_panel=MC_PANEL, **settings)
 

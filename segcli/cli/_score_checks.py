@@ -198,8 +198,6 @@ def choose_format(fmt, output: Path | None) -> str:
 
 
 def settings_record(settings, device: str) -> dict:
-    from dataclasses import asdict
+    from segcli.settings.run import settings_record as record_of
 
-    record = asdict(settings)
-    record["device"] = device
-    return record
+    return record_of(settings) | {"device": device}

@@ -28,14 +28,13 @@ from segcli.cli._score_checks import (
     with_raters,
 )
 from segcli.errors import OutputExistsError
-from segcli.settings import default
+from segcli.settings import SCORE_PARAMETERS, default
 
 # The options of the settings (the rest say where outputs go and how the run runs).
 SETTINGS_OPTIONS = (
     "labels", "class_names", "ignore_index", "pred_kind", "objects", "class_weights", "class_weight_scheme",
-    "empty_distance", "nsd_tolerance", "focal_alpha", "focal_gamma", "tversky_alpha", "tversky_beta",
-    "focal_tversky_gamma", "pos_weight", "w0", "sigma", "smooth", "dice_gamma", "combine", "threshold",
-    "thresholds", "spacing_unit", "include_background", "ignore_geometry", "iou_threshold", "connectivity",
+    *SCORE_PARAMETERS, "combine", "threshold", "thresholds", "spacing_unit", "include_background", "ignore_geometry",
+    "iou_threshold", "connectivity",
 )  # fmt: skip
 
 

@@ -241,7 +241,7 @@ class ScoreRun:
         if table.settings is not None:
             from segcli.settings import current_names
 
-            now, recorded_settings = _normal(self.record), current_names(table.settings)
+            now, recorded_settings = current_names(_normal(self.record)), current_names(table.settings)
             if any(recorded_settings.get(k) != v for k, v in now.items() if k not in NOT_COMPARED):
                 differ.append("settings")
         if differ:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def metrics() -> None:
-    """List every score: name, group, mode, formula, defaults and the peers it agrees with."""
+    """List every score: name, group, mode, formula, defaults and the peers it agrees with.
+
+    An opt-in score (not in ``--metrics``' default set) says so beside its group."""
     from rich.console import Console
     from rich.table import Table
 
@@ -15,6 +17,13 @@ def metrics() -> None:
         table.add_column(column, overflow="fold")
     for s in SCORES + COMBINED_ROWS:
         table.add_row(
-            s.name, s.group, s.mode, s.formula, s.defaults, s.peers, s.direction, "yes" if s.on_device else ""
+            s.name,
+            s.group if s.default else f"{s.group} (opt-in)",
+            s.mode,
+            s.formula,
+            s.defaults,
+            s.peers,
+            s.direction,
+            "yes" if s.on_device else "",
         )
     Console(width=200).print(table)

@@ -53,6 +53,7 @@ from segcli.cli._options import (
     TverskyBetaOpt,
     W0Opt,
     WorkersOpt,
+    with_score_parameters,
 )
 from segcli.cli._output import fail, library_errors, option_errors
 from segcli.settings import default
@@ -62,6 +63,7 @@ __all__ = ["OutputFormat", "score"]
 REPORT_PANEL = "Report"
 
 
+@with_score_parameters
 def score(
     pred: Annotated[
         str, typer.Argument(help="Prediction file or directory (searched recursively), or an fsspec URL (s3://...).")
@@ -155,9 +157,10 @@ def score(
     smooth: SmoothOpt = default("smooth"),
     dice_gamma: DiceGammaOpt = default("dice_gamma"),
     combine: CombineOpt = default("combine"),
+    **parameters,  # the score parameters the signature does not write out (with_score_parameters)
 ) -> None:
     """Score predictions against ground truth: one record per pair, then a summary."""
-    values = dict(locals())  # every option by its name, as typer converted it
+    values = {k: v for k, v in locals().items() if k != "parameters"} | parameters  # every option by its name
     from segcli.cli import _score_plan as plan
 
     with library_errors(), option_errors():

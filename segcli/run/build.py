@@ -14,23 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from segcli.errors import InvalidOption, option
-from segcli.settings import ScoreOptions, ScoreSettings, default, empty_distance_policy
-
-# The ScoreOptions fields that are options of their own (set by name).
-SCORE_PARAMETERS = (
-    "nsd_tolerance",
-    "focal_alpha",
-    "focal_gamma",
-    "tversky_alpha",
-    "tversky_beta",
-    "focal_tversky_gamma",
-    "pos_weight",
-    "w0",
-    "sigma",
-    "smooth",
-    "dice_gamma",
-    "empty_distance",
-)
+from segcli.settings import SCORE_PARAMETERS, ScoreOptions, ScoreSettings, default, empty_distance_policy
 
 
 def check_run_options(*, workers=None, ci=None, bootstrap=None, seed=None) -> None:

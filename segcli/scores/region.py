@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from segcli.engine.stats import ConfusionCounts, safe_divide
+from segcli.settings import default
 
 
 def tversky_index(counts: ConfusionCounts, *, alpha: float, beta: float) -> np.ndarray:
@@ -35,6 +36,23 @@ def iou(counts: ConfusionCounts) -> np.ndarray:
     array([0.33333333])
     """
     return tversky_index(counts, alpha=1.0, beta=1.0)
+
+
+def fbeta(counts: ConfusionCounts, *, beta: float = default("fbeta_beta")) -> np.ndarray:
+    """F-beta: ``(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP)``, the weighted harmonic mean of
+    precision and recall in which recall counts ``beta`` times as much (van Rijsbergen 1979).
+
+    The Tversky index with alpha = 1 / (1 + b^2) and beta = b^2 / (1 + b^2): ``beta=1`` is Dice
+    exactly (the same bits), ``beta=2`` the F2 score that weighs missed pixels more, ``beta=0.5``
+    one that weighs false alarms more. Parameters: ``beta > 0`` (``--fbeta-beta``, default 1).
+
+    >>> from segcli.engine.stats import ConfusionCounts as C
+    >>> counts = C(*np.array([[3], [1], [2], [4]]))  # TP 3, FP 1, FN 2
+    >>> fbeta(counts, beta=1.0), fbeta(counts, beta=2.0)  # 6/9; 15/(15 + 8 + 1)
+    (array([0.66666667]), array([0.625]))
+    """
+    squared = beta * beta
+    return tversky_index(counts, alpha=1.0 / (1.0 + squared), beta=squared / (1.0 + squared))
 
 
 def precision(counts: ConfusionCounts) -> np.ndarray:

@@ -58,6 +58,19 @@ REGION_ROWS: tuple[Score, ...] = (
         "Taha & Hanbury 2015",
         "tests/scores/test_region.py::test_volume_similarity_hand_case",
     ),
+    Score(
+        "fbeta",
+        "region",
+        "(1 + b^2) TP / ((1 + b^2) TP + b^2 FN + FP), b = --fbeta-beta",
+        lambda b: region.fbeta(b.counts, beta=b.options.fbeta_beta),
+        region.fbeta,
+        options=("fbeta_beta",),
+        on_device=True,
+        defaults="--fbeta-beta 1 (Dice)",
+        peers="scikit-learn fbeta_score, torchmetrics FBetaScore",
+        test="tests/scores/test_region.py::test_fbeta_against_scikit_learn_over_the_cases",
+        default=False,  # opt-in: the default output stays as it was
+    ),
 )
 
 SURFACE_ROWS: tuple[Score, ...] = (

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 GROUPS = ("region", "surface", "losses")  # what --metrics selects among the pixel scores
+DEFAULT_GROUP = "default"  # the rows marked default: --metrics' default
+ALL = "all"  # every row of the mode
 OBJECT_GROUP = "objects"
 
 SCORES: tuple[Score, ...] = (
@@ -79,20 +81,30 @@ def lookup(name: str, *, multiclass: bool = False) -> Score:
 
 
 def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
-    """Scores named by a comma list of score and group names, in the table's order: ``all``,
-    every score of the mode (binary, or multi-class when ``multiclass``); None or empty, the
-    default set (the rows marked ``default``). Object scores are chosen apart: ``split_objects``."""
+    """Scores named by a comma list of score and group names, in the table's order: the group
+    ``default`` (also None or an empty spec) is the default set, the rows marked ``default``, which
+    new opt-in scores (``fbeta``) stay out of so that a run's default output never changes; ``all``
+    is every score of the mode (binary, or multi-class when ``multiclass``); a group (``region``)
+    its family's scores of the default set (``_group``). Object scores are chosen apart:
+    ``split_objects``.
+
+    >>> [s.name for s in select("default")] == [s.name for s in select(None)] and "fbeta" in {
+    ...     s.name for s in select("all")} - {s.name for s in select(None)}
+    True
+    """
     table = MULTICLASS_BY_NAME if multiclass else BY_NAME
     if spec is None or spec.strip() == "":
-        return [s for s in table.values() if s.default]
-    if spec.strip() == "all":
-        return list(table.values())
+        spec = DEFAULT_GROUP
     chosen: dict[str, Score] = {}
     for item in (part.strip() for part in spec.split(",")):
         if not item:
             continue
-        if item in GROUPS:
-            chosen.update({s.name: s for s in table.values() if s.group == item})
+        if item == ALL:
+            chosen.update(table)
+        elif item == DEFAULT_GROUP:
+            chosen.update({s.name: s for s in table.values() if s.default})
+        elif item in GROUPS:
+            chosen.update({s.name: s for s in _group(table, item)})
         elif item in table:
             chosen[item] = table[item]  # pragma: no mutate (only the keys of chosen are read)
         else:
@@ -100,6 +112,14 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
             known = ", ".join(GROUPS + tuple(table))
             raise UsageError(f"{option('metrics')}: unknown {mode} score or group {item!r}; known: {known}")
     return [s for s in table.values() if s.name in chosen]
+
+
+def _group(table: dict[str, Score], group: str) -> list[Score]:
+    """The rows a group name takes: its family's rows of the default set, so that a pipeline naming
+    ``region`` keeps its columns when an opt-in region score is added; a family with no row in the
+    default set (one made of new scores) is taken whole."""
+    family = [s for s in table.values() if s.group == group]
+    return [s for s in family if s.default] or family
 
 
 def options_read(*, multiclass: bool = False) -> dict[str, tuple[str, ...]]:
@@ -131,7 +151,7 @@ def split_objects(spec: str, *, objects: str | None = None) -> tuple[str, list[s
     if objects is not None and not chosen:
         chosen = list(OBJECT_BY_NAME)
     if not rest and not chosen:
-        rest = ["all"]
+        rest = [DEFAULT_GROUP]
     return ",".join(rest), chosen
 
 

@@ -14,7 +14,17 @@ numbers they hold. Neither numpy nor torch is imported here (``segcli --help`` r
 A base package: every stage may import it, and it imports nothing of segcli but ``errors``.
 """
 
-from segcli.settings.options import FLAGS, FORMER_NAMES, OPTIONS, Option, current_names, default, flag, help_text
+from segcli.settings.options import (
+    FLAGS,
+    FORMER_NAMES,
+    OPTIONS,
+    SCORE_PARAMETERS,
+    Option,
+    current_names,
+    default,
+    flag,
+    help_text,
+)
 from segcli.settings.run import NUMBER_OPTIONS, SMOOTH, PredKind, ScoreOptions, ScoreSettings, validate_settings
 from segcli.settings.values import (
     EMPTY_DISTANCE_POLICIES,
@@ -36,6 +46,7 @@ __all__ = [
     "MAX_CLASSES",
     "NUMBER_OPTIONS",
     "OPTIONS",
+    "SCORE_PARAMETERS",
     "SMOOTH",
     "SPACING_RANGE",
     "Option",

@@ -23,6 +23,13 @@ class Option:
     help: str = ""
     helps: dict[str, str] = field(default_factory=dict)  # per command, where the help differs
     defaults: dict[str, object] = field(default_factory=dict)  # per command, where the default differs
+    # A parameter that scores read (a row's ``options``): a field of ``ScoreOptions``, a flag of
+    # ``segcli score`` and a keyword of ``segcli.score`` come from this row alone where they are
+    # not written out; ``low``/``high`` (``strict``: low excluded) is its range check.
+    score: bool = False
+    low: float | None = None
+    high: float | None = None
+    strict: bool = False
 
 
 _LOSS = "Loss parameters"
@@ -30,7 +37,12 @@ _MC = "Multi-class"
 
 _TABLE = (
     # what to score and how to read it
-    Option("metrics", "all", "Comma list of scores and groups (region, surface, losses), or all."),
+    Option(
+        "metrics",
+        "default",
+        "Comma list of scores and groups (region, surface, losses, objects; default: every score but the "
+        "opt-in ones, such as fbeta; all: every score).",
+    ),
     Option("pred_kind", "auto", "How to read predictions."),
     Option("threshold", 0.5, "Hard prediction = probability >= threshold \\[default: {default}]."),
     Option(
@@ -61,7 +73,7 @@ _TABLE = (
         "A distance score with exactly one side empty (a missed structure): inf, worst (the image "
         "diagonal in spacing units), nan (left out of means, counted) or a number.",
     ),
-    Option("nsd_tolerance", 1.0, "Tolerance of nsd, in spacing units."),
+    Option("nsd_tolerance", 1.0, "Tolerance of nsd, in spacing units.", score=True),
     # multi-class
     Option(
         "num_classes",
@@ -103,26 +115,36 @@ _TABLE = (
         helps={"weightmap": "Scheme to take from a --wc JSON."},
     ),
     # loss parameters
-    Option("focal_alpha", 0.25, "focal_loss alpha (negative: no class weighting)."),
-    Option("focal_gamma", 2.0, "focal_loss gamma."),
-    Option("tversky_alpha", 0.3, "Tversky weight of false positives."),
-    Option("tversky_beta", 0.7, "Tversky weight of false negatives."),
-    Option("focal_tversky_gamma", 0.75, "focal_tversky_loss exponent."),
-    Option("pos_weight", None, "wbce positive weight \\[default: negatives/positives per image]."),
+    Option("focal_alpha", 0.25, "focal_loss alpha (negative: no class weighting).", score=True),
+    Option("focal_gamma", 2.0, "focal_loss gamma.", score=True),
+    Option("tversky_alpha", 0.3, "Tversky weight of false positives.", score=True),
+    Option("tversky_beta", 0.7, "Tversky weight of false negatives.", score=True),
+    Option("focal_tversky_gamma", 0.75, "focal_tversky_loss exponent.", score=True),
+    Option("pos_weight", None, "wbce positive weight \\[default: negatives/positives per image].", score=True),
     Option(
         "w0",
         10.0,
         "unet_wce border weight w0.",
         helps={"weightmap": "U-Net border weight w0."},
+        score=True,
     ),
     Option(
         "sigma",
         5.0,
         "unet_wce border width sigma (spacing units).",
         helps={"weightmap": "U-Net border width sigma, in spacing units."},
+        score=True,
     ),
-    Option("smooth", 1e-6, "Smoothing s of the Dice and Tversky losses."),
-    Option("dice_gamma", 2.0, "squared_dice_loss exponent of p and g (V-Net: 2)."),
+    Option("smooth", 1e-6, "Smoothing s of the Dice and Tversky losses.", score=True),
+    Option("dice_gamma", 2.0, "squared_dice_loss exponent of p and g (V-Net: 2).", score=True),
+    Option(
+        "fbeta_beta",
+        1.0,
+        "fbeta's beta: recall counts beta times as much as precision (1: Dice; 2: F2).",
+        score=True,
+        low=0.0,
+        strict=True,
+    ),
     Option("combo_alpha", 0.5),  # combo_loss's weight of its BCE term; no flag
     Option(
         "combine",
@@ -195,6 +217,8 @@ _TABLE = (
 )
 
 OPTIONS: dict[str, Option] = {option.name: option for option in _TABLE}
+# The parameters scores read, in the table's order (``build_settings`` sets them by name).
+SCORE_PARAMETERS: tuple[str, ...] = tuple(o.name for o in _TABLE if o.score) + ("empty_distance",)
 
 # The flags whose stem is not the option's name, per command: weightmap's short --wc (the U-Net
 # paper's w_c) and compare's --metrics for the scores it compares.
@@ -244,12 +268,26 @@ FORMER_NAMES = {
 }
 
 
+# Score parameters added after settings records were first written: a record without one was
+# scored before it existed, as with its default (a run resumed from it is the same run).
+ADDED_PARAMETERS = ("fbeta_beta",)
+
+
 def current_names(record):
-    """A settings record (a dict of dicts) with every former key under its current name.
+    """A settings record (a dict of dicts) with every former key under its current name, and the
+    score parameters added since at their defaults.
 
     >>> current_names({"spacing_override": None, "options": {"unet_w0": 10.0}})
-    {'spacing': None, 'options': {'w0': 10.0}}
+    {'spacing': None, 'options': {'w0': 10.0, 'fbeta_beta': 1.0}}
     """
+    renamed = _renamed(record)
+    if isinstance(renamed, dict) and isinstance(renamed.get("options"), dict):
+        added = {name: default(name) for name in ADDED_PARAMETERS if name not in renamed["options"]}
+        renamed["options"] = renamed["options"] | added
+    return renamed
+
+
+def _renamed(record):
     if not isinstance(record, dict):
         return record
-    return {FORMER_NAMES.get(key, key): current_names(value) for key, value in record.items()}
+    return {FORMER_NAMES.get(key, key): _renamed(value) for key, value in record.items()}

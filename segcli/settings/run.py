@@ -5,11 +5,11 @@ every default comes from ``segcli.settings.options``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, make_dataclass
 from typing import Literal
 
 from segcli.errors import InvalidOption
-from segcli.settings.options import default
+from segcli.settings.options import OPTIONS, default
 from segcli.settings.values import (
     EMPTY_DISTANCE_POLICIES,
     FLOAT32_MAX,
@@ -97,6 +97,23 @@ NUMBER_OPTIONS = (
 )
 
 
+def _with_table_parameters(declared: type) -> type:
+    """``ScoreOptions`` with a field for every score parameter of the settings table that the
+    class above does not write out (a new score's option is its table row alone), after the
+    declared ones, so settings records keep their order."""
+    names = {f.name for f in fields(declared)}
+    extra = [(o.name, float, field(default=o.default)) for o in OPTIONS.values() if o.score and o.name not in names]
+    namespace = {"__module__": declared.__module__, "__qualname__": declared.__qualname__, "__doc__": declared.__doc__}
+    return make_dataclass(declared.__name__, extra, bases=(declared,), frozen=True, namespace=namespace)
+
+
+TABLE_PARAMETERS = tuple(
+    o.name for o in OPTIONS.values() if o.score and o.name not in ScoreOptions.__dataclass_fields__
+)
+ScoreOptions = _with_table_parameters(ScoreOptions)  # noqa: F811 (the same class, with the table's parameters)
+NUMBER_OPTIONS = NUMBER_OPTIONS + TABLE_PARAMETERS
+
+
 @dataclass(frozen=True)
 class ScoreSettings:
     """What to compute and how to read the inputs; everything a worker needs."""
@@ -173,6 +190,9 @@ def validate_settings(settings: ScoreSettings) -> None:
 
 
 def _check_options(o: ScoreOptions) -> None:
+    for name in TABLE_PARAMETERS:  # the range its table row states
+        spec = OPTIONS[name]
+        check_finite(name, getattr(o, name), low=spec.low, strict=spec.strict, high=spec.high)
     check_finite("nsd_tolerance", o.nsd_tolerance, low=0.0)
     check_finite("focal_alpha", o.focal_alpha, high=1.0)  # negative: no class weighting
     check_finite("focal_gamma", o.focal_gamma, low=0.0)
@@ -221,3 +241,15 @@ def _check_classes(settings: ScoreSettings) -> None:
         raise InvalidOption("class_names", f"expected {settings.num_classes} names, got {len(settings.class_names)}")
     if settings.class_names is not None and len(set(settings.class_names)) != len(settings.class_names):
         raise InvalidOption("class_names", f"names must differ, got {','.join(settings.class_names)}")
+
+
+def settings_record(settings: ScoreSettings) -> dict:
+    """The settings as the JSON record of a run (outputs, journals, ``--resume``'s check): every
+    field, but a score parameter added through the table (``TABLE_PARAMETERS``) only away from its
+    default, so the records of runs that do not use it read as they did before it existed
+    (``current_names`` reads one without it at its default)."""
+    record = asdict(settings)
+    for name in TABLE_PARAMETERS:
+        if record["options"][name] == OPTIONS[name].default:
+            del record["options"][name]
+    return record

@@ -12,23 +12,9 @@ import os
 from collections.abc import Mapping
 
 from segcli.errors import option
+from segcli.settings.options import OPTIONS
 from segcli.settings.run import ScoreSettings
 
-# The score parameters whose uselessness is said (the options every distance reads, spacing and
-# empty_distance, and the mode's options are said by the other rules or not at all).
-SCORE_PARAMETERS = (
-    "nsd_tolerance",
-    "pos_weight",
-    "focal_alpha",
-    "focal_gamma",
-    "smooth",
-    "dice_gamma",
-    "tversky_alpha",
-    "tversky_beta",
-    "focal_tversky_gamma",
-    "w0",
-    "sigma",
-)
 # Options only binary scoring reads; and only multi-class scoring.
 BINARY_ONLY = ("focal_alpha", "tversky_alpha", "tversky_beta", "focal_tversky_gamma", "pos_weight", "w0", "sigma")
 MULTICLASS_ONLY = ("ignore_index", "class_names", "class_weights", "include_background")
@@ -112,7 +98,8 @@ def _unused_by_scores(given: Mapping[str, object], settings: ScoreSettings, read
                 said.append(f"{option(name)} applies to object scores {objects}; none is asked for")
     chosen = set(settings.metrics) | {loss for _, loss in settings.options.combine}
     binary_only = settings.num_classes is not None
-    for name in dict.fromkeys(n for names in reads.values() for n in names if n in SCORE_PARAMETERS):
+    said_unused = {name for name, spec in OPTIONS.items() if spec.score}  # not spacing, not empty_distance
+    for name in dict.fromkeys(n for names in reads.values() for n in names if n in said_unused):
         if name not in given or (binary_only and name in BINARY_ONLY):
             continue
         readers = [score for score, names in reads.items() if name in names]

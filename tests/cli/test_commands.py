@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.scores.table import BY_NAME, PRESETS, SCORES
+from segcli.scores.table import BY_NAME, PRESETS, SCORES, select
 from segcli.settings import ScoreOptions
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
@@ -187,7 +187,9 @@ def test_sample_data_all_scores(runner):
     doc = json.loads(result.stdout)
     from segcli.results.formats import META_COLUMNS
 
-    assert set(doc["images"][0]) - {"nonfinite"} == {"name", *BY_NAME, *META_COLUMNS}
+    default_set = {s.name for s in select(None)}  # every score but the opt-in ones
+    assert set(doc["images"][0]) - {"nonfinite"} == {"name", *default_set, *META_COLUMNS}
+    assert "fbeta" in set(BY_NAME) - default_set
     assert {i["name"] for i in doc["images"]} == {"case01", "case02", "case03", "volume01"}
 
 
@@ -323,7 +325,7 @@ def test_max_memory_reports_the_pair_and_scores_the_rest(runner, tmp_path):
     )
     assert result.exit_code == 1
 
-    assert f"large.png: scoring {len(BY_NAME)} score(s) on shape (600, 600) needs about" in result.stderr
+    assert f"large.png: scoring {len(select(None))} score(s) on shape (600, 600) needs about" in result.stderr
     assert [r["name"] for r in _csv(result.stdout)][0] == "small"
     light = runner.invoke(
         app,

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn import metrics as skm
 
 from segcli.engine.stats import ConfusionCounts, confusion_counts
+from segcli.errors import InvalidOption
 from segcli.inputs.interpret import BinaryPair
 from segcli.scores import region
 from segcli.scores.batch import BinaryBatch
 from segcli.scores.table import BY_NAME
-from segcli.settings import ScoreOptions
+from segcli.settings import ScoreOptions, ScoreSettings
 from tests.conftest import smooth_mask
-from tests.scores._reference import binary_cases, check_against_reference
+from tests.scores._reference import binary_cases, check_against_reference, segcli_score
 
 
 def _counts(pred, target, valid=None):
@@ -199,6 +202,33 @@ def _volume_similarity_by_hand(case):
 def test_region_scores_against_scikit_learn_over_the_cases(name):
     compared = check_against_reference(name, SKLEARN[name], binary_cases(), rel=1e-9, abs=1e-12)
     assert compared == len(binary_cases())  # scikit-learn defines every case
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0, 3.7])
+def test_fbeta_against_scikit_learn_over_the_cases(beta):
+    def reference(case):
+        if np.array_equal(case.pred, case.gt):
+            return 1.0
+        return skm.fbeta_score(case.gt.ravel(), case.pred.ravel(), beta=beta, zero_division=0.0)
+
+    cases = [replace(case, options={"fbeta_beta": beta}) for case in binary_cases()]
+    assert check_against_reference("fbeta", reference, cases, rel=1e-9, abs=1e-12) == len(cases)
+    assert region.fbeta is BY_NAME["fbeta"].function
+
+
+def test_fbeta_of_beta_one_is_dice_to_the_bit():
+    for case in binary_cases():
+        assert segcli_score("fbeta", case) == segcli_score("dice", case), case.id
+
+
+def test_fbeta_hand_case_and_its_option():
+    """TP 3, FP 1, FN 2: F2 = 5*3 / (5*3 + 4*2 + 1) = 0.625, F0.5 = 1.25*3 / (1.25*3 + 0.25*2 + 1) = 0.7143."""
+    c = ConfusionCounts(*(np.array([v]) for v in (3, 1, 2, 4)))
+    assert region.fbeta(c, beta=2.0)[0] == pytest.approx(0.625, rel=1e-15)
+    assert region.fbeta(c, beta=0.5)[0] == pytest.approx(3.75 / 5.25, rel=1e-15)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(InvalidOption, match="fbeta_beta"):
+            ScoreSettings(metrics=("fbeta",), options=ScoreOptions(fbeta_beta=bad))
 
 
 def test_volume_similarity_against_the_formula_over_the_cases():

@@ -62,7 +62,8 @@ def test_once_per_batch_computes_a_row_once_and_keeps_it_in_the_batch(binary_bat
 def test_select_groups_names_and_blanks():
     everything = [s.name for s in select(None)]
     assert [s.name for s in select("")] == everything and [s.name for s in select("  ")] == everything
-    assert [s.name for s in select("all")] == everything
+    assert [s.name for s in select("default")] == everything
+    assert [s.name for s in select("all")] == [s.name for s in registry.BY_NAME.values()]  # opt-in ones too
     surface = ["hd", "hd95", "hd95_pooled", "assd", "masd", "nsd", "boundary_iou"]  # the README's table
     assert [s.name for s in select("surface")] == surface
     assert [s.name for s in select("dice, ,hd95,,iou")] == ["dice", "iou", "hd95"]  # the table's order

@@ -110,8 +110,11 @@ def test_on_device_is_every_binary_pixel_score_but_unet_wce():
 def test_the_default_set_is_todays_scores():
     assert [s.name for s in table.select(None)] == DEFAULT_BINARY
     assert [s.name for s in table.select(None, multiclass=True)] == DEFAULT_MULTICLASS
-    assert [s.name for s in table.select("all")] == DEFAULT_BINARY  # today every row is in the default set
-    assert [s.name for s in table.select("all", multiclass=True)] == DEFAULT_MULTICLASS
+    assert [s.name for s in table.select("default")] == DEFAULT_BINARY  # the group --metrics defaults to
+    assert [s.name for s in table.select(" default ,dice", multiclass=True)] == DEFAULT_MULTICLASS
+    opt_in = [s.name for s in table.select("all") if s.name not in DEFAULT_BINARY]
+    assert opt_in == ["fbeta"]  # every row is in all; the opt-in ones only there
+    assert [s.name for s in table.select("all", multiclass=True) if s.name not in DEFAULT_MULTICLASS] == ["fbeta"]
     assert [s.name for s in table.select("losses,dice")][:2] == ["dice", "bce"]
 
 
@@ -120,7 +123,18 @@ def test_an_opt_in_row_is_in_all_but_not_in_the_default_set(monkeypatch):
     monkeypatch.setitem(table.BY_NAME, "probe", row)
     assert "probe" not in [s.name for s in table.select(None)]
     assert [s.name for s in table.select("all")][-1] == "probe"
-    assert [s.name for s in table.select("region")][-1] == "probe"
+    assert "probe" not in [s.name for s in table.select("region")]  # --metrics region keeps its columns
+    assert [s.name for s in table.select("region,probe")][-1] == "probe"
+
+
+def test_a_group_of_opt_in_rows_only_is_taken_whole(monkeypatch):
+    """A new family (every row opt-in, as counts or rates will be) is what its group name takes."""
+    rows = [Score(n, "newfamily", "f", lambda b: np.zeros(len(b)), np.zeros, default=False) for n in ("a1", "a2")]
+    for row in rows:
+        monkeypatch.setitem(table.BY_NAME, row.name, row)
+    monkeypatch.setattr(table, "GROUPS", (*table.GROUPS, "newfamily"))
+    assert [s.name for s in table.select("newfamily")] == ["a1", "a2"]
+    assert not {"a1", "a2"} & {s.name for s in table.select(None)}
 
 
 def test_split_objects_takes_names_and_the_group_and_leaves_the_rest():
@@ -128,7 +142,7 @@ def test_split_objects_takes_names_and_the_group_and_leaves_the_rest():
     assert table.split_objects("objects") == ("", list(objects.SCORE_NAMES))
     assert table.split_objects("region", objects="instances") == ("region", list(objects.SCORE_NAMES))
     assert table.split_objects("pq", objects="instances") == ("", ["pq"])
-    assert table.split_objects("") == ("all", [])
+    assert table.split_objects("") == ("default", [])
 
 
 def _cells():

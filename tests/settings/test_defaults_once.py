@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-import typing
 from pathlib import Path
 
 import pytest
@@ -83,11 +82,12 @@ def test_typer_options_take_default_and_help_from_the_settings(command):
     function = next(c.callback for c in app.registered_commands if c.name == command)
     if command not in ("score",):
         pytest.skip(f"{command}'s options are not yet built from the settings table")
-    hints = typing.get_type_hints(function, include_extras=True)
-    for name, parameter in inspect.signature(function).parameters.items():
+    # the signature typer reads: the score parameters it does not write out are added from the table
+    for name, parameter in inspect.signature(function, eval_str=True).parameters.items():
         if name not in OPTIONS:
             continue
-        info = hints[name].__metadata__[0] if hasattr(hints[name], "__metadata__") else None
+        hint = parameter.annotation
+        info = hint.__metadata__[0] if hasattr(hint, "__metadata__") else None
         assert info is not None and info.help == help_text(name, command if command != "score" else None), name
         value = getattr(parameter.default, "value", parameter.default)
         expected = None if name in NONE_UNLESS_GIVEN else default(name, command)

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import InputError, InvalidOption, UsageError
-from segcli.results.formats import META_COLUMNS, STATISTICS
+from segcli.results.formats import META_COLUMNS
 from segcli.results.outputs import TEXT_ERRORS
+from segcli.results.summary import STATISTICS
 from segcli.scores.columns import at_threshold, direction
 
 # The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV;

@@ -239,7 +239,7 @@ def threshold_plot(
 def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
     """A --thresholds run: the mean-against-threshold plot, and the results at the best
     threshold of the sort score (the rest of the page shows those)."""
-    from segcli.results.formats import best_thresholds, summarize
+    from segcli.results.summary import best_thresholds, summarize
 
     summary = summarize(results.columns, results.rows)
     best = best_thresholds(summary, {name: higher_is_better(name) for name in _threshold_scores()})
@@ -313,8 +313,8 @@ def render_report(
 ) -> str:
     """The whole page as one HTML string. ``on_note(message)``: told of each ``images_dir`` image
     that could not be used as its case's background (also said on the page)."""
-    from segcli.results.formats import STATISTICS, summarize
     from segcli.results.intervals import mean_intervals
+    from segcli.results.summary import STATISTICS, summarize
 
     threshold_section = ""
     if any("@" in c for c in results.columns):

@@ -231,12 +231,12 @@ def _quiet_report(tmp_path, name: str, lines: list[dict]) -> str:
 
 
 def test_a_plot_that_cannot_be_drawn_is_a_note():
-    from segcli.results.html import _plot_html
+    from segcli.results.plots import plot_html
 
     def broken():
         raise ValueError("arange: cannot compute length")
 
-    assert _plot_html("surface scores", broken) == (
+    assert plot_html("surface scores", broken) == (
         "<p class='note'>surface scores: plot not drawn (ValueError: arange: cannot compute length)</p>"
     )
 

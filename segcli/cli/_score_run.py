@@ -151,7 +151,7 @@ class ScoreRun:
 
         confidence, n_resamples, seed = self.interval or (None, None, None)
         if self.settings.thresholds is not None:
-            from segcli.results.formats import ThresholdWriter
+            from segcli.results.thresholds import ThresholdWriter
             from segcli.scores.table import BY_NAME
 
             direction = {name: BY_NAME[name].higher_is_better for name in self.settings.metrics}

@@ -26,8 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import InputError, InvalidOption, UsageError
-from segcli.results.formats import META_COLUMNS, STATISTICS
+from segcli.results.formats import META_COLUMNS
 from segcli.results.outputs import TEXT_ERRORS
+from segcli.results.summary import STATISTICS
 from segcli.scores.columns import at_threshold, direction
 
 # The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV;
@@ -294,13 +295,17 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
     is named), and what was paired: ``{"paired": [...], "only_a": [...], "only_b": [...]}``.
     ``scores`` empty, or naming a score not in both runs: ``InvalidOption`` (a usage error); runs
     without a score in common: ``UsageError``."""
-    from scipy import stats
-
-    from segcli.results.intervals import mean_intervals
-
     paired = sorted(a.values.keys() & b.values.keys())
     pairing = {"paired": paired, "only_a": sorted(a.values.keys() - b.values.keys()),
                "only_b": sorted(b.values.keys() - a.values.keys())}  # fmt: skip
+    rows = [_compare_score(a, b, column, paired) for column in _chosen_scores(a, b, scores)]
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_holm"] = adjusted
+    return [{c: row[c] for c in COMPARE_COLUMNS} for row in rows], pairing
+
+
+def _chosen_scores(a: ScoreTable, b: ScoreTable, scores: Sequence[str] | None) -> list[str]:
+    """The scores to compare: every one both runs have, or those of ``scores``, each once."""
     common = [c for c in a.columns if c in b.columns]
     # Runs without a score in common: a usage error (exit 2), as a score named that is not in both.
     disjoint = f"{a.path} and {b.path} have no score in common ({', '.join(a.columns)} / {', '.join(b.columns)})"
@@ -318,51 +323,53 @@ def compare(a: ScoreTable, b: ScoreTable, *, scores: Sequence[str] | None = None
         common = chosen
     if not common:
         raise UsageError(disjoint)
-    rows = []
-    for column in common:
-        va = np.array([a.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
-        vb = np.array([b.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
-        with np.errstate(invalid="ignore"):
-            diff = vb - va
-            # Equal to the 10 significant digits CSV keeps: a tie, whatever format each run was read from.
-            tie = (va == vb) | np.isclose(va, vb, rtol=TIE_RTOL, atol=0.0)
-        diff[tie & np.isfinite(va)] = 0.0  # inf - inf stays nan: left out of the test, counted
-        finite = np.isfinite(diff)
-        d = diff[finite]
-        way = direction(column)
-        better = ((vb > va) if way == "higher" else (vb < va)) & ~tie
-        worse = ((vb < va) if way == "higher" else (vb > va)) & ~tie
-        comparable = ~(np.isnan(va) | np.isnan(vb))
-        counted = way in ("higher", "lower")  # else no verdict: wins / ties / losses are None
-        statistic = p_value = math.nan
-        if d.size and np.any(d != 0):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = stats.wilcoxon(d)
-            statistic, p_value = float(result.statistic), float(result.pvalue)
-        low, high, _ = mean_intervals({column: d})[column] if d.size else (math.nan, math.nan, "")
-        order = np.argsort(-np.abs(np.where(finite, diff, 0.0)), kind="stable")
-        most = [(paired[i], float(diff[i])) for i in order[:N_MOST_CHANGED] if finite[i] and diff[i] != 0]
-        with np.errstate(invalid="ignore"):
-            rows.append(
-                {
-                    "score": column,
-                    "better": way,
-                    "n_cases": int(finite.sum()),
-                    "mean_a": float(np.mean(va[finite])) if d.size else math.nan,
-                    "mean_b": float(np.mean(vb[finite])) if d.size else math.nan,
-                    "mean_diff": float(np.mean(d)) if d.size else math.nan,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "wilcoxon_statistic": statistic,
-                    "p_value": p_value,
-                    "wins": int(np.sum(better & comparable)) if counted else None,
-                    "ties": int(np.sum(tie & comparable)) if counted else None,
-                    "losses": int(np.sum(worse & comparable)) if counted else None,
-                    "n_nonfinite_diff": int((~finite).sum()),
-                    "most_changed": most,
-                }
-            )
-    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
-        row["p_holm"] = adjusted
-    return [{c: row[c] for c in COMPARE_COLUMNS} for row in rows], pairing
+    return common
+
+
+def _compare_score(a: ScoreTable, b: ScoreTable, column: str, paired: list[str]) -> dict:
+    """One score's row (``p_holm`` aside, which needs every score's p-value)."""
+    from scipy import stats
+
+    from segcli.results.intervals import mean_intervals
+
+    va = np.array([a.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
+    vb = np.array([b.values[n].get(column, math.nan) for n in paired], dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        diff = vb - va
+        # Equal to the 10 significant digits CSV keeps: a tie, whatever format each run was read from.
+        tie = (va == vb) | np.isclose(va, vb, rtol=TIE_RTOL, atol=0.0)
+    diff[tie & np.isfinite(va)] = 0.0  # inf - inf stays nan: left out of the test, counted
+    finite = np.isfinite(diff)
+    d = diff[finite]
+    way = direction(column)
+    better = ((vb > va) if way == "higher" else (vb < va)) & ~tie
+    worse = ((vb < va) if way == "higher" else (vb > va)) & ~tie
+    comparable = ~(np.isnan(va) | np.isnan(vb))
+    counted = way in ("higher", "lower")  # else no verdict: wins / ties / losses are None
+    statistic = p_value = math.nan
+    if d.size and np.any(d != 0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = stats.wilcoxon(d)
+        statistic, p_value = float(result.statistic), float(result.pvalue)
+    low, high, _ = mean_intervals({column: d})[column] if d.size else (math.nan, math.nan, "")
+    order = np.argsort(-np.abs(np.where(finite, diff, 0.0)), kind="stable")
+    most = [(paired[i], float(diff[i])) for i in order[:N_MOST_CHANGED] if finite[i] and diff[i] != 0]
+    with np.errstate(invalid="ignore"):
+        return {
+            "score": column,
+            "better": way,
+            "n_cases": int(finite.sum()),
+            "mean_a": float(np.mean(va[finite])) if d.size else math.nan,
+            "mean_b": float(np.mean(vb[finite])) if d.size else math.nan,
+            "mean_diff": float(np.mean(d)) if d.size else math.nan,
+            "ci_low": low,
+            "ci_high": high,
+            "wilcoxon_statistic": statistic,
+            "p_value": p_value,
+            "wins": int(np.sum(better & comparable)) if counted else None,
+            "ties": int(np.sum(tie & comparable)) if counted else None,
+            "losses": int(np.sum(worse & comparable)) if counted else None,
+            "n_nonfinite_diff": int((~finite).sum()),
+            "most_changed": most,
+        }

@@ -1,8 +1,10 @@
 """Writing score records and their summary: table, csv, tsv, json, jsonl.
 
 Records stream out as they arrive for csv, tsv and jsonl; json and the table need the whole run.
-The summary keeps every value (the median needs them) and counts non-finite ones: an infinite
-distance makes the mean infinite rather than disappearing from it.
+Each record holds the scores, then how its pair was read (``META_COLUMNS``); strict JSON writes
+null for a non-finite value and a ``nonfinite`` object says which it was; CSV quotes a field with a
+carriage return. The statistics come from ``segcli.results.summary``; a ``--thresholds`` run's
+long format is ``segcli.results.thresholds``.
 """
 
 from __future__ import annotations
@@ -13,74 +15,12 @@ import math
 from collections.abc import Sequence
 from typing import IO, Literal
 
-import numpy as np
-
-from segcli.scores.columns import at_threshold, split_threshold
+from segcli.results.summary import STATISTICS, summarize
 
 Format = Literal["table", "csv", "tsv", "json", "jsonl"]
 FORMATS: tuple[str, ...] = ("table", "csv", "tsv", "json", "jsonl")
-STATISTICS = ("mean", "std", "median", "min", "max", "n_nonfinite")
 # How each pair was read, after its scores in every record (empty in the summary rows).
 META_COLUMNS = ("pred_kind", "spacing", "spacing_source", "pred_path", "gt_path")
-
-
-def summarize(columns: Sequence[str], rows: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Per column: mean, std (population), median, min, max over all images, and how many
-    images had a non-finite value. Non-finite values take part (an inf makes the mean inf).
-
-    >>> summarize(["hd"], [{"hd": 1.0}, {"hd": 3.0}])["hd"]["mean"]
-    2.0
-    """
-    summary: dict[str, dict[str, float]] = {}
-    for column in columns:
-        values = np.array([row[column] for row in rows if column in row], dtype=np.float64)
-        if values.size == 0:
-            summary[column] = {name: math.nan for name in STATISTICS[:-1]} | {"n_nonfinite": 0}
-            continue
-        # equal values: 0, not the rounding residue of their mean (2.2e-16)
-        equal = np.isfinite(values[0]) and np.all(values == values[0])
-        with np.errstate(invalid="ignore", over="ignore"):
-            summary[column] = {
-                "mean": float(np.mean(values)),
-                "std": 0.0 if equal else _std(values),
-                "median": _median(values),
-                "min": float(np.min(values)),
-                "max": float(np.max(values)),
-                "n_nonfinite": int(np.count_nonzero(~np.isfinite(values))),
-            }
-    return summary
-
-
-def _std(values: np.ndarray) -> float:
-    """The population std of a non-empty float64 array: ``np.std``'s, bit for bit, wherever that is
-    finite. Only where it overflows though every value is finite (np.std squares the deviations:
-    values near 1e308, as ``--empty-distance 1e308`` gives) is it computed on the values divided
-    by the largest magnitude and scaled back (the std scales with its values).
-
-    >>> _std(np.array([1e308, -1e308]))  # np.std: inf
-    1e+308
-    """
-    with np.errstate(invalid="ignore", over="ignore"):
-        std = float(np.std(values))
-        if math.isfinite(std) or not np.isfinite(values).all():
-            return std
-        scale = float(np.max(np.abs(values)))
-        return scale * float(np.std(values / scale))
-
-
-def _median(values: np.ndarray) -> float:
-    """``np.median`` of a non-empty float64 array (NaN if any is NaN; the mean of the two middle
-    values of an even count), without the masked-array module ``np.median`` imports (7 ms of
-    every run's start-up).
-
-    >>> _median(np.array([3.0, 1.0, 2.0, 10.0])), _median(np.array([1.0, np.nan]))
-    (2.5, nan)
-    """
-    if np.isnan(values).any():
-        return math.nan
-    ordered = np.sort(values)
-    half = ordered.size // 2
-    return float(ordered[half]) if ordered.size % 2 else float((ordered[half - 1] + ordered[half]) / 2)
 
 
 def json_value(value: float | int | str | None) -> float | int | str | None:
@@ -105,11 +45,12 @@ def format_spacing(spacing) -> str:
     return "x".join(format_number(float(v)) for v in spacing) if spacing else ""
 
 
-def _json_clean(obj):
+def json_clean(obj):
+    """``obj`` with every non-finite float inside its dicts, lists and tuples made null (``json_value``)."""
     if isinstance(obj, dict):
-        return {k: _json_clean(v) for k, v in obj.items()}
+        return {k: json_clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_json_clean(v) for v in obj]
+        return [json_clean(v) for v in obj]
     return json_value(obj)
 
 
@@ -246,7 +187,7 @@ class ReportWriter:
                     ]
                 )
         elif self.fmt in ("jsonl", "json"):
-            json_summary = {c: _json_clean(stats) | _nonfinite_entry(stats) for c, stats in summary.items()}
+            json_summary = {c: json_clean(stats) | _nonfinite_entry(stats) for c, stats in summary.items()}
             tail = self._tail({"summary": json_summary}, failed, messages)
             if self.fmt == "jsonl":
                 self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
@@ -266,7 +207,7 @@ class ReportWriter:
         tail = head | {"failed": list(failed)}
         if messages is not None:
             tail["failures"] = [{"name": name, "message": messages.get(name, "")} for name in failed]
-        return tail | {"settings": _json_clean(self.settings)}
+        return tail | {"settings": json_clean(self.settings)}
 
     def _add_intervals(self, summary: dict[str, dict[str, float]], rows: list[dict[str, float]]) -> None:
         from segcli.results.intervals import N_RESAMPLES, SEED, mean_intervals
@@ -286,26 +227,26 @@ class ReportWriter:
         """Per-image scores and the summary as rich tables. Too many scores for one row per image
         on this terminal: the per-image table is transposed (a row per score), a few images a table."""
 
-        console = _console(self.stream)
+        console = text_console(self.stream)
         cell = 12
         if (len(self.columns) + 1) * cell <= console.width or not self.rows:
             rows = [
                 [name, *(row.get(c, math.nan) for c in self.columns)]
                 for name, row in zip(self.names, self.rows, strict=True)
             ]
-            console.print(_table("per image", ["name", *self.columns], rows))
+            console.print(rich_table("per image", ["name", *self.columns], rows))
         else:
             per_table = max(1, (console.width - 22) // cell)
             for start in range(0, len(self.names), per_table):
                 rows = self.rows[start : start + per_table]
                 transposed = [[c, *(row.get(c, math.nan) for row in rows)] for c in self.columns]
-                console.print(_table("per image", ["score", *self.names[start : start + per_table]], transposed))
+                console.print(rich_table("per image", ["score", *self.names[start : start + per_table]], transposed))
         rows = [[c, *(summary[c][s] for s in self.statistics)] for c in self.columns]
         title = f"summary ({self.unit_note})" if self.unit_note else "summary"
-        console.print(_table(title, ["score", *self.statistics], rows))
+        console.print(rich_table(title, ["score", *self.statistics], rows))
 
 
-def _console(stream):
+def text_console(stream):
     """A rich console on ``stream``: the terminal's width there (or ``COLUMNS``); written to a file,
     wide enough that no value is cut short."""
     import os
@@ -331,7 +272,7 @@ def _nonfinite_entry(stats: dict) -> dict:
     return {"nonfinite": odd} if odd else {}
 
 
-def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
+def rich_table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
     """A rich table: the first column is a label, the others numbers (6 significant digits)."""
     from rich.table import Table
 
@@ -344,106 +285,3 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence]):
     for label, *values in rows:
         table.add_row(plain(label), *(f"{v:.6g}" for v in values))
     return table
-
-
-def best_thresholds(
-    summary: dict[str, dict[str, float]], higher_is_better: dict[str, bool]
-) -> dict[str, tuple[float, float]]:
-    """Per score: the threshold whose mean is best in the score's direction (the lowest such
-    threshold on a tie; NaN means never win) and that mean.
-
-    >>> best_thresholds({"dice@0.3": {"mean": 0.7}, "dice@0.5": {"mean": 0.8}}, {"dice": True})
-    {'dice': (0.5, 0.8)}
-    """
-    best: dict[str, tuple[float, float]] = {}
-    for column, stats in summary.items():
-        score, threshold = split_threshold(column)
-        mean = stats["mean"]
-        if threshold is None or math.isnan(mean):
-            continue
-        better = higher_is_better.get(score, True)
-        if score not in best or (mean > best[score][1] if better else mean < best[score][1]):
-            best[score] = (threshold, mean)
-    return best
-
-
-class ThresholdWriter(ReportWriter):
-    """``--thresholds``: long format, one row per (pair, threshold, score), then the summary per
-    (threshold, score) and, per score, the threshold with the best mean (rows named ``best``)."""
-
-    LONG = ("name", "threshold", "score", "value")
-
-    def __init__(self, stream: IO[str], fmt: Format, columns: Sequence[str], *, higher_is_better, **kwargs) -> None:
-        super().__init__(stream, "jsonl" if fmt == "jsonl" else "table", columns, **kwargs)
-        self.fmt = fmt
-        self.higher_is_better = higher_is_better
-        self._csv = None
-        if fmt in ("csv", "tsv"):
-            self._csv = SafeCsvWriter(stream, delimiter="," if fmt == "csv" else "\t")
-            self._csv.writerow(self.LONG)
-
-    def _long(self, name: str, values: dict[str, float]):
-        for column in self.columns:
-            score, threshold = split_threshold(column)
-            yield name, threshold, score, values.get(column, math.nan)
-
-    def write(self, name: str, values: dict[str, float], meta: dict | None = None) -> None:
-        self.rows.append(values)
-        self.metas.append(meta or {})
-        self.names.append(name)
-        for row in self._long(name, values):
-            if self._csv is not None:
-                self._csv.writerow([row[0], format_number(row[1]), row[2], format_number(row[3])])
-            elif self.fmt == "jsonl":
-                record = dict(zip(self.LONG, row, strict=True))
-                record |= {"value": json_value(row[3])} | (
-                    {"nonfinite": str(row[3])} if not math.isfinite(row[3]) else {}
-                )
-                self.stream.write(json.dumps(record, allow_nan=False) + "\n")
-
-    def finish(self, failed: Sequence[str] = (), messages: dict[str, str] | None = None) -> dict[str, dict[str, float]]:
-        summary = summarize(self.columns, self.rows)
-        best = best_thresholds(summary, self.higher_is_better)
-        if self._csv is not None:
-            for statistic in STATISTICS:
-                for column in self.columns:
-                    score, threshold = split_threshold(column)
-                    self._csv.writerow(
-                        [
-                            f"summary:{statistic}",
-                            format_number(threshold),
-                            score,
-                            format_number(summary[column][statistic]),
-                        ]
-                    )
-            for score, (threshold, mean) in best.items():
-                self._csv.writerow(["best", format_number(threshold), score, format_number(mean)])
-        elif self.fmt in ("json", "jsonl"):
-            long_summary: dict = {}
-            for column in self.columns:
-                score, threshold = split_threshold(column)
-                long_summary.setdefault(score, {})[f"{threshold:.10g}"] = _json_clean(summary[column])
-            best_means = {s: {"threshold": t, "mean": json_value(m)} for s, (t, m) in best.items()}
-            tail = self._tail({"summary": long_summary, "best": best_means}, failed, messages)
-            if self.fmt == "jsonl":
-                self.stream.write(json.dumps(tail, allow_nan=False) + "\n")
-            else:
-                records = [
-                    dict(zip(self.LONG, (n, t, s, json_value(v)), strict=True))
-                    for name, row in zip(self.names, self.rows, strict=True)
-                    for n, t, s, v in self._long(name, row)
-                ]
-                self.stream.write(json.dumps({"records": records} | tail, allow_nan=False, indent=1) + "\n")
-        else:
-            scores = list(dict.fromkeys(split_threshold(c)[0] for c in self.columns))
-            thresholds = list(dict.fromkeys(split_threshold(c)[1] for c in self.columns))
-            console = _console(self.stream)
-            shown = thresholds if (len(thresholds) + 3) * 11 <= console.width else []
-            rows = [
-                [s, *best.get(s, (math.nan, math.nan)), *(summary[at_threshold(s, t)]["mean"] for t in shown)]
-                for s in scores
-            ]
-            header = ["score", "best threshold", "best mean", *(f"{t:.10g}" for t in shown)]
-            console.print(_table("mean per threshold", header, rows))
-        self.stream.flush()
-        return summary

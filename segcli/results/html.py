@@ -3,14 +3,13 @@ distribution of every score, per-class results, the worst cases with thumbnails
 (``segcli.results.thumbnails``), failed pairs.
 
 Everything is inlined (plots and thumbnails as PNG data URIs, styles in the page): the file works
-offline, from an e-mail attachment, and names no external address. Plots use matplotlib (Agg).
+offline, from an e-mail attachment, and names no external address. Each section has its builder
+here; the plots are drawn by ``segcli.results.plots``.
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import UsageError
+from segcli.results.plots import distribution_plot, per_class_plot, plot_html, png_uri, threshold_plot
 from segcli.results.read_back import RunResults
 from segcli.results.thumbnails import CONTOUR_GT, CONTOUR_PRED, TINT_FN, TINT_FP, case_thumbnail
 from segcli.scores.columns import split_class
@@ -71,175 +71,10 @@ def worst_cases(results: RunResults, sort_by: str, n: int = N_WORST) -> list[int
     return [int(i) for i in np.argsort(key, kind="stable")[:n]]
 
 
-def _png_uri(data: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
-
-
-# Beyond this magnitude matplotlib's axis arithmetic (margins, box whiskers, tick steps) overflows
-# (values near 1e308: "arange: cannot compute length"); such values are said on the page, not drawn.
-PLOT_LIMIT = 1e300
-
-
-def _figure_uri(figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return _png_uri(buffer.getvalue())
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_html(alt: str, draw, *args) -> str:
-    """The ``<img>`` of the plot ``draw(*args)`` returns as a data URI, or, where it cannot be drawn, a
-    note saying so: the page is written either way. matplotlib's and numpy's warnings while
-    drawing never reach stderr."""
-    import warnings
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        try:
-            uri = draw(*args)
-        except Exception as exc:  # the page is still useful without this plot
-            reason = html.escape(f"{type(exc).__name__}: {exc}"[:200])
-            return f"<p class='note'>{html.escape(alt)}: plot not drawn ({reason})</p>"
-    return f"<img class='plot' alt='{html.escape(alt)}' src='{uri}'>"
-
-
-def _too_large(finite: np.ndarray) -> int:
-    """How many of these finite values are beyond what a plot's axis can hold (``PLOT_LIMIT``)."""
-    return int(np.count_nonzero(np.abs(finite) > PLOT_LIMIT))
-
-
-def _not_drawn(what: str, values: np.ndarray) -> str:
-    n = _too_large(values)
-    return (
-        f"{what}: not plotted, {n} value(s) beyond ±{PLOT_LIMIT:g} (largest magnitude "
-        f"{float(np.max(np.abs(values))):.6g}); the summary and the table of every pair show them"
-    )
-
-
-def _nonfinite_label(values: np.ndarray) -> str:
-    parts = []
-    for label, count in (
-        ("inf", int(np.sum(np.isposinf(values)))),
-        ("-inf", int(np.sum(np.isneginf(values)))),
-        ("nan", int(np.sum(np.isnan(values)))),
-    ):
-        if count:
-            parts.append(f"{count} {label}")
-    return f" ({', '.join(parts)})" if parts else ""
-
-
-def distribution_plot(columns: Sequence[str], results: RunResults, title: str, notes: list[str] | None = None) -> str:
-    """One panel per score: a box plot of the finite values with every case as a dot; the count of
-    inf / nan values in the panel's title (never dropped silently). A score with values too large
-    for an axis (beyond ``PLOT_LIMIT``) gets a panel saying so, and a line in ``notes``."""
-    plt = _pyplot()
-    per_row = 4
-    n_rows = math.ceil(len(columns) / per_row)
-    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 1.6 * n_rows), squeeze=False)
-    try:
-        rng = np.random.default_rng(0)
-        for ax, column in zip(axes.flat, columns, strict=False):
-            values = np.array([row.get(column, math.nan) for row in results.rows], dtype=np.float64)
-            finite = values[np.isfinite(values)]
-            if _too_large(finite):
-                ax.text(0.5, 0.5, f"not drawn: values beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
-                        transform=ax.transAxes, fontsize=8)  # fmt: skip
-                ax.set_xticks([])
-                if notes is not None:
-                    notes.append(_not_drawn(column, finite))
-            elif finite.size:
-                ax.boxplot(finite, orientation="horizontal", widths=0.6, showfliers=False)
-                if finite.size <= 3000:
-                    ax.scatter(finite, 1 + rng.uniform(-0.18, 0.18, finite.size), s=6, alpha=0.45, color="#3465a4")
-            ax.set_yticks([])
-            ax.set_title(column + _nonfinite_label(values), fontsize=9)
-            ax.tick_params(axis="x", labelsize=8)
-        for ax in list(axes.flat)[len(columns) :]:
-            ax.axis("off")
-        figure.suptitle(title, fontsize=11)
-        figure.tight_layout()
-        return _figure_uri(figure)
-    finally:
-        plt.close(figure)
-
-
-def per_class_plot(score: str, labels: Sequence[str], results: RunResults, notes: list[str] | None = None) -> str:
-    """A box per class; a class with values too large for an axis is left empty, named so, and
-    said in ``notes``."""
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(min(12, 1.0 + 0.8 * len(labels)), 3.0))
-    try:
-        data, names = [], []
-        for label in labels:
-            values = np.array([row.get(f"{score}_{label}", math.nan) for row in results.rows], dtype=np.float64)
-            finite = values[np.isfinite(values)]
-            if _too_large(finite):
-                if notes is not None:
-                    notes.append(_not_drawn(f"{score}_{label}", finite))
-                finite = finite[:0]
-                label = f"{label} (not drawn)"
-            data.append(finite)
-            names.append(label + _nonfinite_label(values))
-        ax.boxplot([d if d.size else [math.nan] for d in data], tick_labels=names, showfliers=False)
-        ax.set_ylabel(score)
-        ax.tick_params(axis="x", labelsize=8, rotation=30)
-        figure.tight_layout()
-        return _figure_uri(figure)
-    finally:
-        plt.close(figure)
-
-
-def threshold_plot(
-    summary: dict[str, dict[str, float]], best: dict[str, tuple[float, float]], notes: list[str] | None = None
-) -> str:
-    """Mean of each score against the threshold, one panel per score, the best threshold marked; a
-    score whose means are too large for an axis gets a panel saying so, and a line in ``notes``."""
-    from segcli.scores.columns import split_threshold
-
-    plt = _pyplot()
-    curves: dict[str, list[tuple[float, float]]] = {}
-    for column, stats in summary.items():
-        score, threshold = split_threshold(column)
-        curves.setdefault(score, []).append((threshold, stats["mean"]))
-    per_row = 4
-    n_rows = math.ceil(len(curves) / per_row)
-    figure, axes = plt.subplots(n_rows, per_row, figsize=(3.2 * per_row, 2.0 * n_rows), squeeze=False)
-    try:
-        for ax, (score, points) in zip(axes.flat, curves.items(), strict=False):
-            points.sort()
-            means = np.array([p[1] for p in points], dtype=np.float64)
-            if _too_large(means[np.isfinite(means)]):
-                ax.text(0.5, 0.5, f"not drawn: means beyond ±{PLOT_LIMIT:g}", ha="center", va="center",
-                        transform=ax.transAxes, fontsize=8)  # fmt: skip
-                ax.set_yticks([])
-                if notes is not None:
-                    notes.append(_not_drawn(f"{score} (mean per threshold)", means[np.isfinite(means)]))
-            else:
-                ax.plot([p[0] for p in points], means, marker="o", markersize=3)
-            if score in best:
-                ax.axvline(best[score][0], color="#c0392b", linestyle="--", linewidth=1)
-            ax.set_title(f"{score} (best {best[score][0]:g})" if score in best else score, fontsize=9)
-            ax.tick_params(labelsize=8)
-        for ax in list(axes.flat)[len(curves) :]:
-            ax.axis("off")
-        figure.tight_layout()
-        return _figure_uri(figure)
-    finally:
-        plt.close(figure)
-
-
 def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
     """A --thresholds run: the mean-against-threshold plot, and the results at the best
     threshold of the sort score (the rest of the page shows those)."""
-    from segcli.results.formats import best_thresholds, summarize
+    from segcli.results.summary import best_thresholds, summarize
 
     summary = summarize(results.columns, results.rows)
     best = best_thresholds(summary, {name: higher_is_better(name) for name in _threshold_scores()})
@@ -248,7 +83,7 @@ def _thresholds(results: RunResults, sort_by: str) -> tuple[RunResults, str]:
         raise UsageError(f"--report-sort {sort_by}: not a score of this run; choose from {', '.join(best)}")
     threshold = best[score][0]
     notes: list[str] = []
-    plot = _plot_html("mean score against threshold", threshold_plot, summary, best, notes)
+    plot = plot_html("mean score against threshold", threshold_plot, summary, best, notes)
     section = (
         "<h2 id='thresholds'>Thresholds</h2>"
         + plot
@@ -313,8 +148,7 @@ def render_report(
 ) -> str:
     """The whole page as one HTML string. ``on_note(message)``: told of each ``images_dir`` image
     that could not be used as its case's background (also said on the page)."""
-    from segcli.results.formats import STATISTICS, summarize
-    from segcli.results.intervals import mean_intervals
+    from segcli.results.summary import summarize
 
     threshold_section = ""
     if any("@" in c for c in results.columns):
@@ -323,67 +157,106 @@ def render_report(
     if sort_by not in results.columns:
         raise UsageError(f"--report-sort {sort_by}: not a column of this run; choose from {', '.join(results.columns)}")
     summary = summarize(results.columns, results.rows)
-    intervals = mean_intervals({c: [row.get(c, math.nan) for row in results.rows] for c in results.columns})
-    n_pairs = len(results.names)
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>segcli report: {n_pairs} pairs</title><style>{STYLE}</style></head><body>",
-        "<header><h1>segcli report</h1>",
-        f"<p>{n_pairs} pair(s) scored, {len(results.failures)} failed; {len(results.columns)} score column(s)</p>",
-        "</header><main>",
+        _header(results),
+        _provenance(results, provenance),
+        threshold_section,
+        _summary(results, summary),
+        _distributions(results),
+        _per_class(results, summary, sort_by),
+        _worst_cases(results, sort_by, n_worst, images_dir, base_dir, on_note),
+        _failures(results),
+        _every_pair(results),
     ]
-    # Provenance
+    # A file name that is not UTF-8 (its bytes held as surrogates) is shown as \xe9 escapes: the
+    # page declares UTF-8 and must be valid UTF-8.
+    return "".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _header(results: RunResults) -> str:
+    """The page's head, its styles and the header: how many pairs, failures and columns."""
+    n_pairs = len(results.names)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>segcli report: {n_pairs} pairs</title><style>{STYLE}</style></head><body>"
+        "<header><h1>segcli report</h1>"
+        f"<p>{n_pairs} pair(s) scored, {len(results.failures)} failed; {len(results.columns)} score column(s)</p>"
+        "</header><main>"
+    )
+
+
+def _provenance(results: RunResults, provenance: dict) -> str:
+    """What was scored, how and with which settings."""
     rows = [(k, v) for k, v in provenance.items()] + _flatten(results.settings, "setting: ")
-    parts += ["<h2 id='provenance'>Provenance</h2>", _table(["what", "value"], rows, css="prov")]
-    parts.append(threshold_section)
-    # Summary
+    return "<h2 id='provenance'>Provenance</h2>" + _table(["what", "value"], rows, css="prov")
+
+
+def _summary(results: RunResults, summary: dict[str, dict[str, float]]) -> str:
+    """The statistics of every column and the 95% interval of its mean."""
+    from segcli.results.intervals import mean_intervals
+    from segcli.results.summary import STATISTICS
+
+    intervals = mean_intervals({c: [row.get(c, math.nan) for row in results.rows] for c in results.columns})
     header = ["score", *STATISTICS, "ci95_low", "ci95_high"]
     table_rows = [[c, *(summary[c][s] for s in STATISTICS), intervals[c][0], intervals[c][1]] for c in results.columns]
-    parts += [
-        "<h2 id='summary'>Summary</h2>",
-        _table(header, table_rows),
-        "<p class='note'>Statistics over every pair, non-finite values included (an infinite distance makes the "
+    return (
+        "<h2 id='summary'>Summary</h2>"
+        + _table(header, table_rows)
+        + "<p class='note'>Statistics over every pair, non-finite values included (an infinite distance makes the "
         "mean infinite); n_nonfinite counts them. ci95: 95% BCa bootstrap interval of the mean (9999 resamples, "
-        "seed 0); none where a column is not all finite or all equal.</p>",
-    ]
-    # Distributions
-    parts.append("<h2 id='distributions'>Distributions</h2>")
-    mean_columns = [c for c in results.columns if split_column(c)[1] is None]
+        "seed 0); none where a column is not all finite or all equal.</p>"
+    )
+
+
+def _distributions(results: RunResults) -> str:
+    """A distribution plot per family of the scores that are no class's."""
+    parts = ["<h2 id='distributions'>Distributions</h2>"]
     families: dict[str, list[str]] = {}
-    for column in mean_columns:
+    for column in (c for c in results.columns if split_column(c)[1] is None):
         families.setdefault(family(column), []).append(column)
-    if n_pairs:
+    if results.names:
         for name, columns in families.items():
-            notes = []
-            plot = _plot_html(f"{name} scores", distribution_plot, columns, results, f"{name} scores", notes)
+            notes: list[str] = []
+            plot = plot_html(f"{name} scores", distribution_plot, columns, results, f"{name} scores", notes)
             parts.append(f"<h3>{html.escape(name)}</h3>{plot}")
             parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
-    # Per class
+    return "".join(parts)
+
+
+def _per_class(results: RunResults, summary: dict[str, dict[str, float]], sort_by: str) -> str:
+    """The mean of each score per class, and a plot of the sort score (or the first) per class;
+    nothing for a run without per-class columns."""
     labelled = [c for c in results.columns if split_column(c)[1] is not None]
-    if labelled:
-        labels = list(dict.fromkeys(split_column(c)[1] for c in labelled))
-        scores = list(dict.fromkeys(split_column(c)[0] for c in labelled))
-        rows = [[label, *(summary.get(f"{s}_{label}", {}).get("mean", math.nan) for s in scores)] for label in labels]
-        parts += ["<h2 id='classes'>Per class (means)</h2>", _table(["class", *scores], rows)]
-        plot_score = split_column(sort_by)[0] if split_column(sort_by)[0] in scores else scores[0]
-        if n_pairs:
-            notes = []
-            parts.append(_plot_html(f"{plot_score} per class", per_class_plot, plot_score, labels, results, notes))
-            parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
-    # Worst cases
+    if not labelled:
+        return ""
+    labels = list(dict.fromkeys(split_column(c)[1] for c in labelled))
+    scores = list(dict.fromkeys(split_column(c)[0] for c in labelled))
+    rows = [[label, *(summary.get(f"{s}_{label}", {}).get("mean", math.nan) for s in scores)] for label in labels]
+    parts = ["<h2 id='classes'>Per class (means)</h2>", _table(["class", *scores], rows)]
+    plot_score = split_column(sort_by)[0] if split_column(sort_by)[0] in scores else scores[0]
+    if results.names:
+        notes: list[str] = []
+        parts.append(plot_html(f"{plot_score} per class", per_class_plot, plot_score, labels, results, notes))
+        parts += [f"<p class='note'>{html.escape(note)}</p>" for note in notes]
+    return "".join(parts)
+
+
+def _worst_cases(
+    results: RunResults, sort_by: str, n_worst: int, images_dir: Path | None, base_dir: Path | None, on_note
+) -> str:
+    """The ``n_worst`` cases by ``sort_by``, each a thumbnail (on its image from ``images_dir`` as
+    background, where there is one) and its key scores; ``on_note`` told of each thumbnail's note."""
     order = "ascending" if higher_is_better(sort_by) else "descending"
-    parts += [
-        f"<h2 id='worst'>Worst {min(n_worst, n_pairs)} cases by {html.escape(sort_by)} ({order})</h2>",
+    legend = (
+        ("GT contour", CONTOUR_GT),
+        ("prediction contour", CONTOUR_PRED),
+        ("false positive", TINT_FP),
+        ("false negative", TINT_FN),
+    )
+    parts = [
+        f"<h2 id='worst'>Worst {min(n_worst, len(results.names))} cases by {html.escape(sort_by)} ({order})</h2>",
         "<p class='legend'>"
-        + "".join(
-            f"<span style='background:rgb{colour}'></span>{label}"
-            for label, colour in (
-                ("GT contour", CONTOUR_GT),
-                ("prediction contour", CONTOUR_PRED),
-                ("false positive", TINT_FP),
-                ("false negative", TINT_FN),
-            )
-        )
+        + "".join(f"<span style='background:rgb{colour}'></span>{label}" for label, colour in legend)
         + "</p>",
         "<div class='cases'>",
     ]
@@ -393,7 +266,7 @@ def render_report(
         name, row, meta = results.names[index], results.rows[index], results.metas[index]
         notes: list[str] = []
         try:
-            uri = _png_uri(case_thumbnail(meta, results.settings, images.get(name), base_dir=base_dir, notes=notes))
+            uri = png_uri(case_thumbnail(meta, results.settings, images.get(name), base_dir=base_dir, notes=notes))
             picture = f"<img alt='{html.escape(name)}' src='{uri}'>"
         except Exception as exc:  # the page is still useful without this picture
             picture = f"<p class='note'>no thumbnail: {html.escape(str(exc)[:200])}</p>"
@@ -407,28 +280,27 @@ def render_report(
             f"<p><b>{html.escape(sort_by)}: {_fmt(row.get(sort_by, math.nan))}</b></p>{details}</div>"
         )
     parts.append("</div>")
-    # Failures
-    parts.append(f"<h2 id='failed'>Failed pairs ({len(results.failures)})</h2>")
-    if results.failures:
-        items = "".join(f"<li>{html.escape(n)}: {html.escape(m)}</li>" for n, m in results.failures)
-        parts.append(f"<ul class='failed'>{items}</ul>")
-    else:
-        parts.append("<p class='note'>none</p>")
-    # Every pair
-    parts.append(f"<details><summary>Every pair ({n_pairs})</summary>")
-    parts.append(
-        _table(
-            ["name", *results.columns],
-            [
-                [n, *(r.get(c, math.nan) for c in results.columns)]
-                for n, r in zip(results.names, results.rows, strict=True)
-            ],
-        )
+    return "".join(parts)
+
+
+def _failures(results: RunResults) -> str:
+    """Each failed pair with its message, or ``none``."""
+    section = f"<h2 id='failed'>Failed pairs ({len(results.failures)})</h2>"
+    if not results.failures:
+        return section + "<p class='note'>none</p>"
+    items = "".join(f"<li>{html.escape(n)}: {html.escape(m)}</li>" for n, m in results.failures)
+    return section + f"<ul class='failed'>{items}</ul>"
+
+
+def _every_pair(results: RunResults) -> str:
+    """Every pair's scores, folded away, and the page's end."""
+    pairs = zip(results.names, results.rows, strict=True)
+    rows = [[name, *(row.get(c, math.nan) for c in results.columns)] for name, row in pairs]
+    return (
+        f"<details><summary>Every pair ({len(results.names)})</summary>"
+        + _table(["name", *results.columns], rows)
+        + "</details></main></body></html>\n"
     )
-    parts.append("</details></main></body></html>\n")
-    # A file name that is not UTF-8 (its bytes held as surrogates) is shown as \xe9 escapes: the
-    # page declares UTF-8 and must be valid UTF-8.
-    return "".join(parts).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _image_index(images_dir: Path | None) -> dict[str, Path]:

@@ -307,7 +307,7 @@ def test_resume_of_a_complete_output_made_from_other_prediction_files_is_refused
 
 
 def test_std_of_equal_values_is_zero_not_a_rounding_residue():
-    from segcli.results.formats import summarize
+    from segcli.results.summary import summarize
 
     value = 0.8666666666666667  # np.std of seven of these is 2.2e-16
     assert summarize(["dice"], [{"dice": value}] * 7)["dice"]["std"] == 0.0

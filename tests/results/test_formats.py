@@ -1,4 +1,4 @@
-"""What `score` writes (segcli/results/formats.py): the
+"""What `score` writes (segcli/results/formats.py, summary.py, thresholds.py): the
 --thresholds long format in every output format (rows, summary rows, the best threshold), the
 terminal tables (one row per image, or transposed when the scores do not fit; their titles, right-
 aligned numbers, and the width of a file or a terminal), the interval rows and their default
@@ -18,7 +18,10 @@ import statistics
 
 import pytest
 
-from segcli.results.formats import ReportWriter, ThresholdWriter, best_thresholds, split_threshold, summarize
+from segcli.results.formats import ReportWriter
+from segcli.results.summary import best_thresholds, summarize
+from segcli.results.thresholds import ThresholdWriter
+from segcli.scores.columns import split_threshold
 
 HIGHER = {"dice": True, "hd": False}
 
@@ -268,7 +271,7 @@ def test_summary_statistics_are_quiet_on_inf_and_overflow():
     values' own business (inf, nan), not a RuntimeWarning on the user's terminal."""
     import warnings
 
-    from segcli.results.formats import summarize
+    from segcli.results.summary import summarize
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -460,7 +463,7 @@ def test_summary_median_equals_numpys(seed):
     (NaN), two huge values whose sum overflows (inf, as numpy's mean of the middle two)."""
     import numpy as np
 
-    from segcli.results.formats import summarize
+    from segcli.results.summary import summarize
 
     rng = np.random.default_rng(seed)
     cases = [rng.normal(size=n) * 10.0 ** rng.integers(-3, 300) for n in range(1, 40)]
@@ -484,7 +487,7 @@ def test_summary_does_not_import_masked_arrays():
     import sys
 
     code = (
-        "import sys; from segcli.results.formats import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
+        "import sys; from segcli.results.summary import summarize; summarize(['v'], [{'v': 1.0}, {'v': 2.0}]);"
         " print('numpy.ma' in sys.modules)"
     )
     assert (

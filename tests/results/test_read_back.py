@@ -231,12 +231,12 @@ def _quiet_report(tmp_path, name: str, lines: list[dict]) -> str:
 
 
 def test_a_plot_that_cannot_be_drawn_is_a_note():
-    from segcli.results.html import _plot_html
+    from segcli.results.plots import plot_html
 
     def broken():
         raise ValueError("arange: cannot compute length")
 
-    assert _plot_html("surface scores", broken) == (
+    assert plot_html("surface scores", broken) == (
         "<p class='note'>surface scores: plot not drawn (ValueError: arange: cannot compute length)</p>"
     )
 
@@ -245,7 +245,7 @@ def test_a_plot_that_cannot_be_drawn_is_a_note():
 
 
 def test_std_of_huge_finite_values_does_not_overflow():
-    from segcli.results.formats import summarize
+    from segcli.results.summary import summarize
 
     # by hand: mean 0, every deviation 1e308 -> std 1e308 (np.std squares them: inf)
     rows = [{"d": 1e308}, {"d": -1e308}]
@@ -258,7 +258,7 @@ def test_std_of_huge_finite_values_does_not_overflow():
 
 
 def test_std_is_numpys_bit_for_bit_where_finite(rng):
-    from segcli.results.formats import summarize
+    from segcli.results.summary import summarize
 
     for scale in (1e-300, 1e-3, 1.0, 1e3, 1e150):
         values = rng.standard_normal(101) * scale

@@ -17,16 +17,9 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from segcli.scores.object_errors import object_table
-from segcli.scores.objects import (
-    AP_THRESHOLDS,
-    SCORE_NAMES,
-    BinaryInstancesWarning,
-    label_objects,
-    match,
-    object_scores,
-    overlap_table,
-    scores_from_table,
-)
+from segcli.scores.object_labels import BinaryInstancesWarning, label_objects
+from segcli.scores.object_matching import match, overlap_table
+from segcli.scores.objects import AP_THRESHOLDS, SCORE_NAMES, object_scores, scores_from_table
 
 RATIOS = ("obj_precision", "obj_recall", "obj_f1", "obj_ap", "obj_ap_mean", "pq", "sq", "rq", "aji", "seg")
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segcli.scores.binary_losses import EPSILON, lovasz_jaccard
+from segcli.scores.binary_losses import lovasz_jaccard
+from segcli.scores.loss_inputs import EPSILON
 from segcli.settings import SMOOTH
 
 

@@ -506,7 +506,7 @@ def test_bad_arguments_are_errors_naming_the_argument():
         object_scores(labels, labels, 0.5)  # options are keyword-only
 
 
-# segcli/scores/objects.py: the matching below IoU 1/2 on
+# segcli/scores/objects.py, object_labels.py, object_matching.py: the matching below IoU 1/2 on
 # two maps where a wrong weight of the IoU, or a cell of the assignment that is no pair, changes the
 # matches (against StarDist's ``matching``); maps with so many objects that the pairs are counted by
 # a sort instead of a histogram (against StarDist); uint64 maps and sparse huge ids (relabelled in

@@ -55,8 +55,8 @@ def _literal_defaults(path: Path) -> list[str]:
 
 def test_no_option_default_is_written_outside_the_settings():
     # the doors, the public wrappers and the score kernels (scores/); results/ is next
-    doors = ("metrics.py", "losses.py", "api.py", "weightmaps.py", "classweights.py", "engine/maps.py",
-             "inputs/interpret.py", "cli", "scores")  # fmt: skip
+    doors = ("metrics.py", "losses.py", "api.py", "api_checks.py", "weightmaps.py", "classweights.py",
+             "engine/maps.py", "engine/instances.py", "inputs/interpret.py", "cli", "scores")  # fmt: skip
     files = [p for p in sorted(PACKAGE.rglob("*.py")) if p.relative_to(PACKAGE).as_posix().startswith(doors)]
     found = [line for path in files for line in _literal_defaults(path) if re.sub(r":\d+", "", line) not in NOT_YET]
     assert not found, "defaults written again (take them from segcli.settings.default):\n" + "\n".join(found)

@@ -10,13 +10,21 @@ equals the record ``segcli score`` writes for two files holding them.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
+from segcli.api_checks import (
+    as_array,
+    check_types,
+    empty_distance_value,
+    is_int,
+    label_counts,
+    spacing_per_axis,
+    spacing_values,
+)
 from segcli.settings import SCORE_PARAMETERS, default
 
 __all__ = ["score", "score_files", "summarize", "weight_map", "class_weights", "SCORE_OPTIONS"]
@@ -39,25 +47,6 @@ READ_OPTIONS = (
 )
 
 
-def as_array(value, name: str) -> np.ndarray:
-    """A numpy array from a numpy array, a torch tensor (any device) or a nested sequence."""
-    torch = sys.modules.get("torch")  # a tensor means torch is imported already
-    if torch is not None and isinstance(value, torch.Tensor):  # subclasses too (MONAI's MetaTensor)
-        if value.is_meta:
-            raise TypeError(f"{name}: a meta tensor holds no values")
-        value = value.detach().cpu()
-        if value.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16: float32 holds both exactly
-            value = value.float()
-        value = value.numpy()
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name}: expected an array or tensor, got {type(value).__name__} ({exc})") from None
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a numeric or boolean array, got dtype {array.dtype}")
-    return array
-
-
 def _settings(metrics, num_classes, options: dict):
     """ScoreSettings from the API's keyword options (``build_settings``, as the CLI's); unknown
     names are a TypeError naming them, a bad value a ValueError naming its option."""
@@ -68,13 +57,13 @@ def _settings(metrics, num_classes, options: dict):
     if unknown:
         known = ", ".join(sorted({*SCORE_OPTIONS, *READ_OPTIONS}))
         raise TypeError(f"unexpected option(s) {', '.join(unknown)}; known: {known}")
-    _check_types(metrics, options)
+    check_types(metrics, options)
     if num_classes is not None and (not isinstance(num_classes, (int, np.integer)) or num_classes < 2):
         raise ValueError(f"num_classes: expected an integer >= 2 (None for binary scoring), got {num_classes!r}")
     spec = metrics if isinstance(metrics, str) else ",".join(metrics)
     named = dict(options)
     if "empty_distance" in named:
-        named["empty_distance"] = _empty_distance(named["empty_distance"])
+        named["empty_distance"] = empty_distance_value(named["empty_distance"])
     for name in ("class_names", "class_weights"):
         if named.get(name) is not None:
             named[name] = tuple(named[name])
@@ -84,74 +73,7 @@ def _settings(metrics, num_classes, options: dict):
         raise ValueError(str(exc)) from None
 
 
-def _is_bool(value) -> bool:
-    return isinstance(value, (bool, np.bool_))
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not _is_bool(value)
-
-
-def _check_types(metrics, options: dict) -> None:
-    """The types of the arguments, each error naming its argument: a string "no" is no False,
-    True is no label, and a number is no file name."""
-    if isinstance(metrics, str):
-        if not metrics.replace(",", "").strip():
-            raise ValueError("metrics: expected score or group names, or 'all'; got nothing")
-    elif not (isinstance(metrics, Sequence) and metrics and all(isinstance(m, str) for m in metrics)):
-        raise TypeError(f"metrics: expected a string or a non-empty sequence of strings, got {metrics!r}")
-    for name in ("include_background", "ignore_geometry"):
-        if name in options and not _is_bool(options[name]):
-            raise TypeError(f"{name}: expected True or False, got {options[name]!r}")
-    if "ignore_index" in options and options["ignore_index"] is not None and not _is_int(options["ignore_index"]):
-        raise TypeError(f"ignore_index: expected an integer label or None, got {options['ignore_index']!r}")
-    labels = options.get("labels")
-    if labels is not None and not isinstance(labels, (str, Path)):
-        raise TypeError(f"labels: expected the path of a dataset.json, got {type(labels).__name__}")
-    weights = options.get("class_weights")
-    if weights is not None:
-        try:
-            values = [float(w) for w in weights]
-        except (TypeError, ValueError):
-            raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}") from None
-        if isinstance(weights, str) or not values:
-            raise ValueError(f"class_weights: expected a sequence of numbers, got {weights!r}")
-
-
-def _empty_distance(value):
-    """A number written as text (``"7.5"``) is that number, as on the command line; anything
-    else is left to the options' own check, which names the argument."""
-    if isinstance(value, str):
-        try:
-            from segcli.settings import empty_distance_policy
-
-            return empty_distance_policy(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _spacing_values(spacing) -> tuple[float, ...]:
-    """One or several spacing values as floats; a ValueError naming ``spacing`` otherwise."""
-    try:
-        if isinstance(spacing, (str, bytes)) or _is_bool(spacing):
-            raise TypeError
-        return (float(spacing),) if np.ndim(spacing) == 0 else tuple(float(v) for v in spacing)
-    except (TypeError, ValueError):
-        raise ValueError(f"spacing: expected a positive number or a sequence of them, got {spacing!r}") from None
-
-
-def _spacing(spacing, ndim: int) -> tuple[float, ...]:
-    if spacing is None:
-        return (1.0,) * ndim
-    values = _spacing_values(spacing)
-    values = values * ndim if np.ndim(spacing) == 0 else values
-    if len(values) != ndim or not all(math.isfinite(v) and v > 0 for v in values):
-        raise ValueError(f"spacing: expected {ndim} positive finite values (or one), got {spacing!r}")
-    return values
-
-
-def score(pred, target, metrics: str | Sequence[str] = "all", *, spacing=None, num_classes: int | None = None,
+def score(pred, target, metrics: str | Sequence[str] = default("metrics"), *, spacing=None, num_classes: int | None = None,
           **options) -> dict[str, float]:  # fmt: skip
     """Every chosen score of one prediction against its ground truth.
 
@@ -164,7 +86,8 @@ def score(pred, target, metrics: str | Sequence[str] = "all", *, spacing=None, n
     target : array_like or torch.Tensor
         The ground truth: foreground ``> 0`` (binary), or a label map (with ``num_classes``).
     metrics : str or sequence of str
-        Score and group names (``"dice,hd95"``, ``["region", "surface"]``), or ``"all"``.
+        Score and group names (``"dice,hd95"``, ``["region", "surface"]``); ``"default"`` (the
+        default) is every score but the opt-in ones (``fbeta``), ``"all"`` every score.
     spacing : float or sequence of float, optional
         Voxel spacing in array axis order (default 1 per axis); distances are in its units.
     num_classes : int, optional
@@ -215,7 +138,7 @@ def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple
         raise ValueError(f"target: expected one 2-D or 3-D image (no batch axis), got shape {target_array.shape}")
     settings = _settings(metrics, num_classes, options)
     source = "default" if spacing is None else "option"
-    spacing = _spacing(spacing, target_array.ndim)
+    spacing = spacing_per_axis(spacing, target_array.ndim)
     from dataclasses import replace
 
     score_options = replace(settings.options, spacing=spacing)
@@ -235,7 +158,7 @@ def _score_arrays(pred, target, metrics, spacing, num_classes, options) -> tuple
 def score_files(
     pred: str | Path,
     gt: str | Path,
-    metrics: str | Sequence[str] = "all",
+    metrics: str | Sequence[str] = default("metrics"),
     *,
     spacing=None,
     num_classes: int | None = None,
@@ -285,11 +208,11 @@ def score_files(
 
     settings = _settings(metrics, num_classes, options)
     if spacing is not None:
-        values = _spacing_values(spacing)
+        values = spacing_values(spacing)
         if not all(math.isfinite(v) and v > 0 for v in values):
             raise ValueError(f"spacing: expected positive finite values, got {spacing!r}")
         settings = replace(settings, spacing=values)
-    if workers is not None and (not _is_int(workers) or workers < 1):
+    if workers is not None and (not is_int(workers) or workers < 1):
         raise ValueError(f"workers: expected an integer >= 1 or None, got {workers!r}")
     from segcli.inputs.remote import Url
 
@@ -318,7 +241,7 @@ def summarize(records: Iterable[dict]) -> dict[str, dict[str, float]]:
     0.75
     """
     from segcli.results.formats import META_COLUMNS
-    from segcli.results.formats import summarize as summarize_rows
+    from segcli.results.summary import summarize as summarize_rows
     from segcli.settings import plain_number
 
     skip = {"name", "nonfinite", *META_COLUMNS, "empty_distance"}
@@ -367,7 +290,7 @@ def weight_map(mask, kind: str = default("kind"), *, w0: float = default("w0"), 
         raise ValueError(f"mask: expected a 2-D or 3-D image, got shape {array.shape}")
     if array.dtype == bool:
         array = array.view(np.uint8)
-    spacing = None if spacing is None else _spacing(spacing, array.ndim)
+    spacing = None if spacing is None else spacing_per_axis(spacing, array.ndim)
     weights = class_weights if isinstance(class_weights, str) else np.asarray(class_weights, dtype=np.float64)
     return map_for_image(
         array, kind, w0=w0, sigma=sigma, class_weights=weights, connectivity=connectivity, spacing=spacing
@@ -416,7 +339,7 @@ def class_weights(labels_or_counts, scheme: str = default("class_weight_scheme")
         total = counts.sum()
         present = np.where(counts > 0, total, 0)
     else:
-        per_image = [_label_counts(a, ignore_index) for a in images]
+        per_image = [label_counts(a, ignore_index) for a in images]
         k = num_classes or max(c.size for c in per_image)
         if any(c.size > k for c in per_image):
             raise ValueError(f"labels_or_counts: a label >= num_classes {k}")
@@ -427,21 +350,6 @@ def class_weights(labels_or_counts, scheme: str = default("class_weight_scheme")
             present[: c.size] += np.where(c > 0, c.sum(), 0)
     found = cw.ClassCounts(counts=counts, present_pixels=present, n_images=1 if images is None else len(images))
     return cw.class_weights(found, [scheme], beta=beta)[scheme]
-
-
-def _label_counts(labels: np.ndarray, ignore_index: int | None) -> np.ndarray:
-    if labels.dtype.kind == "f":
-        if not np.array_equal(labels, np.round(labels)):
-            raise ValueError("labels_or_counts: a label image holds non-integer values")
-        labels = labels.astype(np.int64)
-    flat = labels.reshape(-1).astype(np.int64)
-    if ignore_index is not None:
-        flat = flat[flat != ignore_index]
-    if flat.size and flat.min() < 0:
-        raise ValueError(f"labels_or_counts: negative label {flat.min()}")
-    if flat.size and flat.max() > 65535:
-        raise ValueError(f"labels_or_counts: label {flat.max()} is beyond 65535 classes")
-    return np.bincount(flat).astype(np.float64)
 
 
 def _score_options_defaults() -> dict[str, object]:

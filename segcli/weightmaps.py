@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from segcli.engine.maps import map_for_image, preview_rgb
+from segcli.engine.map_preview import preview_rgb
+from segcli.engine.maps import map_for_image
 from segcli.errors import OutputError, SegcliError, UsageError
 from segcli.inputs.images import VOLUME_SUFFIXES, image_stem, image_suffix, read_image
 from segcli.inputs.pairing import find_images

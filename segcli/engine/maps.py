@@ -1,7 +1,9 @@
 """Training weight maps: U-Net border weights, boundary band weights, distance weights.
 
 One implementation serves both ``segcli weightmap`` (which writes the maps) and the losses of
-``segcli score`` that use them (unet_wce, boundary_bce, distmap_bce, boundary_loss).
+``segcli score`` that use them (unet_wce, boundary_bce, distmap_bce, boundary_loss). The
+instances and their distances that the U-Net map is built on are ``segcli.engine.instances``;
+the PNG preview of a map is ``segcli.engine.map_preview``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from typing import Literal
 
 import numpy as np
 
-from segcli.engine.distance import InsideOutside, Spacing, edt
+from segcli.engine.distance import InsideOutside, Spacing
+from segcli.engine.instances import Connectivity, connected_instances, instance_boxes, nearest_two_instance_distances
 from segcli.engine.stats import BitMask
 from segcli.settings import default
 
 # exp(-(d1+d2)^2 / (2 sigma^2)) < BORDER_TERM_CUTOFF once d1 + d2 > sigma * sqrt(2 ln(1/cutoff)).
 BORDER_TERM_CUTOFF = 1e-6
 
-Connectivity = Literal[1, 2]
 
 # A label map may ask for one sdf channel per class 1..max: refuse a stack larger than this.
 MAX_SDF_BYTES = 4 * 1024**3
@@ -58,79 +60,6 @@ def _check_spacing(spacing: Spacing | None, ndim: int) -> None:
     values = tuple(float(s) for s in spacing)
     if len(values) != ndim or not all(math.isfinite(s) and s > 0 for s in values):
         raise ValueError(f"spacing: expected {ndim} finite numbers > 0, got {list(spacing)}")
-
-
-def connected_instances(
-    mask: np.ndarray, *, connectivity: Connectivity = default("connectivity", "weightmap")
-) -> np.ndarray:
-    """Label the connected components of a binary mask (1 = face neighbours, 2 = all neighbours).
-
-    >>> connected_instances(np.array([[1, 0, 1], [0, 0, 1]], bool)).tolist()
-    [[1, 0, 2], [0, 0, 2]]
-    """
-    from scipy import ndimage
-
-    if connectivity not in (1, 2):
-        raise ValueError(f"connectivity: expected 1 or 2, got {connectivity!r}")
-    rank = mask.ndim if connectivity == 2 else 1
-    labels, _ = ndimage.label(mask, structure=ndimage.generate_binary_structure(mask.ndim, rank))
-    return labels
-
-
-def instance_boxes(instances: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
-    """(label, bounding box) of every instance present in a label image."""
-    from scipy import ndimage
-
-    return [(label, box) for label, box in enumerate(ndimage.find_objects(instances), start=1) if box is not None]
-
-
-def _boxes_within(boxes: list[tuple[int, tuple[slice, ...]]], pad: tuple[int, ...]) -> np.ndarray:
-    """For each box, whether another box lies within ``pad`` pixels of it (per axis): the
-    instances that can be nearest and second-nearest to a pixel within that distance."""
-    starts = np.array([[b.start for b in box] for _, box in boxes])
-    stops = np.array([[b.stop for b in box] for _, box in boxes])
-    pad_array = np.asarray(pad)
-    # boxes i and j overlap once i is grown by pad: on every axis
-    overlap = np.all(
-        (starts[:, None, :] - pad_array < stops[None, :, :]) & (starts[None, :, :] < stops[:, None, :] + pad_array),
-        axis=2,
-    )
-    np.fill_diagonal(overlap, False)
-    return overlap.any(axis=1)
-
-
-def nearest_two_instance_distances(
-    instances: np.ndarray,
-    *,
-    max_distance: float,
-    spacing: Spacing | None = None,
-    boxes: list[tuple[int, tuple[slice, ...]]] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Distances d1 <= d2 from every pixel to its nearest and second-nearest instance.
-
-    Exact wherever ``d1 + d2 <= max_distance``; elsewhere ``inf`` may stand for either. Each
-    instance's transform runs only on its bounding box grown by ``max_distance``, which is what
-    makes this fast for many small cells, and an instance with no other within ``max_distance``
-    is skipped: no pixel can be that close to it and to another.
-    """
-    spacing = tuple(spacing) if spacing is not None else (1.0,) * instances.ndim
-    pad = tuple(math.ceil(max_distance / s) + 1 for s in spacing)
-    boxes = instance_boxes(instances) if boxes is None else boxes
-    nearest = np.full(instances.shape, np.inf, np.float32)
-    second = np.full(instances.shape, np.inf, np.float32)
-    if len(boxes) < 2:
-        return nearest, second
-    for (label, box), has_neighbour in zip(boxes, _boxes_within(boxes, pad), strict=True):
-        if not has_neighbour:
-            continue
-        grown = tuple(
-            slice(max(b.start - p, 0), min(b.stop + p, n)) for b, p, n in zip(box, pad, instances.shape, strict=True)
-        )
-        distance = edt(instances[grown] != label, spacing)
-        near, sec = nearest[grown], second[grown]
-        np.minimum(sec, np.maximum(near, distance), out=sec)
-        np.minimum(near, distance, out=near)
-    return nearest, second
 
 
 def check_unet_options(*, w0: float, sigma: float, class_weights=None) -> tuple[float, float, np.ndarray | None]:
@@ -291,33 +220,17 @@ def map_for_image(
 
     from segcli.engine.distance import kervadec_sdf
 
-    if kind not in MAP_KINDS:
-        raise ValueError(f"kind: expected one of {MAP_KINDS}, got {kind!r}")
-    if connectivity not in (1, 2):
-        raise ValueError(f"connectivity: expected 1 or 2, got {connectivity!r}")
-    w0 = _check_number("w0", w0, positive=False)
-    sigma = _check_number("sigma", sigma, positive=True)
-    _check_spacing(spacing, array.ndim)
-    if isinstance(class_weights, str):
-        if class_weights not in ("uniform", "balanced"):
-            raise ValueError(f"class_weights: expected uniform, balanced or a vector, got {class_weights!r}")
-    else:
-        class_weights = check_class_weights(class_weights)
+    w0, sigma, class_weights = _check_map_options(kind, w0, sigma, class_weights, connectivity, spacing, array.ndim)
     array = _check_labels(array)
     if kind == "unet":
-        if is_binary_mask(array):
+        binary = is_binary_mask(array)
+        if binary:
             warnings.warn(
                 "binary mask split into connected components: touching cells merge into one instance",
                 MergedCellsWarning,
                 stacklevel=2,
             )
-            instances = connected_instances(array != 0, connectivity=connectivity)
-        else:
-            instances = array.astype(np.int64, copy=False)
-            if int(instances.max()) > instances.size:
-                # Sparse labels (e.g. 4e9 in a uint32 image): number them 1..n, so per-label
-                # tables stay the size of the image.
-                instances = np.unique(instances, return_inverse=True)[1].reshape(instances.shape)
+        instances = _instances(array, binary, connectivity)
         if isinstance(class_weights, str):
             weights = None if class_weights == "uniform" else balanced_class_weights(instances != 0)
         else:
@@ -343,6 +256,36 @@ def map_for_image(
     if kind == "boundary":
         return boundary_weight_map(array != 0)
     return distance_weight_map(array != 0, spacing=spacing)
+
+
+def _check_map_options(kind, w0, sigma, class_weights, connectivity, spacing, ndim: int):
+    """``(w0, sigma, class_weights)`` of ``map_for_image``, checked with its other options;
+    ValueError naming the argument."""
+    if kind not in MAP_KINDS:
+        raise ValueError(f"kind: expected one of {MAP_KINDS}, got {kind!r}")
+    if connectivity not in (1, 2):
+        raise ValueError(f"connectivity: expected 1 or 2, got {connectivity!r}")
+    w0 = _check_number("w0", w0, positive=False)
+    sigma = _check_number("sigma", sigma, positive=True)
+    _check_spacing(spacing, ndim)
+    if isinstance(class_weights, str):
+        if class_weights not in ("uniform", "balanced"):
+            raise ValueError(f"class_weights: expected uniform, balanced or a vector, got {class_weights!r}")
+    else:
+        class_weights = check_class_weights(class_weights)
+    return w0, sigma, class_weights
+
+
+def _instances(array: np.ndarray, binary: bool, connectivity: Connectivity) -> np.ndarray:
+    """The instances of a unet map: a binary mask's connected components, or the labels as they are."""
+    if binary:
+        return connected_instances(array != 0, connectivity=connectivity)
+    instances = array.astype(np.int64, copy=False)
+    if int(instances.max()) > instances.size:
+        # Sparse labels (e.g. 4e9 in a uint32 image): number them 1..n, so per-label
+        # tables stay the size of the image.
+        instances = np.unique(instances, return_inverse=True)[1].reshape(instances.shape)
+    return instances
 
 
 def _device_maps(masks: np.ndarray, kind: str, spacing: Spacing | None, device: str, *, warn: bool = False):
@@ -383,61 +326,3 @@ def _check_labels(array: np.ndarray) -> np.ndarray:
     if array.size and array.min() < 0:
         raise ValueError(f"array: expected labels >= 0, got {array.min()}")
     return array
-
-
-# Five anchor colours of matplotlib's viridis, interpolated linearly: enough for a quick look.
-_VIRIDIS = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float64)
-
-
-PREVIEW_MIN_HEIGHT = 160  # small maps are enlarged (nearest neighbour) so the colour bar's text fits
-COLOUR_BAR_WIDTH = 90
-
-
-def _viridis(scaled: np.ndarray) -> np.ndarray:
-    position = np.clip(scaled, 0.0, 1.0) * (len(_VIRIDIS) - 1)
-    index = np.clip(position.astype(int), 0, len(_VIRIDIS) - 2)
-    fraction = (position - index)[..., None]
-    return _VIRIDIS[index] * (1 - fraction) + _VIRIDIS[index + 1] * fraction
-
-
-def preview_rgb(weight_map: np.ndarray, *, image_ndim: int | None = None) -> np.ndarray:
-    """An 8-bit RGB picture of a map, min-max scaled (viridis), with a colour bar giving the value
-    range and a caption naming what is shown: the middle slice of a 3-D map, the first channel of
-    a stack (``image_ndim``: the input image's rank; a map of one more axis is a channel stack,
-    channel c holding class c + 1).
-
-    >>> preview_rgb(np.arange(12.0).reshape(3, 4)).shape[2]
-    3
-    """
-    from PIL import Image as PILImage
-    from PIL import ImageDraw
-
-    image = np.asarray(weight_map, dtype=np.float64)
-    captions = []
-    if image_ndim is not None and image.ndim == image_ndim + 1:
-        captions.append(f"channel 1 of {image.shape[0]} (class 1)")
-        image = image[0]
-    while image.ndim > 2:
-        captions.append(f"slice {image.shape[0] // 2} of {image.shape[0]}")
-        image = image[image.shape[0] // 2]
-    finite = image[np.isfinite(image)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    scaled = (image - low) / (high - low) if high > low else np.zeros(image.shape)
-    picture = np.round(_viridis(np.nan_to_num(scaled))).astype(np.uint8)
-    factor = max(1, -(-PREVIEW_MIN_HEIGHT // picture.shape[0]))
-    if factor > 1:
-        picture = np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
-    height, width = picture.shape[:2]
-    caption_height = 14 if captions else 0
-    canvas = np.full((height + caption_height, width + COLOUR_BAR_WIDTH, 3), 255, np.uint8)
-    canvas[:height, :width] = picture
-    bar_top, bar_bottom = 8, height - 8
-    ramp = np.linspace(1.0, 0.0, max(2, bar_bottom - bar_top))[:, None]
-    canvas[bar_top:bar_bottom, width + 8 : width + 24] = np.round(_viridis(np.repeat(ramp, 16, axis=1)))
-    result = PILImage.fromarray(canvas)
-    draw = ImageDraw.Draw(result)
-    draw.text((width + 28, bar_top - 2), f"{high:.4g}", fill=(0, 0, 0))
-    draw.text((width + 28, bar_bottom - 10), f"{low:.4g}", fill=(0, 0, 0))
-    if captions:
-        draw.text((2, height + 1), ", ".join(captions), fill=(0, 0, 0))
-    return np.asarray(result)

@@ -195,21 +195,22 @@ def score_images(
 def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair, settings: ScoreSettings):
     """The object scores of a pair and, with ``object_rows``, its per-object rows: instance label
     maps as they are, or the connected components of the GT and the hard prediction."""
-    from segcli.scores import objects
+    from segcli.scores.object_labels import BinaryInstancesWarning, label_objects
+    from segcli.scores.object_matching import overlap_table
     from segcli.scores.object_rows import ObjectBatch, compute_object_scores
 
     def labels(array, path, what):
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("error", objects.BinaryInstancesWarning)
-                return objects.label_objects(array, "instances", keep_ids=True)
-        except objects.BinaryInstancesWarning:
+                warnings.simplefilter("error", BinaryInstancesWarning)
+                return label_objects(array, "instances", keep_ids=True)
+        except BinaryInstancesWarning:
             warnings.warn(
                 f"{path}: one label over several separate regions is one object in --objects instances; "
                 "--objects components counts each region",
                 stacklevel=2,
             )
-            return objects.label_objects(array, "instances", keep_ids=True)
+            return label_objects(array, "instances", keep_ids=True)
         except (TypeError, ValueError) as exc:
             raise ValueRangeError(f"{path}: not an instance label map for the {what} ({exc})") from None
 
@@ -218,9 +219,9 @@ def _object_values(gt_image: Image, pred_image: Image | None, binary: BinaryPair
         pred = labels(pred_image.array, pred_image.path, "prediction") if pred_image is not None else np.zeros_like(gt)
     else:
         connectivity = settings.connectivity
-        gt = objects.label_objects(binary.target, "components", connectivity=connectivity)
-        pred = objects.label_objects(binary.hard, "components", connectivity=connectivity)
-    table = objects.overlap_table(gt, pred)
+        gt = label_objects(binary.target, "components", connectivity=connectivity)
+        pred = label_objects(binary.hard, "components", connectivity=connectivity)
+    table = overlap_table(gt, pred)
     values = compute_object_scores(ObjectBatch([table], settings.iou_threshold), settings.object_metrics)[0]
     rows = []
     if settings.object_rows:

@@ -160,8 +160,9 @@ def score_multiclass_pair(
 
 def _object_values(pair, classes, settings: ScoreSettings) -> dict[str, float]:
     """Object scores of each class: the connected components of its GT and predicted masks."""
+    from segcli.scores.object_labels import label_objects
+    from segcli.scores.object_matching import overlap_table
     from segcli.scores.object_rows import ObjectBatch, compute_object_scores
-    from segcli.scores.objects import label_objects, overlap_table
 
     values: dict[str, float] = {}
     for label, members in classes:

@@ -14,10 +14,11 @@ import numpy as np
 
 from segcli.engine.backend import NUMPY, NumpyOps, TorchOps, TwoLevelMap
 from segcli.engine.distance import InsideOutside, kervadec_sdf
-from segcli.engine.maps import boundary_band, connected_instances, distance_weight_map, unet_weight_map
+from segcli.engine.instances import connected_instances
+from segcli.engine.maps import boundary_band, distance_weight_map, unet_weight_map
 from segcli.engine.stats import ConfusionCounts, confusion_counts
 from segcli.inputs.interpret import BinaryPair, MulticlassPair
-from segcli.scores.binary_losses import LossInputs
+from segcli.scores.loss_inputs import LossInputs
 from segcli.scores.surface import SurfaceDistances, boundary_iou, surface_distances
 from segcli.settings import ScoreOptions, is_number
 

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from segcli.scores.binary_losses import EPSILON, lovasz_jaccard
-from segcli.settings import SMOOTH
+from segcli.scores.binary_losses import lovasz_jaccard
+from segcli.scores.loss_inputs import EPSILON
+from segcli.settings import SMOOTH, default
 
 
 def _flat(prob: np.ndarray, target: np.ndarray, valid: np.ndarray, weights: np.ndarray | None = None):
@@ -93,7 +94,12 @@ def multiclass_dice_loss(
 
 
 def multiclass_focal_loss(
-    prob: np.ndarray, target: np.ndarray, valid: np.ndarray, *, gamma: float = 2.0, weights: np.ndarray | None = None
+    prob: np.ndarray,
+    target: np.ndarray,
+    valid: np.ndarray,
+    *,
+    gamma: float = default("focal_gamma"),
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Softmax focal loss, mean over valid pixels of ``-(1 - p_t)^gamma log p_t``, p_t the GT-class
     probability (Lin et al. 2017, no class weighting).

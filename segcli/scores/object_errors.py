@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from segcli.scores.objects import OverlapTable, _as_label_map, _check_threshold, match, overlap_table
+from segcli.scores.object_labels import as_label_map
+from segcli.scores.object_matching import OverlapTable, check_iou_threshold, match, overlap_table
+from segcli.settings import default
 
 
 def _best(index: np.ndarray, other: np.ndarray, iou: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -33,7 +35,7 @@ def object_table(
     gt_labels: np.ndarray,
     pred_labels: np.ndarray,
     *,
-    iou_threshold: float = 0.5,
+    iou_threshold: float = default("iou_threshold"),
     table: OverlapTable | None = None,
 ) -> list[dict[str, object]]:
     """One row per GT object, then one per predicted object, for error analysis.
@@ -67,9 +69,9 @@ def object_table(
     >>> [(r["id"], r["kind"]) for r in object_table(gt, pred)]
     [(1, 'split'), (2, 'merged'), (3, 'merged'), (4, 'split'), (5, 'split'), (6, 'merged')]
     """
-    threshold = _check_threshold(iou_threshold)
-    gt = _as_label_map(gt_labels, "gt_labels")
-    pred = _as_label_map(pred_labels, "pred_labels")
+    threshold = check_iou_threshold(iou_threshold)
+    gt = as_label_map(gt_labels, "gt_labels")
+    pred = as_label_map(pred_labels, "pred_labels")
     if table is None:
         table = overlap_table(gt, pred)
     matching = match(table, iou_threshold=threshold)

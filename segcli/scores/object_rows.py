@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from segcli.scores import objects
-from segcli.scores.objects import OverlapTable
+from segcli.scores.object_matching import OverlapTable
 from segcli.scores.row import Score
+from segcli.settings import default
 
 OBJECTS_TEST = "tests/scores/test_objects.py"
 STARDIST_TEST = f"{OBJECTS_TEST}::test_scores_match_stardist"
@@ -26,7 +27,7 @@ class ObjectBatch:
     each table are computed once, for every object row."""
 
     tables: list[OverlapTable]
-    iou_threshold: float = 0.5
+    iou_threshold: float = default("iou_threshold")
     _scores: list[dict[str, float]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:

@@ -16,6 +16,7 @@ import numpy as np
 
 from segcli.engine.distance import Spacing, SurfaceDistances, directed_distances_of
 from segcli.engine.stats import BitMask, border, bounding_box
+from segcli.settings import default
 
 
 def surface_distances(pred: np.ndarray, target: np.ndarray, spacing: Spacing | None = None) -> SurfaceDistances:
@@ -131,7 +132,7 @@ def masd(distances: Sequence[SurfaceDistances]) -> np.ndarray:
     return _reduce(distances, lambda a, b: 0.5 * (a.mean() + b.mean()))
 
 
-def nsd(distances: Sequence[SurfaceDistances], *, tolerance: float = 1.0) -> np.ndarray:
+def nsd(distances: Sequence[SurfaceDistances], *, tolerance: float = default("nsd_tolerance")) -> np.ndarray:
     """Normalised surface distance (surface Dice, Nikolov et al. 2021): the share of border pixels
     of both masks within ``tolerance`` of the other border (MONAI SurfaceDiceMetric).
 

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from segcli.cli.main import app
-from segcli.scores.objects import SCORE_NAMES, label_objects, object_scores
+from segcli.scores.object_labels import label_objects
+from segcli.scores.objects import SCORE_NAMES, object_scores
 
 
 @pytest.fixture

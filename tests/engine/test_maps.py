@@ -13,16 +13,15 @@ from scipy import ndimage
 import segcli.engine.maps
 from benchmarks.synth import cell_instances
 from segcli.engine.distance import DegenerateMaskWarning, kervadec_sdf
+from segcli.engine.instances import connected_instances, nearest_two_instance_distances
 from segcli.engine.maps import (
     MergedCellsWarning,
     balanced_class_weights,
     boundary_band,
     boundary_weight_map,
     check_class_weights,
-    connected_instances,
     distance_weight_map,
     map_for_image,
-    nearest_two_instance_distances,
     unet_weight_map,
 )
 from tests.conftest import smooth_mask

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from segcli.engine.maps import (
+from segcli.engine.map_preview import (
     COLOUR_BAR_WIDTH,
     PREVIEW_MIN_HEIGHT,
     preview_rgb,

@@ -17,7 +17,8 @@ from segcli.engine.stats import confusion_counts
 from segcli.errors import InvalidOption
 from segcli.inputs.interpret import BinaryPair
 from segcli.scores.batch import BinaryBatch
-from segcli.scores.binary_losses import LossInputs, combo_loss, lovasz_jaccard
+from segcli.scores.binary_losses import combo_loss, lovasz_jaccard
+from segcli.scores.loss_inputs import LossInputs
 from segcli.scores.table import BY_NAME, PRESETS, lookup, parse_combination
 from segcli.settings import ScoreOptions
 from tests.conftest import smooth_mask

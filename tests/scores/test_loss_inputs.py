@@ -9,7 +9,7 @@ import pytest
 from segcli.engine.backend import TwoLevelMap
 from segcli.engine.stats import confusion_counts
 from segcli.scores import binary_losses as losses
-from segcli.scores.binary_losses import LossInputs
+from segcli.scores.loss_inputs import LossInputs
 
 PLAIN = (
     "bce",

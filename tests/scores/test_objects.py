@@ -17,16 +17,9 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from segcli.scores.object_errors import object_table
-from segcli.scores.objects import (
-    AP_THRESHOLDS,
-    SCORE_NAMES,
-    BinaryInstancesWarning,
-    label_objects,
-    match,
-    object_scores,
-    overlap_table,
-    scores_from_table,
-)
+from segcli.scores.object_labels import BinaryInstancesWarning, label_objects
+from segcli.scores.object_matching import match, overlap_table
+from segcli.scores.objects import AP_THRESHOLDS, SCORE_NAMES, object_scores, scores_from_table
 
 RATIOS = ("obj_precision", "obj_recall", "obj_f1", "obj_ap", "obj_ap_mean", "pq", "sq", "rq", "aji", "seg")
 
@@ -513,7 +506,7 @@ def test_bad_arguments_are_errors_naming_the_argument():
         object_scores(labels, labels, 0.5)  # options are keyword-only
 
 
-# segcli/scores/objects.py: the matching below IoU 1/2 on
+# segcli/scores/objects.py, object_labels.py, object_matching.py: the matching below IoU 1/2 on
 # two maps where a wrong weight of the IoU, or a cell of the assignment that is no pair, changes the
 # matches (against StarDist's ``matching``); maps with so many objects that the pairs are counted by
 # a sort instead of a histogram (against StarDist); uint64 maps and sparse huge ids (relabelled in

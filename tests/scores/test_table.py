@@ -20,6 +20,7 @@ from segcli.cli.main import app
 from segcli.inputs.interpret import BinaryPair
 from segcli.scores import objects, table
 from segcli.scores.batch import BinaryBatch
+from segcli.scores.object_labels import label_objects
 from segcli.scores.row import DIRECTIONS, MODES, Score
 from segcli.settings import ScoreOptions
 
@@ -155,8 +156,8 @@ def _cells():
 
 def test_score_computes_object_scores_from_the_masks_components():
     pred, gt = _cells()
-    gt_objects = objects.label_objects(gt, "components", connectivity=1)
-    expected = objects.object_scores(gt_objects, objects.label_objects(pred, "components", connectivity=1))
+    gt_objects = label_objects(gt, "components", connectivity=1)
+    expected = objects.object_scores(gt_objects, label_objects(pred, "components", connectivity=1))
     assert expected["obj_tp"] == 1 and expected["obj_fp"] == 2  # a case where the scores differ
     assert segcli.score(pred, gt, "obj_f1") == {"obj_f1": expected["obj_f1"]}
     values = segcli.score(pred, gt, ["dice", "objects"])

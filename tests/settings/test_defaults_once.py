@@ -32,6 +32,8 @@ NOT_YET = {
     "segcli/cli/weightmap.py weightmap(fail_fast=False)",
     "segcli/cli/classweights.py classweights(beta=0.9999)",
     "segcli/engine/maps.py map_for_image(class_weights='uniform')",
+    # gamma 1 is the plain Dice of the multi-class dice_loss; squared_dice_loss passes dice_gamma (2)
+    "segcli/scores/multiclass_losses.py multiclass_dice_loss(gamma=1.0)",
 }
 
 
@@ -51,9 +53,9 @@ def _literal_defaults(path: Path) -> list[str]:
 
 
 def test_no_option_default_is_written_outside_the_settings():
-    # the doors and the public wrappers; the score kernels (scores/, results/) are next, with the table
-    doors = ("metrics.py", "losses.py", "api.py", "weightmaps.py", "classweights.py", "engine/maps.py",
-             "inputs/interpret.py", "cli")  # fmt: skip
+    # the doors, the public wrappers and the score kernels (scores/); results/ is next
+    doors = ("metrics.py", "losses.py", "api.py", "api_checks.py", "weightmaps.py", "classweights.py",
+             "engine/maps.py", "engine/instances.py", "inputs/interpret.py", "cli", "scores")  # fmt: skip
     files = [p for p in sorted(PACKAGE.rglob("*.py")) if p.relative_to(PACKAGE).as_posix().startswith(doors)]
     found = [line for path in files for line in _literal_defaults(path) if re.sub(r":\d+", "", line) not in NOT_YET]
     assert not found, "defaults written again (take them from segcli.settings.default):\n" + "\n".join(found)

@@ -73,8 +73,8 @@ def _settings(metrics, num_classes, options: dict):
         raise ValueError(str(exc)) from None
 
 
-def score(pred, target, metrics: str | Sequence[str] = default("metrics"), *, spacing=None, num_classes: int | None = None,
-          **options) -> dict[str, float]:  # fmt: skip
+def score(pred, target, metrics: str | Sequence[str] = default("metrics"), *, spacing=None,
+          num_classes: int | None = None, **options) -> dict[str, float]:  # fmt: skip
     """Every chosen score of one prediction against its ground truth.
 
     Parameters

@@ -113,9 +113,11 @@ def test_the_default_set_is_todays_scores():
     assert [s.name for s in table.select(None, multiclass=True)] == DEFAULT_MULTICLASS
     assert [s.name for s in table.select("default")] == DEFAULT_BINARY  # the group --metrics defaults to
     assert [s.name for s in table.select(" default ,dice", multiclass=True)] == DEFAULT_MULTICLASS
-    opt_in = [s.name for s in table.select("all") if s.name not in DEFAULT_BINARY]
-    assert opt_in == ["fbeta"]  # every row is in all; the opt-in ones only there
-    assert [s.name for s in table.select("all", multiclass=True) if s.name not in DEFAULT_MULTICLASS] == ["fbeta"]
+    for multiclass, today in ((False, DEFAULT_BINARY), (True, DEFAULT_MULTICLASS)):
+        rows = table.MULTICLASS_BY_NAME if multiclass else table.BY_NAME
+        opt_in = [s.name for s in table.select("all", multiclass=multiclass) if s.name not in today]
+        assert opt_in == [s.name for s in rows.values() if not s.default]  # all: every row; opt-in ones only there
+        assert "fbeta" in opt_in
     assert [s.name for s in table.select("losses,dice")][:2] == ["dice", "bce"]
 
 

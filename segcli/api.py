@@ -240,7 +240,7 @@ def score_files(
     *,
     spacing=None,
     num_classes: int | None = None,
-    workers: int | None = 1,
+    workers: int | None = default("workers", "library"),
     missing: str = "error",
     pred_suffix: str = "",
     gt_suffix: str = "",

@@ -153,7 +153,7 @@ def count_classes(
     *,
     num_classes: int | None = None,
     ignore_index: int | None = default("ignore_index"),
-    workers: int = 1,
+    workers: int = default("workers", "library"),
     on_done: Callable[[], None] | None = None,
     binary_0_255: bool = False,
     errors: Literal["raise", "collect"] = "raise",

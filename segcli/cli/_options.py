@@ -43,6 +43,13 @@ class ObjectMode(str, Enum):
     components = "components"
 
 
+class MapKindChoice(str, Enum):
+    unet = "unet"
+    sdf = "sdf"
+    boundary = "boundary"
+    distance = "distance"
+
+
 class Missing(str, Enum):
     error = "error"
     skip = "skip"
@@ -117,6 +124,8 @@ SchedulerOpt = Annotated[str | None, option("scheduler", envvar="DASK_SCHEDULER_
 MaxMemoryOpt = Annotated[float | None, option("max_memory")]
 FailFastOpt = Annotated[bool, option("fail_fast")]
 # weightmap's own spelling of the shared options
+MapKindOpt = Annotated[MapKindChoice, option("kind")]
+MapFailFastOpt = Annotated[bool, option("fail_fast", command="weightmap")]
 MapW0Opt = Annotated[float, option("w0", command="weightmap")]
 MapSigmaOpt = Annotated[float, option("sigma", command="weightmap")]
 MapClassWeightsOpt = Annotated[str, option("class_weights", "--wc", command="weightmap")]

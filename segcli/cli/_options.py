@@ -134,6 +134,16 @@ MapConnectivityOpt = Annotated[int, option("connectivity", command="weightmap")]
 MapSpacingOpt = Annotated[str | None, option("spacing", command="weightmap")]
 MapDeviceOpt = Annotated[str, option("device", command="weightmap")]
 MapSchedulerOpt = Annotated[str | None, option("scheduler", command="weightmap", envvar="DASK_SCHEDULER_ADDRESS")]
+# classweights' own spelling of the shared options (no Multi-class panel: every option is one)
+WeightsNumClassesOpt = Annotated[int | None, option("num_classes", command="classweights")]
+WeightsIgnoreIndexOpt = Annotated[int | None, option("ignore_index", command="classweights")]  # None: not given
+SchemeOpt = Annotated[str, option("scheme")]
+BetaOpt = Annotated[float, option("beta")]
+WeightsSchedulerOpt = Annotated[
+    str | None, option("scheduler", command="classweights", envvar="DASK_SCHEDULER_ADDRESS")
+]
+# compare's
+ScoresOpt = Annotated[str | None, option("scores", "--metrics", command="compare")]
 # outputs
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing --output file.")]
 OutputOpt = Annotated[

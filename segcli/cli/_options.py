@@ -57,8 +57,11 @@ class Missing(str, Enum):
 
 
 def option(name: str, *flags: str, command: str | None = None, **settings) -> typer.models.OptionInfo:
-    """The typer option of setting ``name``, its help from the settings table."""
-    return typer.Option(*flags, help=help_text(name, command), **settings)
+    """The typer option of setting ``name``, its help from the settings table; ``.setting`` names
+    it (a test checks that each command's parameter is called by that name)."""
+    info = typer.Option(*flags, help=help_text(name, command), **settings)
+    info.setting = name
+    return info
 
 
 def _loss(name: str) -> typer.models.OptionInfo:
@@ -79,6 +82,10 @@ SpacingUnitOpt = Annotated[str | None, option("spacing_unit")]
 IgnoreGeometryOpt = Annotated[bool, option("ignore_geometry")]
 EmptyDistanceOpt = Annotated[str, option("empty_distance")]
 NsdToleranceOpt = Annotated[float, option("nsd_tolerance")]
+# pairing the files
+PredSuffixOpt = Annotated[str, option("pred_suffix")]
+GtSuffixOpt = Annotated[str, option("gt_suffix")]
+MissingOpt = Annotated[Missing, option("missing")]
 # multi-class
 NumClassesOpt = Annotated[int | None, _mc("num_classes")]
 IgnoreIndexOpt = Annotated[int | None, _mc("ignore_index")]  # None: not given (said in binary mode)

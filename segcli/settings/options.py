@@ -62,6 +62,10 @@ _TABLE = (
         "diagonal in spacing units), nan (left out of means, counted) or a number.",
     ),
     Option("nsd_tolerance", 1.0, "Tolerance of nsd, in spacing units."),
+    # pairing the files
+    Option("pred_suffix", "", "Suffix removed from prediction names before matching."),
+    Option("gt_suffix", "", "Suffix removed from ground-truth names before matching (nnU-Net: _0000)."),
+    Option("missing", "error", "Unmatched files: error (exit 2), skip, or empty (missing prediction = empty mask)."),
     # multi-class
     Option(
         "num_classes",

@@ -80,6 +80,18 @@ def check_map_options(
     return weights
 
 
+def check_out_dir(masks: Path | Url, out: Path) -> None:
+    """Outputs must never be read back as inputs: ``out`` may not be ``masks`` or lie inside it (a
+    remote URL never holds a local output)."""
+    local = local_path(masks)
+    if local is None:
+        return
+    masks_real, out_real = local.resolve(), out.resolve()
+    if out_real == masks_real or out_real.is_relative_to(masks_real):
+        where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
+        raise UsageError(f"{option('out')} {out}: is {where}; outputs must never be read back as inputs")
+
+
 def map_class_weights(class_weights: str, scheme: str) -> str | tuple[float, ...]:
     """uniform, balanced, or (w_bg, w_fg) from a comma list or a classweights JSON, each finite >= 0."""
     from segcli.engine.maps import check_class_weights

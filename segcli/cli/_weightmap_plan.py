@@ -4,7 +4,6 @@ nothing said (``plan``), then the maps computed and each result reported (``writ
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
 import typer
 
@@ -20,7 +19,7 @@ def plan(values: dict):
     from segcli.inputs.remote import as_input
     from segcli.run.device import resolve_device
     from segcli.settings.unused import unused_options
-    from segcli.weightmaps import MapSettings, check_map_options
+    from segcli.weightmaps import MapSettings, check_map_options, check_out_dir
 
     masks = as_input(values["masks"], name="MASKS")  # a path, or an fsspec URL
     if values["scheduler"]:
@@ -29,7 +28,7 @@ def plan(values: dict):
         check_address(values["scheduler"])  # a malformed address: refused before any work
     names = ("w0", "sigma", "class_weights", "class_weight_scheme", "connectivity", "workers", "overwrite")
     class_weights = check_map_options(**{name: values[name] for name in names}, skip_existing=values["skip_existing"])
-    refuse_out_in_masks(masks, values["out"])
+    check_out_dir(masks, values["out"])
     device = resolve_device(values["device"])  # auto: the CPU; cuda asked for but absent: a usage error
     options = {name: value for name, value in values.items() if name in OPTIONS}
     for message in unused_options(given({**options, "device": device}, COMMAND), command=COMMAND):
@@ -48,21 +47,6 @@ def plan(values: dict):
         device=None if device == "cpu" or kind == "unet" or values["scheduler"] else device,
     )
     return masks, settings
-
-
-def refuse_out_in_masks(masks, out: Path) -> None:
-    """Outputs must never be read back as inputs: --out may not be MASKS or lie inside it (a
-    remote URL never holds a local output)."""
-    from segcli.errors import UsageError
-    from segcli.inputs.remote import local_path
-
-    local = local_path(masks)
-    if local is None:
-        return
-    masks_real, out_real = local.resolve(), out.resolve()
-    if out_real == masks_real or out_real.is_relative_to(masks_real):
-        where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
-        raise UsageError(f"--out {out}: is {where}; outputs must never be read back as inputs")
 
 
 def write_maps(jobs: list, settings, values: dict) -> None:

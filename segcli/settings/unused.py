@@ -4,6 +4,9 @@
 run's settings and which options each score reads (``{score name: option names}``; today
 each score row's ``options``: ``segcli.scores.table.options_read``), and returns one message per option that
 nothing reads, its options marked (``segcli.errors.option``) for the CLI to spell as flags.
+Every command calls it (``command=``): score with its settings and the scores' reads; weightmap
+for the options its ``kind`` does not read; classweights for ``beta`` without the effective
+scheme; compare for ``workers`` without ``gt``; all of them for ``workers`` with ``scheduler``.
 """
 
 from __future__ import annotations

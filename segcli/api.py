@@ -162,10 +162,10 @@ def score_files(
     *,
     spacing=None,
     num_classes: int | None = None,
-    workers: int | None = 1,
-    missing: str = "error",
-    pred_suffix: str = "",
-    gt_suffix: str = "",
+    workers: int | None = default("workers", "library"),
+    missing: str = default("missing"),
+    pred_suffix: str = default("pred_suffix"),
+    gt_suffix: str = default("gt_suffix"),
     **options,
 ) -> Iterator[dict]:
     """The records ``segcli score PRED GT`` writes, one dict per pair, in name order.

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from segcli.errors import InputError, SegcliError, ValueRangeError
+from segcli.errors import InputError, InvalidOption, SegcliError, ValueRangeError
 from segcli.inputs.images import read_image
 from segcli.inputs.remote import Url
 from segcli.run.pool import WORKER_DIED, map_isolated
@@ -153,7 +153,7 @@ def count_classes(
     *,
     num_classes: int | None = None,
     ignore_index: int | None = default("ignore_index"),
-    workers: int = 1,
+    workers: int = default("workers", "library"),
     on_done: Callable[[], None] | None = None,
     binary_0_255: bool = False,
     errors: Literal["raise", "collect"] = "raise",
@@ -297,6 +297,29 @@ def effective(c: ClassCounts, *, beta: float = default("beta")) -> np.ndarray:
         c.counts, lambda n: (1.0 - beta) / -np.expm1(n * math.log(beta)) if beta > 0 else np.ones_like(n)
     )
     return raw * c.num_classes / raw.sum() if raw.sum() else raw
+
+
+def check_options(
+    *, scheme: str = default("scheme"), beta: float = default("beta"), num_classes: int | None = None, workers=None
+) -> list[str]:
+    """The schemes named by ``scheme`` (a comma list, or ``all``), the other options checked
+    (``InvalidOption`` naming the option): ``0 <= beta < 1``, ``num_classes`` 2..MAX_CLASSES, ``workers >= 1``.
+
+    >>> check_options(scheme="median, enet")
+    ['median', 'enet']
+    """
+    schemes = list(SCHEMES) if scheme.strip() == "all" else [s.strip() for s in scheme.split(",") if s.strip()]
+    unknown = [s for s in schemes if s not in SCHEMES]
+    if unknown or not schemes:
+        raise InvalidOption("scheme", f"unknown {', '.join(unknown) or scheme!r}; known: {', '.join(SCHEMES)}, all")
+    if not 0 <= beta < 1:  # NaN fails too
+        raise InvalidOption("beta", f"expected 0 <= beta < 1, got {beta}")
+    if num_classes is not None and not 2 <= num_classes <= MAX_CLASSES:
+        reason = f"expected 2..{MAX_CLASSES} (weights balance two or more classes), got {num_classes}"
+        raise InvalidOption("num_classes", reason)
+    if workers is not None and workers < 1:
+        raise InvalidOption("workers", f"expected >= 1, got {workers}")
+    return schemes
 
 
 def class_weights(

@@ -24,7 +24,7 @@ import numpy as np
 
 from segcli.engine.map_preview import preview_rgb
 from segcli.engine.maps import map_for_image
-from segcli.errors import OutputError, SegcliError, UsageError
+from segcli.errors import InvalidOption, OutputError, SegcliError, UsageError, option
 from segcli.inputs.images import VOLUME_SUFFIXES, image_stem, image_suffix, read_image
 from segcli.inputs.pairing import find_images
 from segcli.inputs.remote import Url, local_path
@@ -32,15 +32,16 @@ from segcli.inputs.spacing import resolve_spacing
 from segcli.results.files import map_target_suffix, tiff_tags, write_png, write_tiff, write_volume_map
 from segcli.results.outputs import describe_os_error
 from segcli.run.pool import WORKER_DIED, map_isolated
+from segcli.settings import default
 
 
 @dataclass(frozen=True)
 class MapSettings:
-    kind: str = "unet"
-    w0: float = 10.0
-    sigma: float = 5.0
-    class_weights: str | tuple[float, ...] = "uniform"
-    connectivity: int = 1
+    kind: str = default("kind")
+    w0: float = default("w0")
+    sigma: float = default("sigma")
+    class_weights: str | tuple[float, ...] = default("class_weights", "weightmap")
+    connectivity: int = default("connectivity", "weightmap")
     spacing: tuple[float, ...] | None = None
     preview: bool = False
     overwrite: bool = False
@@ -48,6 +49,66 @@ class MapSettings:
     # A torch device for the sdf, boundary and distance maps ("cuda:0"; "cpu": torch on the
     # CPU); None: numpy. Maps on a device are computed in the main process, one file at a time.
     device: str | None = None
+
+
+def check_map_options(
+    *,
+    w0: float,
+    sigma: float,
+    class_weights: str,
+    class_weight_scheme: str,
+    connectivity: int,
+    workers: int | None = None,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+) -> str | tuple[float, ...]:
+    """The options of a weight-map run, checked (``InvalidOption`` naming the option); returns the
+    U-Net class term: ``uniform``, ``balanced`` or ``(w_background, w_foreground)``."""
+    from segcli.engine.maps import check_unet_options
+
+    if connectivity not in (1, 2):
+        raise InvalidOption("connectivity", f"expected 1 or 2, got {connectivity}")
+    weights = map_class_weights(class_weights, class_weight_scheme)
+    try:
+        check_unet_options(w0=w0, sigma=sigma, class_weights=None if isinstance(weights, str) else weights)
+    except ValueError as exc:  # engine.maps names the argument: w0, sigma or class_weights
+        name, _, reason = str(exc).partition(": ")
+        raise InvalidOption(name, reason) from None
+    if workers is not None and workers < 1:
+        raise InvalidOption("workers", f"expected >= 1, got {workers}")
+    if overwrite and skip_existing:
+        raise UsageError(f"{option('overwrite')} and {option('skip_existing')} contradict each other")
+    return weights
+
+
+def check_out_dir(masks: Path | Url, out: Path) -> None:
+    """Outputs must never be read back as inputs: ``out`` may not be ``masks`` or lie inside it (a
+    remote URL never holds a local output)."""
+    local = local_path(masks)
+    if local is None:
+        return
+    masks_real, out_real = local.resolve(), out.resolve()
+    if out_real == masks_real or out_real.is_relative_to(masks_real):
+        where = "the input directory" if out_real == masks_real else f"inside the input directory {masks}"
+        raise UsageError(f"{option('out')} {out}: is {where}; outputs must never be read back as inputs")
+
+
+def map_class_weights(class_weights: str, scheme: str) -> str | tuple[float, ...]:
+    """uniform, balanced, or (w_bg, w_fg) from a comma list or a classweights JSON, each finite >= 0."""
+    from segcli.engine.maps import check_class_weights
+    from segcli.run.per_class import load_class_weights
+
+    if class_weights in ("uniform", "balanced"):
+        return class_weights
+    try:
+        weights = load_class_weights(class_weights, scheme, 2)
+    except UsageError as exc:  # load_class_weights is shared with score, whose num_classes is an option
+        raise UsageError(exc.marked.replace(f"{option('num_classes')} 2", "2 classes")) from None
+    try:
+        return tuple(check_class_weights(weights).tolist())
+    except ValueError:
+        reason = f"expected two finite weights >= 0 (background, foreground), got {class_weights!r}"
+        raise InvalidOption("class_weights", reason) from None
 
 
 @dataclass(frozen=True)

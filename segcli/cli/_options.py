@@ -43,6 +43,13 @@ class ObjectMode(str, Enum):
     components = "components"
 
 
+class MapKindChoice(str, Enum):
+    unet = "unet"
+    sdf = "sdf"
+    boundary = "boundary"
+    distance = "distance"
+
+
 class Missing(str, Enum):
     error = "error"
     skip = "skip"
@@ -50,8 +57,11 @@ class Missing(str, Enum):
 
 
 def option(name: str, *flags: str, command: str | None = None, **settings) -> typer.models.OptionInfo:
-    """The typer option of setting ``name``, its help from the settings table."""
-    return typer.Option(*flags, help=help_text(name, command), **settings)
+    """The typer option of setting ``name``, its help from the settings table; ``.setting`` names
+    it (a test checks that each command's parameter is called by that name)."""
+    info = typer.Option(*flags, help=help_text(name, command), **settings)
+    info.setting = name
+    return info
 
 
 def _loss(name: str) -> typer.models.OptionInfo:
@@ -99,6 +109,10 @@ SpacingUnitOpt = Annotated[str | None, option("spacing_unit")]
 IgnoreGeometryOpt = Annotated[bool, option("ignore_geometry")]
 EmptyDistanceOpt = Annotated[str, option("empty_distance")]
 NsdToleranceOpt = Annotated[float, option("nsd_tolerance")]
+# pairing the files
+PredSuffixOpt = Annotated[str, option("pred_suffix")]
+GtSuffixOpt = Annotated[str, option("gt_suffix")]
+MissingOpt = Annotated[Missing, option("missing")]
 # multi-class
 NumClassesOpt = Annotated[int | None, _mc("num_classes")]
 IgnoreIndexOpt = Annotated[int | None, _mc("ignore_index")]  # None: not given (said in binary mode)
@@ -144,6 +158,8 @@ SchedulerOpt = Annotated[str | None, option("scheduler", envvar="DASK_SCHEDULER_
 MaxMemoryOpt = Annotated[float | None, option("max_memory")]
 FailFastOpt = Annotated[bool, option("fail_fast")]
 # weightmap's own spelling of the shared options
+MapKindOpt = Annotated[MapKindChoice, option("kind")]
+MapFailFastOpt = Annotated[bool, option("fail_fast", command="weightmap")]
 MapW0Opt = Annotated[float, option("w0", command="weightmap")]
 MapSigmaOpt = Annotated[float, option("sigma", command="weightmap")]
 MapClassWeightsOpt = Annotated[str, option("class_weights", "--wc", command="weightmap")]
@@ -152,6 +168,16 @@ MapConnectivityOpt = Annotated[int, option("connectivity", command="weightmap")]
 MapSpacingOpt = Annotated[str | None, option("spacing", command="weightmap")]
 MapDeviceOpt = Annotated[str, option("device", command="weightmap")]
 MapSchedulerOpt = Annotated[str | None, option("scheduler", command="weightmap", envvar="DASK_SCHEDULER_ADDRESS")]
+# classweights' own spelling of the shared options (no Multi-class panel: every option is one)
+WeightsNumClassesOpt = Annotated[int | None, option("num_classes", command="classweights")]
+WeightsIgnoreIndexOpt = Annotated[int | None, option("ignore_index", command="classweights")]  # None: not given
+SchemeOpt = Annotated[str, option("scheme")]
+BetaOpt = Annotated[float, option("beta")]
+WeightsSchedulerOpt = Annotated[
+    str | None, option("scheduler", command="classweights", envvar="DASK_SCHEDULER_ADDRESS")
+]
+# compare's
+ScoresOpt = Annotated[str | None, option("scores", "--metrics", command="compare")]
 # outputs
 OverwriteOpt = Annotated[bool, typer.Option(help="Replace an existing --output file.")]
 OutputOpt = Annotated[

@@ -51,8 +51,8 @@ class Targets:
     objects: Path | None = None
 
 
-def given(values: dict) -> dict:
-    """The options given away from their default (enums by value), as the settings name them."""
+def given(values: dict, command: str | None = None) -> dict:
+    """The options given away from their default (of ``command``; enums by value), as the settings name them."""
     from segcli.settings import OPTIONS
 
     plain = {name: getattr(value, "value", value) for name, value in values.items()}
@@ -61,7 +61,7 @@ def given(values: dict) -> dict:
         for name, value in plain.items()
         if value is not None
         and value is not False
-        and (name not in OPTIONS or name in NONE_UNLESS_GIVEN or value != default(name))
+        and (name not in OPTIONS or name in NONE_UNLESS_GIVEN or value != default(name, command))
     }
 
 

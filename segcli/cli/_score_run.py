@@ -269,26 +269,7 @@ class ScoreRun:
             by_name = {pair.name: pair for pair in self.pairs}
             done = {name: entry for name, entry in journal.done.items() if name in by_name}
             if resume:
-                changed = [
-                    name
-                    for name in done
-                    if name in journal.stamps and journal.stamps[name] != input_stamp(_inputs(by_name[name]))
-                ]
-                for name in changed:
-                    del done[name]
-                info(f"resuming: {len(done)} of {len(self.pairs)} pair(s) already scored in {journal.path}")
-                if changed:
-                    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-                    info(f"{len(changed)} pair(s) whose files changed since they were scored are scored again: {shown}")
-                if len(done) + len(changed) != len(journal.done):
-                    journal.close()
-                    from segcli.errors import UsageError
-
-                    raise UsageError(
-                        f"{journal.path}: {len(journal.done) - len(done) - len(changed)} of its pair(s) are not "
-                        "among these inputs; repeat the interrupted run's command with --resume, or pass --overwrite "
-                        "to start again"
-                    )
+                self._resumed(journal, done, by_name)
             try:
                 for outcome in self.outcomes([p for p in self.pairs if p.name not in done]):
                     stamp = input_stamp(_inputs(by_name[outcome.name]))
@@ -313,6 +294,30 @@ class ScoreRun:
                 self.finish(writer)
             journal.remove()
             self.scored = done
+
+    def _resumed(self, journal, done: dict, by_name: dict) -> None:
+        """Leave out of ``done`` the journal's pairs whose files changed since (scored again), each
+        said; a journal holding pairs that are not among these inputs is refused."""
+        changed = [
+            name
+            for name in done
+            if name in journal.stamps and journal.stamps[name] != input_stamp(_inputs(by_name[name]))
+        ]
+        for name in changed:
+            del done[name]
+        info(f"resuming: {len(done)} of {len(self.pairs)} pair(s) already scored in {journal.path}")
+        if changed:
+            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+            info(f"{len(changed)} pair(s) whose files changed since they were scored are scored again: {shown}")
+        if len(done) + len(changed) != len(journal.done):
+            journal.close()
+            from segcli.errors import UsageError
+
+            raise UsageError(
+                f"{journal.path}: {len(journal.done) - len(done) - len(changed)} of its pair(s) are not "
+                "among these inputs; repeat the interrupted run's command with --resume, or pass --overwrite "
+                "to start again"
+            )
 
 
 def _inputs(pair) -> tuple:

@@ -12,8 +12,13 @@ from typing import Annotated
 import typer
 
 from segcli.cli._locations import local_input, output_or_stdout
+from segcli.cli._options import CompareWorkersOpt, ScoresOpt
 from segcli.cli._output import info, library_errors, spell, warn
 from segcli.cli.score import OutputFormat
+from segcli.settings import default
+
+COMMAND = "compare"
+GT_SCORES = "dice,iou,hd95,assd"  # what --gt scores and compares when --metrics is not given
 
 
 def compare(
@@ -28,13 +33,7 @@ def compare(
         Path | None,
         typer.Option(parser=local_input, help="Ground truth: A and B are prediction directories, scored first."),
     ] = None,
-    metrics: Annotated[
-        str | None,
-        typer.Option(
-            help="Scores to compare, comma-separated; each is compared once however often it is named "
-            "\\[default: every score both runs have; with --gt: dice,iou,hd95,assd]."
-        ),
-    ] = None,
+    scores: ScoresOpt = default("scores"),
     fmt: Annotated[
         OutputFormat | None,
         typer.Option("--format", help="Output format \\[default: table on a terminal, else csv; from --output]."),
@@ -46,28 +45,27 @@ def compare(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing --output file.")] = False,
-    workers: Annotated[
-        int | None, typer.Option(help="Worker processes when scoring (--gt) \\[default: all cores].")
-    ] = None,
+    workers: CompareWorkersOpt = default("workers"),
 ) -> None:
     """Compare two runs: mean paired difference B - A with its 95% interval, Wilcoxon test (Holm-corrected),
     wins/ties/losses and the cases that changed most. Exit 0 whatever the verdict. A score named twice in
     --metrics is compared once (said on stderr); --metrics naming nothing, a score not in both runs, or a
     missing A or B is a usage error (exit 2), found before any work."""
-    with library_errors():
+    with library_errors(COMMAND):
         from segcli.cli._output import option_errors
         from segcli.results.compare import compare as compare_runs
-        from segcli.results.compare import read_results, settings_differences
+        from segcli.run.build import check_run_options
 
-        if workers is not None and workers < 1:
-            raise typer.BadParameter(f"expected >= 1, got {workers}", param_hint="--workers")
-        scores = _chosen_scores(metrics)
+        with option_errors(COMMAND):
+            check_run_options(workers=workers)
+        chosen = _chosen_scores(scores)
+        _say_unused(gt=gt, workers=workers)
         if gt is None:
             _runs_exist(a, b)
         else:
             from segcli.scores import table as registry
 
-            registry.select(",".join(scores or ()) or "dice,iou,hd95,assd")  # unknown names: exit 2, before pairing
+            registry.select(",".join(chosen or ()) or GT_SCORES)  # unknown names: exit 2, before pairing
         target = None
         pairings = _pair_both(a, b, gt) if gt is not None else None
         if output is not None:
@@ -76,27 +74,12 @@ def compare(
             _never_over_inputs(output, a, b, gt, pairings)  # first: --overwrite would not help
             target = check_output_file(output, overwrite=overwrite)
         if pairings is not None:
-            run_a, run_b = _score_both(pairings, ",".join(scores or ()) or "dice,iou,hd95,assd", workers)
+            run_a, run_b = _score_both(pairings, ",".join(chosen or ()) or GT_SCORES, workers)
         else:
-            run_a, run_b = read_results(a), read_results(b)
-            if run_a.settings is None or run_b.settings is None:
-                info("CSV/TSV results carry no settings: whether both runs used the same ones is not checked")
-            differ = settings_differences(run_a.settings, run_b.settings)
-            if differ:
-                warn(f"the two runs used different settings: {', '.join(differ)}")
-        with option_errors("compare"):
-            rows, pairing = compare_runs(run_a, run_b, scores=scores if gt is None else None)
-        undirected = [f"{r['score']} ({r['better']})" for r in rows if r["wins"] is None]
-        if undirected:
-            info(f"no better direction, so no wins/ties/losses: {', '.join(undirected)}")
-        for side, names in (("A", pairing["only_a"]), ("B", pairing["only_b"])):
-            if names:
-                shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
-                warn(f"{len(names)} case(s) only in {side}, left out: {shown}")
-        if not pairing["paired"]:
-            from segcli.errors import InputError
-
-            raise InputError(f"{a} and {b} have no case name in common")
+            run_a, run_b = _read_both(a, b)
+        with option_errors(COMMAND):
+            rows, pairing = compare_runs(run_a, run_b, scores=chosen if gt is None else None)
+        _say_pairing(rows, pairing, a, b)
         meta = {
             "a": str(a),
             "b": str(b),
@@ -104,8 +87,7 @@ def compare(
             "only_a": pairing["only_a"],
             "only_b": pairing["only_b"],
         }
-        chosen = fmt.value if fmt else _format_from(output)
-        text = render(rows, meta, chosen)
+        text = render(rows, meta, fmt.value if fmt else _format_from(output))
         if target is None:
             sys.stdout.write(text)
             sys.stdout.flush()
@@ -115,6 +97,43 @@ def compare(
 
             with OutputLock(target):
                 write_text(target, text, overwrite=True)
+
+
+def _say_unused(**values) -> None:
+    """compare's options that do nothing in this run (``segcli.settings.unused``), said."""
+    from segcli.cli._score_plan import given
+    from segcli.settings.unused import unused_options
+
+    for message in unused_options(given(values, COMMAND), command=COMMAND):
+        warn(spell(message, COMMAND))
+
+
+def _read_both(a: Path, b: Path):
+    """Two finished runs read back; settings that differ between them said."""
+    from segcli.results.compare import read_results, settings_differences
+
+    run_a, run_b = read_results(a), read_results(b)
+    if run_a.settings is None or run_b.settings is None:
+        info("CSV/TSV results carry no settings: whether both runs used the same ones is not checked")
+    differ = settings_differences(run_a.settings, run_b.settings)
+    if differ:
+        warn(f"the two runs used different settings: {', '.join(differ)}")
+    return run_a, run_b
+
+
+def _say_pairing(rows: list[dict], pairing: dict, a: Path, b: Path) -> None:
+    """Scores without a direction and cases in one run only, said; no case in common refused."""
+    undirected = [f"{r['score']} ({r['better']})" for r in rows if r["wins"] is None]
+    if undirected:
+        info(f"no better direction, so no wins/ties/losses: {', '.join(undirected)}")
+    for side, names in (("A", pairing["only_a"]), ("B", pairing["only_b"])):
+        if names:
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            warn(f"{len(names)} case(s) only in {side}, left out: {shown}")
+    if not pairing["paired"]:
+        from segcli.errors import InputError
+
+        raise InputError(f"{a} and {b} have no case name in common")
 
 
 def _chosen_scores(metrics: str | None) -> list[str] | None:

@@ -23,6 +23,7 @@ from segcli.cli._options import (
     FocalAlphaOpt,
     FocalGammaOpt,
     FocalTverskyGammaOpt,
+    GtSuffixOpt,
     IgnoreGeometryOpt,
     IgnoreIndexOpt,
     IncludeBackgroundOpt,
@@ -31,6 +32,7 @@ from segcli.cli._options import (
     MaxMemoryOpt,
     MetricsOpt,
     Missing,
+    MissingOpt,
     NsdToleranceOpt,
     NumClassesOpt,
     ObjectsOpt,
@@ -41,6 +43,7 @@ from segcli.cli._options import (
     PosWeightOpt,
     PredKindChoice,
     PredKindOpt,
+    PredSuffixOpt,
     SchedulerOpt,
     SeedOpt,
     SigmaOpt,
@@ -130,13 +133,9 @@ def score(
     device: DeviceOpt = default("device"),
     workers: WorkersOpt = default("workers"),
     scheduler: SchedulerOpt = default("scheduler"),
-    pred_suffix: Annotated[str, typer.Option(help="Suffix removed from prediction names before matching.")] = "",
-    gt_suffix: Annotated[
-        str, typer.Option(help="Suffix removed from ground-truth names before matching (nnU-Net: _0000).")
-    ] = "",
-    missing: Annotated[
-        Missing, typer.Option(help="Unmatched files: error (exit 2), skip, or empty (missing prediction = empty mask).")
-    ] = Missing.error,
+    pred_suffix: PredSuffixOpt = default("pred_suffix"),
+    gt_suffix: GtSuffixOpt = default("gt_suffix"),
+    missing: MissingOpt = Missing(default("missing")),
     fail_fast: FailFastOpt = default("fail_fast"),
     max_memory: MaxMemoryOpt = default("max_memory"),
     num_classes: NumClassesOpt = default("num_classes"),

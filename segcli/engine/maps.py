@@ -196,7 +196,7 @@ def map_for_image(
     *,
     w0: float = default("w0"),
     sigma: float = default("sigma"),
-    class_weights: np.ndarray | Literal["uniform", "balanced"] = "uniform",
+    class_weights: np.ndarray | Literal["uniform", "balanced"] = default("class_weights", "weightmap"),
     connectivity: Connectivity = default("connectivity", "weightmap"),
     spacing: Spacing | None = None,
     device: str | None = None,

@@ -18,6 +18,7 @@ from typing import Literal
 from segcli.errors import PairingError, UsageError, option
 from segcli.inputs.images import IMAGE_SUFFIXES, image_stem, image_suffix, is_image_file
 from segcli.inputs.remote import Url, as_input, list_files
+from segcli.settings import default
 
 MissingPolicy = Literal["error", "skip", "empty"]
 
@@ -192,9 +193,9 @@ def pair_files(
     pred_root: Path | Url | str,
     gt_root: Path | Url | str,
     *,
-    pred_suffix: str = "",
-    gt_suffix: str = "",
-    missing: MissingPolicy = "error",
+    pred_suffix: str = default("pred_suffix"),
+    gt_suffix: str = default("gt_suffix"),
+    missing: MissingPolicy = default("missing"),
 ) -> Pairing:
     """Match predictions to ground truth by key.
 

@@ -14,7 +14,7 @@ import math
 from typing import TYPE_CHECKING
 
 from segcli.errors import ShapeError, option
-from segcli.settings import SPACING_RANGE
+from segcli.settings import SPACING_RANGE, default
 
 if TYPE_CHECKING:
     from segcli.inputs.images import Image
@@ -78,7 +78,7 @@ def pair_spacing(
     gt_path: object,
     pred_path: object,
     *,
-    ignore_geometry: bool = False,
+    ignore_geometry: bool = default("ignore_geometry"),
     gt_unit: str | None = None,
     pred_unit: str | None = None,
 ) -> tuple[tuple[float, ...], str]:

@@ -74,6 +74,10 @@ _TABLE = (
         "diagonal in spacing units), nan (left out of means, counted) or a number.",
     ),
     Option("nsd_tolerance", 1.0, "Tolerance of nsd, in spacing units.", score=True),
+    # pairing the files
+    Option("pred_suffix", "", "Suffix removed from prediction names before matching."),
+    Option("gt_suffix", "", "Suffix removed from ground-truth names before matching (nnU-Net: _0000)."),
+    Option("missing", "error", "Unmatched files: error (exit 2), skip, or empty (missing prediction = empty mask)."),
     # multi-class
     Option(
         "num_classes",
@@ -176,6 +180,8 @@ _TABLE = (
         "workers",
         None,
         "Parallel worker processes \\[default: all cores].",
+        # the library's functions (score_files, count_classes) run in this process unless asked
+        defaults={"library": 1},
         helps={
             "classweights": "Parallel reader processes \\[default: all cores].",
             "compare": "Worker processes when scoring (--gt) \\[default: all cores].",
@@ -209,11 +215,23 @@ _TABLE = (
         "GiB the whole run may use; a pair that would need more is reported, not scored "
         "\\[default: 80% of physical memory].",
     ),
-    Option("fail_fast", False, "Stop at the first pair that cannot be scored."),
+    Option(
+        "fail_fast",
+        False,
+        "Stop at the first pair that cannot be scored.",
+        helps={"weightmap": "Stop at the first file that cannot be processed."},
+    ),
     # weight maps and class weights
     Option("kind", "unet", "unet weight map, sdf (Kervadec signed distance), boundary or distance weights."),
     Option("scheme", "all", "Comma list of inverse, balanced, median, enet, effective, or all."),
     Option("beta", 0.9999, "beta of the effective-number scheme."),
+    # compare
+    Option(
+        "scores",
+        None,
+        "Scores to compare, comma-separated; each is compared once however often it is named "
+        "\\[default: every score both runs have; with --gt: dice,iou,hd95,assd].",
+    ),
 )
 
 OPTIONS: dict[str, Option] = {option.name: option for option in _TABLE}

@@ -4,6 +4,9 @@
 run's settings and which options each score reads (``{score name: option names}``; today
 each score row's ``options``: ``segcli.scores.table.options_read``), and returns one message per option that
 nothing reads, its options marked (``segcli.errors.option``) for the CLI to spell as flags.
+Every command calls it (``command=``): score with its settings and the scores' reads; weightmap
+for the options its ``kind`` does not read; classweights for ``beta`` without the effective
+scheme; compare for ``workers`` without ``gt``; all of them for ``workers`` with ``scheduler``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,12 @@ def unused_options(
 ) -> list[str]:
     """A message for each option in ``given`` that does nothing in this run."""
     said = _unused_without(given, command)
+    if command == "weightmap":
+        said += _unused_by_map_kind(given)
+    elif command == "classweights" and "beta" in given and "effective" not in given.get("scheme", ("effective",)):
+        said.append(f"{option('beta')} shapes the effective scheme; without it in {option('scheme')} it does nothing")
+    elif command == "compare" and "workers" in given and "gt" not in given:
+        said.append(f"{option('workers')} applies to scoring ({option('gt')}); results read back are not scored")
     if settings is not None:
         said += _unused_in_mode(given, settings)
         said += _unused_by_scores(given, settings, reads or {})
@@ -64,6 +73,25 @@ def _unused_without(given: Mapping[str, object], command: str) -> list[str]:
         said.append(f"{names} {verb} the {option('ci')} interval; without {option('ci')} {does} nothing")
     if "workers" in given and "scheduler" in given:
         said.append(f"{option('workers')} applies to local runs; the cluster's workers {CLUSTER_WORK[command]}")
+    return said
+
+
+# The weight-map options only the U-Net map reads.
+UNET_ONLY = ("w0", "sigma", "class_weights", "connectivity")
+
+
+def _unused_by_map_kind(given: Mapping[str, object]) -> list[str]:
+    """weightmap's options that its --kind (and its --device, on a cluster) leaves unread."""
+    said = []
+    kind = given.get("kind", "unet")
+    on_device = given.get("device", "cpu") != "cpu"  # auto is the CPU for maps
+    if on_device and kind == "unet":
+        said.append(f"{option('device')}: unet maps (a transform per instance) are computed on the CPU")
+    unused = [option(name) for name in UNET_ONLY if name in given]
+    if kind != "unet" and unused:
+        said.append(f"{', '.join(unused)}: {option('kind')} unet options; {option('kind')} {kind} does not use them")
+    if on_device and kind != "unet" and "scheduler" in given:
+        said.append(f"{option('device')} applies to local runs; the cluster's workers compute the maps on their CPUs")
     return said
 
 

@@ -174,57 +174,78 @@ def count_classes(
         raise ValueError(f"workers: expected >= 1, got {workers}")
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors: expected raise or collect, got {errors!r}")
-    counts = np.zeros(num_classes or 0, np.int64)
-    present = np.zeros(num_classes or 0, np.int64)
-    # The same sums with 255 as class 1, kept while every image holds only 0 and 255.
-    binary_counts = np.zeros(2, np.int64)
-    binary_present = np.zeros(2, np.int64)
-    all_0_255 = True
-    ignored = 0
-    images_0_255 = 0
-    failed: list[InputError] = []
     paths = [p if isinstance(p, Url) else Path(p) for p in paths]
-    task = partial(_count_task, num_classes=num_classes, ignore_index=ignore_index)
-    if client is not None:
-        from segcli.run.cluster import map_on_cluster
-
-        results = map_on_cluster(client, task, paths, on_lost=_lost_on_cluster)
-    else:
-        results = map_isolated(
-            task,
-            paths,
-            workers=min(workers, len(paths)),
-            on_crash=lambda path: InputError(f"{path}: {WORKER_DIED}"),
-            chunksize=max(1, min(32, len(paths) // (workers * 8))),
-        )
-    for result in results:
+    tally = _Tally(num_classes or 0)
+    for result in _file_results(paths, num_classes, ignore_index, workers, client):
         if on_done:
             on_done()
         if isinstance(result, InputError):
             if errors == "raise":
                 raise result
-            failed.append(result)
+            tally.failed.append(result)
             continue
-        file_counts, valid_pixels = result.counts, result.valid_pixels
-        if file_counts.size > counts.size:
-            counts = np.pad(counts, (0, file_counts.size - counts.size))
-            present = np.pad(present, (0, file_counts.size - present.size))
-        counts[: file_counts.size] += file_counts
-        present[: file_counts.size] += np.where(file_counts > 0, valid_pixels, 0)
-        ignored += result.ignored_pixels
-        images_0_255 += result.zero_255 is not None and result.zero_255[1] > 0
-        if result.zero_255 is None:
-            all_0_255 = False
-        elif all_0_255:
-            pair = np.array(result.zero_255, np.int64)
-            binary_counts += pair
-            binary_present += np.where(pair > 0, pair.sum(), 0)
-    n_images = len(paths) - len(failed)
-    if binary_0_255 and all_0_255 and n_images and np.all(binary_counts > 0):
-        return ClassCounts(binary_counts, binary_present, n_images, binary_0_255=True, failed=tuple(failed))
-    return ClassCounts(
-        counts, present, n_images, ignored_pixels=ignored, failed=tuple(failed), images_0_255=images_0_255
+        tally.add(result)
+    return tally.counts(len(paths), binary_0_255=binary_0_255)
+
+
+def _file_results(paths, num_classes: int | None, ignore_index: int | None, workers: int, client):
+    """Each file's counts (or its ``InputError``), in file order: on the cluster, else in workers."""
+    task = partial(_count_task, num_classes=num_classes, ignore_index=ignore_index)
+    if client is not None:
+        from segcli.run.cluster import map_on_cluster
+
+        return map_on_cluster(client, task, paths, on_lost=_lost_on_cluster)
+    return map_isolated(
+        task,
+        paths,
+        workers=min(workers, len(paths)),
+        on_crash=lambda path: InputError(f"{path}: {WORKER_DIED}"),
+        chunksize=max(1, min(32, len(paths) // (workers * 8))),
     )
+
+
+class _Tally:
+    """The sums over the files counted so far, and the same sums with 255 as class 1, kept while
+    every image holds only 0 and 255."""
+
+    def __init__(self, num_classes: int) -> None:
+        self.sums = np.zeros(num_classes, np.int64)
+        self.present = np.zeros(num_classes, np.int64)
+        self.binary_counts = np.zeros(2, np.int64)
+        self.binary_present = np.zeros(2, np.int64)
+        self.all_0_255 = True
+        self.ignored = 0
+        self.images_0_255 = 0
+        self.failed: list[InputError] = []
+
+    def add(self, result) -> None:
+        file_counts, valid_pixels = result.counts, result.valid_pixels
+        if file_counts.size > self.sums.size:
+            self.sums = np.pad(self.sums, (0, file_counts.size - self.sums.size))
+            self.present = np.pad(self.present, (0, file_counts.size - self.present.size))
+        self.sums[: file_counts.size] += file_counts
+        self.present[: file_counts.size] += np.where(file_counts > 0, valid_pixels, 0)
+        self.ignored += result.ignored_pixels
+        self.images_0_255 += result.zero_255 is not None and result.zero_255[1] > 0
+        if result.zero_255 is None:
+            self.all_0_255 = False
+        elif self.all_0_255:
+            pair = np.array(result.zero_255, np.int64)
+            self.binary_counts += pair
+            self.binary_present += np.where(pair > 0, pair.sum(), 0)
+
+    def counts(self, n_paths: int, *, binary_0_255: bool) -> ClassCounts:
+        n_images, failed = n_paths - len(self.failed), tuple(self.failed)
+        if binary_0_255 and self.all_0_255 and n_images and np.all(self.binary_counts > 0):
+            return ClassCounts(self.binary_counts, self.binary_present, n_images, binary_0_255=True, failed=failed)
+        return ClassCounts(
+            self.sums,
+            self.present,
+            n_images,
+            ignored_pixels=self.ignored,
+            failed=failed,
+            images_0_255=self.images_0_255,
+        )
 
 
 def _lost_on_cluster(path: Path | Url, error: BaseException) -> InputError:

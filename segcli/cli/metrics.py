@@ -6,7 +6,7 @@ from __future__ import annotations
 def metrics() -> None:
     """List every score: name, group, mode, formula, defaults and the peers it agrees with.
 
-    An opt-in score (not in ``--metrics``' default set) says so beside its group."""
+    An opt-in score (not in the default set of --metrics) says so beside its group."""
     from rich.console import Console
     from rich.table import Table
 

@@ -30,6 +30,7 @@ from segcli.results.formats import META_COLUMNS
 from segcli.results.outputs import TEXT_ERRORS
 from segcli.results.summary import STATISTICS
 from segcli.scores.columns import at_threshold, direction
+from segcli.settings import current_names
 
 # The columns of a comparison, one row per score (``most_changed`` is a list in JSON, text in CSV;
 # ``better`` last, so that the columns before it keep their places).
@@ -273,9 +274,15 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def settings_differences(a: dict | None, b: dict | None) -> list[str]:
-    """Settings that differ between two runs (device and memory budget never change a value)."""
+    """Settings that differ between two runs (device and memory budget never change a value);
+    a run written by an older segcli is read under today's option names (``current_names``).
+
+    >>> settings_differences({"options": {"unet_w0": 10.0}}, {"options": {"w0": 10.0, "fbeta_beta": 1.0}})
+    []
+    """
     if a is None or b is None:
         return []
+    a, b = current_names(a), current_names(b)
 
     def flat(d: dict, prefix: str = "") -> dict:
         out = {}

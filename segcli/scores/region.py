@@ -50,9 +50,11 @@ def fbeta(counts: ConfusionCounts, *, beta: float = default("fbeta_beta")) -> np
     >>> counts = C(*np.array([[3], [1], [2], [4]]))  # TP 3, FP 1, FN 2
     >>> fbeta(counts, beta=1.0), fbeta(counts, beta=2.0)  # 6/9; 15/(15 + 8 + 1)
     (array([0.66666667]), array([0.625]))
+    >>> fbeta(counts, beta=1e200), fbeta(counts, beta=1e-200)  # recall 3/5, precision 3/4
+    (array([0.6]), array([0.75]))
     """
-    squared = beta * beta
-    return tversky_index(counts, alpha=1.0 / (1.0 + squared), beta=squared / (1.0 + squared))
+    squared = beta * beta  # inf for beta above 1e154, 0 below 1e-162: the weights' limits, recall and precision
+    return tversky_index(counts, alpha=1.0 / (1.0 + squared), beta=1.0 / (1.0 + 1.0 / squared) if squared else 0.0)
 
 
 def precision(counts: ConfusionCounts) -> np.ndarray:

@@ -109,7 +109,7 @@ def select(spec: str | None, *, multiclass: bool = False) -> list[Score]:
             chosen[item] = table[item]  # pragma: no mutate (only the keys of chosen are read)
         else:
             mode = "multi-class" if multiclass else "binary"
-            known = ", ".join(GROUPS + tuple(table))
+            known = ", ".join((DEFAULT_GROUP, ALL, *GROUPS, OBJECT_GROUP, *table, *OBJECT_BY_NAME))
             raise UsageError(f"{option('metrics')}: unknown {mode} score or group {item!r}; known: {known}")
     return [s for s in table.values() if s.name in chosen]
 

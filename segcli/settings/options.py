@@ -41,7 +41,7 @@ _TABLE = (
         "metrics",
         "default",
         "Comma list of scores and groups (region, surface, losses, objects; default: every score but the "
-        "opt-in ones, such as fbeta; all: every score).",
+        "opt-in ones, such as fbeta; all: every score of the mode; objects: the object scores).",
     ),
     Option("pred_kind", "auto", "How to read predictions."),
     Option("threshold", 0.5, "Hard prediction = probability >= threshold \\[default: {default}]."),

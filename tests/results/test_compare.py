@@ -485,3 +485,14 @@ def test_a_tab_in_a_later_row_of_a_csv_is_part_of_a_name(tmp_path):
     path.write_text('name,dice\na,0.5\n"odd\tname",0.25\n')
     table = read_results(path)
     assert table.columns == ["dice"] and table.values == {"a": {"dice": 0.5}, "odd\tname": {"dice": 0.25}}
+
+
+def test_runs_written_before_the_options_were_renamed_are_compared_under_todays_names():
+    """A run of an older segcli (unet_w0, object_connectivity, no fbeta_beta) against today's: the
+    same settings, so nothing is said; a setting that really differs still is."""
+    from segcli.results.compare import settings_differences
+
+    old = {"options": {"unet_w0": 10.0, "unet_sigma": 5.0}, "object_connectivity": None, "spacing_override": None}
+    new = {"options": {"w0": 10.0, "sigma": 5.0}, "connectivity": None, "spacing": None}
+    assert settings_differences(old, new) == []
+    assert settings_differences(old, new | {"options": {"w0": 3.0, "sigma": 5.0}}) == ["options.w0"]

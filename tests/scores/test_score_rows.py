@@ -81,7 +81,8 @@ def test_select_message(multiclass):
     head, known = str(raised.value).split("; known: ")
     assert head == f"metrics: unknown {mode} score or group 'dicee'"
     table = registry.MULTICLASS_BY_NAME if multiclass else registry.BY_NAME
-    assert known.split(", ") == ["region", "surface", "losses", *table]
+    groups = ["default", "all", "region", "surface", "losses", "objects"]
+    assert known.split(", ") == [*groups, *table, *registry.OBJECT_BY_NAME]
     assert ("ce" in known.split(", ")) is multiclass
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from segcli.scores import binary_losses as losses
 from segcli.scores import multiclass_losses
-from segcli.scores.row import Score, once_per_batch
+from segcli.scores.row import Score, flag_defaults, once_per_batch
+from segcli.settings import default
 
 LOSS_TEST = "tests/scores/test_binary_losses.py"
 MULTICLASS_TEST = "tests/scores/test_multiclass.py"
@@ -75,7 +76,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.focal_loss,
         options=("focal_alpha", "focal_gamma"),
         on_device=True,
-        defaults="--focal-alpha 0.25 --focal-gamma 2",
+        defaults=flag_defaults("focal_alpha", "focal_gamma"),
         peers="MONAI FocalLoss(alpha=0.25)",
         test=f"{LOSS_TEST}::test_focal_loss_matches_monai",
     ),
@@ -86,7 +87,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.dice_loss,
         options=("smooth",),
         on_device=True,
-        defaults="--smooth 1e-6",
+        defaults=flag_defaults("smooth"),
         peers="MONAI DiceLoss",
         test=MONAI_LOSSES_TEST,
     ),
@@ -97,7 +98,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.squared_dice_loss,
         options=("dice_gamma", "smooth"),
         on_device=True,
-        defaults="--dice-gamma 2 --smooth 1e-6",
+        defaults=flag_defaults("dice_gamma", "smooth"),
         peers="MONAI DiceLoss(squared_pred=True); V-Net (Milletari et al. 2016)",
         test=f"{LOSS_TEST}::test_squared_dice_loss_matches_monai_squared_pred",
     ),
@@ -110,7 +111,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.tversky_loss,
         options=("tversky_alpha", "tversky_beta", "smooth"),
         on_device=True,
-        defaults="--tversky-alpha 0.3 --tversky-beta 0.7 --smooth 1e-6",
+        defaults=flag_defaults("tversky_alpha", "tversky_beta", "smooth"),
         peers="MONAI TverskyLoss",
         test=MONAI_LOSSES_TEST,
     ),
@@ -127,7 +128,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.focal_tversky_loss,
         options=("tversky_alpha", "tversky_beta", "focal_tversky_gamma", "smooth"),
         on_device=True,
-        defaults="--focal-tversky-gamma 0.75",
+        defaults=flag_defaults("focal_tversky_gamma"),
         peers="Abraham & Khan 2019",
         test=MONAI_LOSSES_TEST,
     ),
@@ -147,7 +148,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         losses.combo_loss,
         options=("smooth",),
         on_device=True,
-        defaults="a = 0.5, --smooth 1e-6",
+        defaults=f"a = {default('combo_alpha'):g}, " + flag_defaults("smooth"),
         test=MONAI_LOSSES_TEST,
     ),
     _binary(
@@ -156,7 +157,7 @@ BINARY_ROWS: tuple[Score, ...] = (
         lambda b: losses.weighted_bce(b.loss_inputs, b.unet_weights),
         losses.weighted_bce,
         options=("w0", "sigma", "spacing"),
-        defaults="--w0 10 --sigma 5, 4-connected components",
+        defaults=flag_defaults("w0", "sigma") + ", 4-connected components",
         peers="Ronneberger et al. 2015",
         test=WEIGHT_MAPS_TEST,
     ),
@@ -200,7 +201,7 @@ MULTICLASS_ROWS: tuple[Score, ...] = (
         ),
         multiclass_losses.cross_entropy,
         options=("class_weights", "ignore_index"),
-        defaults="--class-weights none, --ignore-index 255",
+        defaults="--class-weights none, " + flag_defaults("ignore_index"),
         peers="torch cross_entropy(weight, ignore_index)",
         test=f"{MULTICLASS_TEST}::test_cross_entropy_matches_torch_with_ignore_and_weights",
     ),
@@ -212,7 +213,7 @@ MULTICLASS_ROWS: tuple[Score, ...] = (
         ),
         multiclass_losses.multiclass_dice_loss,
         options=("smooth", "ignore_index", "include_background"),
-        defaults="--smooth 1e-6, foreground classes unless --include-background",
+        defaults=flag_defaults("smooth") + ", foreground classes unless --include-background",
         peers="MONAI DiceLoss(softmax, one-hot)",
         test=f"{MULTICLASS_TEST}::test_dice_loss_matches_monai_on_valid_pixels",
     ),
@@ -230,7 +231,7 @@ MULTICLASS_ROWS: tuple[Score, ...] = (
         ),
         multiclass_losses.multiclass_dice_loss,
         options=("dice_gamma", "smooth", "ignore_index", "include_background"),
-        defaults="--dice-gamma 2 --smooth 1e-6, foreground classes unless --include-background",
+        defaults=flag_defaults("dice_gamma", "smooth") + ", foreground classes unless --include-background",
         peers="MONAI DiceLoss(softmax, one-hot, squared_pred=True)",
         test=f"{MULTICLASS_TEST}::test_multiclass_squared_dice_matches_monai",
     ),
@@ -242,7 +243,7 @@ MULTICLASS_ROWS: tuple[Score, ...] = (
         ),
         multiclass_losses.multiclass_focal_loss,
         options=("focal_gamma", "ignore_index"),
-        defaults="--focal-gamma 2",
+        defaults=flag_defaults("focal_gamma"),
         peers="Lin et al. 2017",
         test=f"{MULTICLASS_TEST}::test_dice_loss_matches_monai_on_valid_pixels",
     ),

@@ -12,7 +12,7 @@ import numpy as np
 
 from segcli.scores import objects
 from segcli.scores.object_matching import OverlapTable
-from segcli.scores.row import Score
+from segcli.scores.row import Score, flag_defaults
 from segcli.settings import default
 
 OBJECTS_TEST = "tests/scores/test_objects.py"
@@ -50,7 +50,7 @@ def _row(name: str, formula: str, test: str, *, direction: str = "higher", optio
         options=options,
         direction=direction,
         modes=MODES,
-        defaults="--iou-threshold 0.5" if "iou_threshold" in options else "",
+        defaults=flag_defaults("iou_threshold") if "iou_threshold" in options else "",
         peers=peers,
         test=test,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from segcli.scores import region, surface
-from segcli.scores.row import Score, once_per_batch
+from segcli.scores.row import Score, flag_defaults, once_per_batch
 
 REGION_TEST = "tests/scores/test_region.py::test_region_scores_match_scikit_learn"
 MONAI_TEST = "tests/scores/test_surface.py::test_against_monai"
@@ -66,7 +66,7 @@ REGION_ROWS: tuple[Score, ...] = (
         region.fbeta,
         options=("fbeta_beta",),
         on_device=True,
-        defaults="--fbeta-beta 1 (Dice)",
+        defaults=flag_defaults("fbeta_beta") + " (Dice)",
         peers="scikit-learn fbeta_score, torchmetrics FBetaScore",
         test="tests/scores/test_region.py::test_fbeta_against_scikit_learn_over_the_cases",
         default=False,  # opt-in: the default output stays as it was
@@ -111,7 +111,7 @@ SURFACE_ROWS: tuple[Score, ...] = (
         surface.nsd,
         options=("spacing", "nsd_tolerance"),
         on_device=True,
-        defaults="--nsd-tolerance 1.0",
+        defaults=flag_defaults("nsd_tolerance"),
         peers="MONAI SurfaceDiceMetric",
         test=MONAI_TEST,
     ),

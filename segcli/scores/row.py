@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from segcli.settings import default, flag
+
 DIRECTIONS = ("higher", "lower", "none")
 # binary: on binary masks (and per class); multiclass: in --num-classes runs; soft: reads
 # probabilities, not only the hard mask; objects: counts objects (--objects, or an object score named).
@@ -79,3 +81,13 @@ def once_per_batch(score: Score) -> Score:
         return batch.score_values[score.name]
 
     return replace(score, compute=cached)
+
+
+def flag_defaults(*names: str) -> str:
+    """What a row's ``defaults`` says of the options it reads, from the settings table (so each
+    default is written once): ``--focal-alpha 0.25 --focal-gamma 2``.
+
+    >>> flag_defaults("focal_alpha", "focal_gamma"), flag_defaults("smooth")
+    ('--focal-alpha 0.25 --focal-gamma 2', '--smooth 1e-06')
+    """
+    return " ".join(f"{flag(name)} {default(name):g}" for name in names)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +40,58 @@ class Volume:
 
 
 def read_volume(path: Path, suffix: str, *, spacing: bool = True) -> Volume:
-    """Read one NIfTI, NRRD or MetaImage file; ``spacing=False`` reads neither spacing nor affine."""
+    """Read one NIfTI, NRRD or MetaImage file; ``spacing=False`` reads neither spacing nor affine.
+
+    A detached header (``.nhdr``, ``.mhd``) is checked before its data file is opened
+    (``check_detached``)."""
+    if suffix in DETACHED_SUFFIXES:
+        check_detached(path, suffix)
     if suffix in NIFTI_SUFFIXES:
         return _read_nifti(path, spacing)
     if suffix in NRRD_SUFFIXES:
         return _read_nrrd(path, spacing)
     return _read_metaimage(path, spacing)
+
+
+DETACHED_SUFFIXES = (".nhdr", ".mhd")
+
+
+def check_detached(path: Path, suffix: str) -> None:
+    """The data files a detached header names must be regular files named relative to the header:
+    an absolute path (``data file: /etc/passwd``) would make the header read any file on the
+    machine, and a FIFO or device would hang the read or never end it. ``ReadError`` naming the
+    header and the path otherwise; an inline data file (MetaImage ``LOCAL``) needs no check."""
+    for name in _detached_names(path, suffix):
+        if Path(name).is_absolute():
+            raise ReadError(f"{path}: its data file {name} is an absolute path; name it relative to the header")
+        target = path.parent / name
+        try:
+            mode = os.stat(target).st_mode
+        except OSError:
+            continue  # missing: the reader's own message names it
+        if not stat.S_ISREG(mode):
+            raise ReadError(f"{path}: its data file {target} is not a regular file")
+
+
+def _detached_names(path: Path, suffix: str) -> list[str]:
+    """The data file names a ``.nhdr`` or ``.mhd`` header gives (none for inline data)."""
+    if suffix == ".nhdr":
+        import nrrd
+
+        header = nrrd.read_header(str(path))
+        name = header.get("data file", header.get("datafile"))
+        return [] if name is None else [str(name)]
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    for index, line in enumerate(lines):
+        key, _, value = line.partition("=")
+        if key.strip().lower() == "elementdatafile":
+            value = value.strip()
+            if value.upper() == "LOCAL":
+                return []
+            if value.upper().startswith("LIST"):
+                return [token for rest in lines[index + 1 :] for token in rest.split()]
+            return [value.split()[0]] if "%" in value else [value]
+    return []
 
 
 def _spatial(path: Path, shape: tuple[int, ...], kind: str) -> tuple[int, ...]:

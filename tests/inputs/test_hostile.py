@@ -1,0 +1,94 @@
+"""Hostile input files: a detached header (NRRD ``.nhdr``, MetaImage ``.mhd``) must not make segcli read
+a file outside its inputs, nor hang on a FIFO it names. Each case fails its pair in one line naming the
+header; a detached header naming its data file relatively still reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from segcli.errors import ReadError
+from segcli.inputs.images import read_image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+NHDR = """NRRD0004
+type: uint8
+dimension: 3
+sizes: 4 4 2
+encoding: raw
+data file: {name}
+"""
+MHD = """ObjectType = Image
+NDims = 3
+DimSize = 4 4 2
+ElementType = MET_UCHAR
+ElementDataFile = {name}
+"""
+
+
+def _header(folder: Path, kind: str, name: str) -> Path:
+    path = folder / ("a.nhdr" if kind == "nhdr" else "a.mhd")
+    path.write_text((NHDR if kind == "nhdr" else MHD).format(name=name))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["nhdr", "mhd"])
+def test_an_absolute_data_file_is_refused_naming_the_header(tmp_path, kind):
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(bytes(range(32)))  # 32 bytes: exactly the 4x4x2 uint8 volume the header claims
+    (tmp_path / "in").mkdir()
+    header = _header(tmp_path / "in", kind, str(secret))
+    with pytest.raises(ReadError) as raised:
+        read_image(header)
+    assert str(raised.value) == f"{header}: its data file {secret} is an absolute path; name it relative to the header"
+
+
+@pytest.mark.parametrize("kind", ["nhdr", "mhd"])
+def test_a_fifo_data_file_fails_at_once_instead_of_hanging(tmp_path, kind):
+    os.mkfifo(tmp_path / "pixels.raw")
+    header = _header(tmp_path, kind, "pixels.raw")
+    code = f"from segcli.inputs.images import read_image\nread_image({str(header)!r})"
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    try:  # a reader that opens the FIFO blocks until a writer comes: none ever does
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading {header} hung on the FIFO it names")
+    assert done.returncode != 0
+    assert f"ReadError: {header}: its data file {tmp_path / 'pixels.raw'} is not a regular file" in done.stderr
+
+
+def test_the_cli_fails_the_pair_in_one_line_and_writes_nothing(tmp_path):
+    (tmp_path / "masks").mkdir()
+    _header(tmp_path / "masks", "nhdr", "/etc/passwd")
+    done = subprocess.run(
+        [sys.executable, "-m", "segcli", "weightmap", str(tmp_path / "masks"), "--out", str(tmp_path / "w"),
+         "--kind", "sdf"],
+        capture_output=True, text=True, timeout=120, env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "its data file /etc/passwd is an absolute path" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "w").exists() or not any((tmp_path / "w").iterdir())
+
+
+def test_a_detached_header_naming_its_data_file_relatively_still_reads(tmp_path):
+    nrrd = pytest.importorskip("nrrd")
+    volume = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "a.raw").write_bytes(volume.tobytes())
+    (tmp_path / "hdr").mkdir()
+    header = tmp_path / "hdr" / "a.nhdr"
+    header.write_text(NHDR.format(name="../raw/a.raw"))  # a dataset's tree: legal
+    np.testing.assert_array_equal(read_image(header).array, volume)
+    assert nrrd.read_header(str(header))["data file"] == "../raw/a.raw"
+    mhd = tmp_path / "raw" / "b.mhd"
+    mhd.write_text(textwrap.dedent(MHD.format(name="a.raw")))
+    pytest.importorskip("SimpleITK")
+    np.testing.assert_array_equal(read_image(mhd).array, volume)

@@ -93,6 +93,24 @@ def check_out_dir(masks: Path | Url, out: Path) -> None:
         raise UsageError(f"{option('out')} {out}: is {where}; outputs must never be read back as inputs")
 
 
+def inside_out(out: Path, key: str, suffix: str, source: object) -> Path:
+    """The map of the input named ``key`` (its path under the input root, no extension): under
+    ``out``, or ``UsageError`` naming the input. A key with an empty segment, ``.``, ``..`` or an
+    absolute form (an object store's ``masks//tmp/x.png`` lists as ``/tmp/x``) would put the map
+    outside ``out``, and so would a symbolic link already under ``out`` that leads elsewhere.
+
+    >>> inside_out(Path("w"), "sub/a", ".tif", "masks/sub/a.png").as_posix()
+    'w/sub/a.tif'
+    """
+    segments = key.split("/")
+    if key.startswith("/") or any(segment in ("", ".", "..") for segment in segments):
+        raise UsageError(f"{source}: its name {key!r} would put its map outside {option('out')} {out}; rename it")
+    target = Path(out).joinpath(*segments[:-1], segments[-1] + suffix)
+    if not Path(os.path.realpath(target)).is_relative_to(os.path.realpath(out)):
+        raise UsageError(f"{source}: its map {target} leads outside {option('out')} {out} (a symbolic link)")
+    return target
+
+
 def map_class_weights(class_weights: str, scheme: str) -> str | tuple[float, ...]:
     """uniform, balanced, or (w_bg, w_fg) from a comma list or a classweights JSON, each finite >= 0."""
     from segcli.engine.maps import check_class_weights
@@ -122,9 +140,13 @@ class MapJob:
         a medical volume in its own format (``.nhdr`` as ``.nrrd``, ``.mhd`` as ``.mha``), any
         other image as a TIFF.
 
-        Raises ``UsageError`` when an output (map or preview) would be one of the inputs.
+        Raises ``UsageError`` when an output (map or preview) would be one of the inputs, or would
+        land outside ``out`` (``inside_out``).
         """
-        jobs = [MapJob(path, Path(out) / f"{key}{map_target_suffix(path)}") for key, path in find_images(masks).items()]
+        jobs = [
+            MapJob(path, inside_out(out, key, map_target_suffix(path), path))
+            for key, path in find_images(masks).items()
+        ]
         sources = {os.path.realpath(local): job.source for job in jobs if (local := local_path(job.source)) is not None}
         for job in jobs:
             for target in (job.target, job.preview):

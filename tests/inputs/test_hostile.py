@@ -92,3 +92,50 @@ def test_a_detached_header_naming_its_data_file_relatively_still_reads(tmp_path)
     mhd.write_text(textwrap.dedent(MHD.format(name="a.raw")))
     pytest.importorskip("SimpleITK")
     np.testing.assert_array_equal(read_image(mhd).array, volume)
+
+
+# --- outputs stay outputs: a map's path built from an input's name lies under --out ---------------
+
+
+def test_a_listed_name_with_an_empty_segment_never_writes_outside_out(tmp_path):
+    """An object store lists ``masks//tmp/x.png`` (legal in S3) as the name ``/tmp/x``: joined to
+    --out it would be absolute and the map written there. Refused before any work, naming it."""
+    pytest.importorskip("fsspec")
+    escaped = tmp_path / "escaped"
+    code = textwrap.dedent(
+        f"""
+        import io, sys
+        import fsspec, numpy as np
+        from PIL import Image
+        fs = fsspec.filesystem("memory")
+        buf = io.BytesIO()
+        Image.fromarray((np.eye(8) * 255).astype(np.uint8)).save(buf, format="PNG")
+        fs.pipe("/masks/a.png", buf.getvalue())
+        fs.pipe("/masks/{escaped}.png", buf.getvalue())  # the key "{escaped}" after the empty segment
+        from segcli.cli.main import main
+        sys.argv = ["segcli", "weightmap", "memory://masks", "--out", {str(tmp_path / "w")!r}, "--kind", "sdf"]
+        main()
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"its name '{escaped}' would put its map outside --out" in done.stderr
+    assert not list(tmp_path.glob("escaped*")) and not (tmp_path / "w").exists()
+
+
+def test_names_and_links_that_leave_out_are_refused(tmp_path):
+    from segcli.errors import UsageError
+    from segcli.weightmaps import inside_out
+
+    out = tmp_path / "w"
+    out.mkdir()
+    for key in ("a/../../x", "./a", "a//b", "/abs"):
+        with pytest.raises(UsageError, match=f"its name '{key}' would put its map outside"):
+            inside_out(out, key, ".tif", "in/x.png")
+    (out / "sub").symlink_to(tmp_path)  # planted beforehand: writing through it leaves --out
+    with pytest.raises(UsageError, match="leads outside out "):  # the API's spelling; the CLI says --out
+        inside_out(out, "sub/x", ".tif", "in/sub/x.png")
+    assert inside_out(out, "deep/er/x", ".tif", "in/x.png") == out / "deep" / "er" / "x.tif"

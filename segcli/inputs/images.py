@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from segcli.errors import ReadError
+from segcli.inputs.regular import not_regular
 from segcli.inputs.remote import Url, as_input, is_url, local_copy, read_bytes, renamed
 from segcli.inputs.volumes import VOLUME_SUFFIXES, read_volume
 
@@ -80,6 +81,9 @@ def read_image(path: str | Path | Url, *, spacing: bool = True) -> Image:
         return _read_url(as_input(path), spacing=spacing)
     path = Path(path)
     suffix = image_suffix(path)
+    kind = not_regular(path)
+    if kind is not None:
+        raise ReadError(f"{path}: is {kind}, not a regular file")
     try:
         with _naming_the_file(path):
             array, stated, affine, unit = _read_local(path, suffix, spacing)

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import ReadError
+from segcli.inputs.regular import not_regular
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 NRRD_SUFFIXES = (".nrrd", ".nhdr")
@@ -65,11 +64,7 @@ def check_detached(path: Path, suffix: str) -> None:
         if Path(name).is_absolute():
             raise ReadError(f"{path}: its data file {name} is an absolute path; name it relative to the header")
         target = path.parent / name
-        try:
-            mode = os.stat(target).st_mode
-        except OSError:
-            continue  # missing: the reader's own message names it
-        if not stat.S_ISREG(mode):
+        if not_regular(target) is not None:  # a missing one: the reader's own message names it
             raise ReadError(f"{path}: its data file {target} is not a regular file")
 
 

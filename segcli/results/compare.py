@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from segcli.errors import InputError, InvalidOption, UsageError
+from segcli.inputs.regular import not_regular
 from segcli.results.formats import META_COLUMNS
 from segcli.results.outputs import TEXT_ERRORS
 from segcli.results.summary import STATISTICS
@@ -69,6 +70,8 @@ class ScoreTable:
 def read_results(path: Path) -> ScoreTable:
     """Read what ``segcli score`` wrote: CSV, TSV, JSON or JSONL (by extension, else by content)."""
     path = Path(path)
+    if (kind := not_regular(path)) is not None:
+        raise InputError(f"{path}: is {kind}, not a regular file")
     try:
         # a name that is not UTF-8 was written as its own bytes (segcli.results.outputs.TEXT_ERRORS);
         # line ends as they are: a carriage return inside a quoted CSV name is part of the name

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from segcli.errors import InputError
+from segcli.inputs.regular import not_regular
 from segcli.scores.columns import at_threshold
 
 
@@ -36,6 +37,8 @@ class RunResults:
         summary line, a score that is not a number or null (``"0.9"`` included), a summary, failed
         list, failures or settings of another shape than segcli writes."""
         path = Path(path)
+        if (kind := not_regular(path)) is not None:
+            raise InputError(f"{path}: is {kind}, not a regular file")
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:

@@ -18,6 +18,7 @@ import numpy as np
 from segcli.errors import UsageError, option
 from segcli.inputs.images import Image
 from segcli.inputs.interpret import BinaryPair, multiclass_pair
+from segcli.inputs.regular import not_regular
 from segcli.scores import columns as column_names
 from segcli.scores.batch import BinaryBatch, MulticlassBatch
 from segcli.scores.table import compute_scores
@@ -188,6 +189,8 @@ def load_labels(source: Path) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], 
     """
     from segcli.settings import MAX_CLASSES
 
+    if (kind := not_regular(source)) is not None:
+        raise UsageError(f"{option('labels')} {source}: is {kind}, not a regular file")
     try:
         document = json.loads(Path(source).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -255,6 +258,8 @@ def load_class_weights(source: str, scheme: str, num_classes: int | None) -> tup
     """Class weights from a comma list, a JSON list, or the JSON of ``segcli classweights``."""
     path = Path(source)
     if path.suffix.lower() == ".json" or path.exists():
+        if (kind := not_regular(path)) is not None:
+            raise UsageError(f"{option('class_weights')} {source}: is {kind}, not a regular file")
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -139,3 +139,64 @@ def test_names_and_links_that_leave_out_are_refused(tmp_path):
     with pytest.raises(UsageError, match="leads outside out "):  # the API's spelling; the CLI says --out
         inside_out(out, "sub/x", ".tif", "in/sub/x.png")
     assert inside_out(out, "deep/er/x", ".tif", "in/x.png") == out / "deep" / "er" / "x.tif"
+
+
+# --- every file read is a regular file: a FIFO, device or directory is refused before it is opened -------
+
+
+def _segcli(*args: str, timeout: int = 60) -> subprocess.CompletedProcess:
+    try:  # a read of a FIFO blocks until a writer comes: none ever does
+        return subprocess.run(
+            [sys.executable, "-m", "segcli", *args], capture_output=True, text=True, timeout=timeout,
+            env=os.environ | {"PYTHONPATH": str(ROOT)}, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"segcli {' '.join(args)} hung on a FIFO")
+
+
+@pytest.fixture
+def pair_and_fifo(tmp_path):
+    from PIL import Image
+
+    for side in ("pred", "gt"):
+        (tmp_path / side).mkdir()
+        Image.fromarray((np.eye(8) * 255).astype(np.uint8)).save(tmp_path / side / "a.png")
+    os.mkfifo(tmp_path / "planted.json")
+    return tmp_path
+
+
+def test_read_image_refuses_what_is_not_a_regular_file(tmp_path):
+    os.mkfifo(tmp_path / "x.png")
+    code = f"from segcli.inputs.images import read_image\nread_image({str(tmp_path / 'x.png')!r})"
+    try:  # in a child: a read that opened the FIFO would block this suite instead of failing it
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                              env=os.environ | {"PYTHONPATH": str(ROOT)})  # fmt: skip
+    except subprocess.TimeoutExpired:
+        pytest.fail("read_image hung on a FIFO")
+    assert "x.png: is a FIFO, not a regular file" in done.stderr
+    with pytest.raises(ReadError, match="is a directory, not a regular file$"):
+        read_image(tmp_path)
+    with pytest.raises(ReadError, match="^/dev/null: is a character device, not a regular file$"):
+        read_image("/dev/null")
+
+
+@pytest.mark.parametrize("option", ["--labels", "--class-weights"])
+def test_a_fifo_as_a_json_option_is_a_usage_error_not_a_hang(pair_and_fifo, option):
+    root = pair_and_fifo
+    args = [str(root / "pred"), str(root / "gt"), option, str(root / "planted.json"), "--workers", "1"]
+    if option == "--class-weights":
+        args += ["--num-classes", "2"]
+    done = _segcli("score", *args)
+    assert done.returncode == 2, done.stderr
+    assert f"{option} {root / 'planted.json'}: is a FIFO, not a regular file" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["report", "compare"])
+def test_a_fifo_as_a_saved_run_is_refused_not_a_hang(pair_and_fifo, command):
+    root = pair_and_fifo
+    os.mkfifo(root / "run.jsonl")
+    args = [str(root / "run.jsonl"), "-o", str(root / "r.html")] if command == "report" else [
+        str(root / "run.jsonl"), str(root / "run.jsonl")]  # fmt: skip
+    done = _segcli(command, *args)
+    assert done.returncode == 1, done.stderr
+    assert f"{root / 'run.jsonl'}: is a FIFO, not a regular file" in done.stderr

@@ -77,7 +77,7 @@ def with_score_parameters(command):
     alone); typer reads the signature, and the values arrive in the command's ``**parameters``."""
     import inspect
 
-    from segcli.settings import OPTIONS, SCORE_PARAMETERS, default
+    from segcli.settings import OPTIONS, default
 
     signature = inspect.signature(command, eval_str=True)  # typer reads the annotations from it
     written = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
@@ -88,8 +88,8 @@ def with_score_parameters(command):
             default=default(name),
             annotation=Annotated[float, option(name, rich_help_panel=SCORE_PANEL)],
         )
-        for name in SCORE_PARAMETERS
-        if OPTIONS[name].score and name not in signature.parameters
+        for name, spec in OPTIONS.items()
+        if spec.score and name not in signature.parameters
     ]
     command.__signature__ = signature.replace(parameters=written + added)
     return command

@@ -5,7 +5,7 @@ every default comes from ``segcli.settings.options``."""
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, make_dataclass
+from dataclasses import asdict, dataclass, field, make_dataclass
 from typing import Literal
 
 from segcli.errors import InvalidOption
@@ -97,19 +97,21 @@ NUMBER_OPTIONS = (
 )
 
 
+# The score parameters of the settings table that ScoreOptions above does not write out (a new
+# score's option is its table row alone).
+TABLE_PARAMETERS = tuple(
+    o.name for o in OPTIONS.values() if o.score and o.name not in ScoreOptions.__dataclass_fields__
+)
+
+
 def _with_table_parameters(declared: type) -> type:
-    """``ScoreOptions`` with a field for every score parameter of the settings table that the
-    class above does not write out (a new score's option is its table row alone), after the
-    declared ones, so settings records keep their order."""
-    names = {f.name for f in fields(declared)}
-    extra = [(o.name, float, field(default=o.default)) for o in OPTIONS.values() if o.score and o.name not in names]
+    """``ScoreOptions`` with a field for each of ``TABLE_PARAMETERS``, after the declared ones, so
+    settings records keep their order."""
+    extra = [(name, float, field(default=OPTIONS[name].default)) for name in TABLE_PARAMETERS]
     namespace = {"__module__": declared.__module__, "__qualname__": declared.__qualname__, "__doc__": declared.__doc__}
     return make_dataclass(declared.__name__, extra, bases=(declared,), frozen=True, namespace=namespace)
 
 
-TABLE_PARAMETERS = tuple(
-    o.name for o in OPTIONS.values() if o.score and o.name not in ScoreOptions.__dataclass_fields__
-)
 ScoreOptions = _with_table_parameters(ScoreOptions)  # noqa: F811 (the same class, with the table's parameters)
 NUMBER_OPTIONS = NUMBER_OPTIONS + TABLE_PARAMETERS
 

@@ -79,7 +79,7 @@ def test_the_cli_fails_the_pair_in_one_line_and_writes_nothing(tmp_path):
 
 
 def test_a_detached_header_naming_its_data_file_relatively_still_reads(tmp_path):
-    nrrd = pytest.importorskip("nrrd")
+    pytest.importorskip("nrrd")
     volume = np.arange(32, dtype=np.uint8).reshape(2, 4, 4)
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "a.raw").write_bytes(volume.tobytes())
@@ -87,7 +87,6 @@ def test_a_detached_header_naming_its_data_file_relatively_still_reads(tmp_path)
     header = tmp_path / "hdr" / "a.nhdr"
     header.write_text(NHDR.format(name="../raw/a.raw"))  # a dataset's tree: legal
     np.testing.assert_array_equal(read_image(header).array, volume)
-    assert nrrd.read_header(str(header))["data file"] == "../raw/a.raw"
     mhd = tmp_path / "raw" / "b.mhd"
     mhd.write_text(textwrap.dedent(MHD.format(name="a.raw")))
     pytest.importorskip("SimpleITK")
